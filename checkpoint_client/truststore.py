@@ -1,0 +1,103 @@
+"""The checkpoint's trust: the pinned root public key and the newest trust bundle it accepted.
+
+Both are files under CHECKPOINT_HOME. A bundle is verified against the pinned root every time it is read,
+so a file edited on disk is refused like any forged bundle.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from passcore import trust
+from passcore.errors import BundleError, InputError
+from passcore.keys import PublicKey
+from checkpoint_client.config import Settings
+
+__all__ = ["held_bundle", "import_bundle", "pin_root", "pinned_root", "read_bundle_file"]
+
+MAX_FILE_BYTES = trust.MAX_BUNDLE_BYTES
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{what} {path} is too large to be a trust bundle", code="BUNDLE_MALFORMED")
+        return path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read {what} {path}: {err.strerror or err}", code="FILE_UNREADABLE") from err
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)  # a power cut leaves the old bundle or the new one, never half of one
+
+
+def pinned_root(settings: Settings) -> PublicKey:
+    if not settings.root_path.exists():
+        raise InputError(
+            f"no root key pinned in {settings.root_path}: run `checkpoint bundle import FILE --root root.pub.pem` "
+            "with the bureau's root public key",
+            code="ROOT_NOT_PINNED",
+        )
+    return PublicKey.from_pem(_read(settings.root_path, "root key"))
+
+
+def pin_root(settings: Settings, pem_file: Path) -> PublicKey:
+    """Pin the bureau's root key; a different key already pinned is never silently replaced."""
+    key = PublicKey.from_pem(_read(pem_file, "root key"))
+    if settings.root_path.exists():
+        held = pinned_root(settings)
+        if held.kid != key.kid:
+            raise InputError(
+                f"a different root key ({held.kid.hex()}) is already pinned in {settings.root_path}; "
+                "remove it deliberately if the bureau really changed its root",
+                code="ROOT_MISMATCH",
+            )
+        return held
+    _write_atomic(settings.root_path, key.pem.encode())
+    return key
+
+
+def _held_version(settings: Settings) -> int | None:
+    """Version of the held bundle, read without the expiry check (an expired one still marks the version)."""
+    if not settings.bundle_path.exists():
+        return None
+    data = _read(settings.bundle_path, "trust bundle")
+    root = pinned_root(settings)
+    try:
+        bundle = trust.load_bundle(data, root=root, now=None)
+    except BundleError:
+        return None
+    return bundle.version
+
+
+def held_bundle(settings: Settings, *, now: datetime) -> trust.TrustBundle:
+    if not settings.bundle_path.exists():
+        raise InputError(
+            "no trust bundle on this checkpoint: run `checkpoint bundle import FILE` (or `checkpoint sync`)",
+            code="BUNDLE_MISSING",
+        )
+    return trust.load_bundle(_read(settings.bundle_path, "trust bundle"), root=pinned_root(settings), now=now)
+
+
+def read_bundle_file(settings: Settings, path: Path, *, now: datetime) -> trust.TrustBundle:
+    """A bundle given on the command line: verified against the pinned root, not stored."""
+    return trust.load_bundle(_read(path, "trust bundle"), root=pinned_root(settings), now=now)
+
+
+def import_bundle(settings: Settings, path: Path, *, now: datetime, root_file: Path | None = None
+                  ) -> trust.TrustBundle:
+    """Verify a bundle (refusing rollbacks) and keep it as the checkpoint's current one."""
+    if root_file is not None:
+        pin_root(settings, root_file)
+    data = _read(path, "trust bundle")
+    bundle = trust.load_bundle(data, root=pinned_root(settings), now=now, held_version=_held_version(settings))
+    _write_atomic(settings.bundle_path, data)
+    return bundle

@@ -1,0 +1,277 @@
+"""What a pass says: person, vehicle, certificate, route and validity.
+
+``PassClaims`` is the one in-memory form. ``to_cwt`` / ``from_cwt`` map it to and from the CWT claims map that
+``wire`` signs; ``from_cwt`` treats its input as hostile (every type, length and range checked).
+The CBOR layout is documented in docs/pass-format.md; change it only together with the version prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from passcore import ids
+from passcore.errors import InputError, PassMalformed
+
+__all__ = [
+    "CLAIM_ISS",
+    "CLAIM_PASS",
+    "MAX_ESCORTS",
+    "PLATE_COLOURS",
+    "Driver",
+    "PassClaims",
+    "Person",
+    "from_cwt",
+    "to_cwt",
+]
+
+# CWT claim keys (RFC 8392); CLAIM_PASS is in the private-use range (< -65536).
+CLAIM_ISS, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI = 1, 4, 5, 6, 7
+CLAIM_PASS = -65537
+
+# Keys inside the pass claim's map: small integers keep the QR small.
+K_SERIAL, K_PLATE, K_COLOUR, K_DRIVER, K_ESCORTS = 1, 2, 3, 4, 5
+K_ENTERPRISE, K_ORIGIN, K_DESTINATION, K_HISTORY, K_CARGO = 6, 7, 8, 9, 10
+
+# Plate colour <-> wire code. The Chinese names are accepted on input.
+PLATE_COLOURS: dict[str, int] = {
+    "blue": 0,
+    "yellow": 1,
+    "green": 2,
+    "yellow_green": 3,
+    "white": 4,
+    "black": 5,
+}
+_COLOUR_ALIASES = {"蓝": "blue", "黄": "yellow", "绿": "green", "渐变绿": "green", "黄绿": "yellow_green",
+                   "白": "white", "黑": "black", "yellow-green": "yellow_green"}
+_COLOUR_BY_CODE = {v: k for k, v in PLATE_COLOURS.items()}
+
+MAX_ESCORTS = 6
+MAX_NAME = 32
+MAX_CARGO = 40
+MAX_HISTORY = 16
+PASS_ID_BYTES = 12
+_MASKED = re.compile(r"^[0-9A-Z*]{8,20}$")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    id_masked: str
+
+
+@dataclass(frozen=True)
+class Driver(Person):
+    licence_masked: str
+
+
+@dataclass(frozen=True)
+class PassClaims:
+    pass_id: str  # 24 lowercase hex digits: the CWT id (cti)
+    serial: str  # human-readable number: issuing region code (iss) + serial, e.g. 320583-000123
+    issuer: str  # issuing region code (CWT iss)
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime
+    plate: str  # normalised, no separator: 苏EA1234
+    plate_colour: str
+    driver: Driver
+    escorts: tuple[Person, ...]
+    enterprise: str  # unified social credit code; name and contacts come from the trust bundle
+    origin: str
+    destination: str
+    travel_history: tuple[str, ...] = ()
+    cargo: str = ""
+    people: tuple[Person, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "people", (self.driver, *self.escorts))
+
+    def readable(self) -> dict[str, Any]:
+        """The claims as people read them (the ``claims`` object of ``checkpoint verify --json``)."""
+        return {
+            "pass_id": self.pass_id,
+            "serial": self.serial,
+            "issuer": self.issuer,
+            "issued_at": _iso(self.issued_at),
+            "valid_from": _iso(self.valid_from),
+            "valid_until": _iso(self.valid_until),
+            "plate": ids.format_plate(self.plate),
+            "plate_colour": self.plate_colour,
+            "driver": {
+                "name": self.driver.name,
+                "id_number": self.driver.id_masked,
+                "licence_number": self.driver.licence_masked,
+            },
+            "escorts": [{"name": p.name, "id_number": p.id_masked} for p in self.escorts],
+            "enterprise": self.enterprise,
+            "origin": {"code": self.origin, "name": ids.region_name(self.origin)},
+            "destination": {"code": self.destination, "name": ids.region_name(self.destination)},
+            "travel_history": [{"code": c, "name": ids.region_name(c)} for c in self.travel_history],
+            "cargo": self.cargo,
+        }
+
+
+def normalise_colour(value: str) -> str:
+    key = value.strip().lower()
+    key = _COLOUR_ALIASES.get(value.strip(), _COLOUR_ALIASES.get(key, key))
+    if key not in PLATE_COLOURS:
+        raise ValueError(f"unknown plate colour {value!r} (one of {', '.join(PLATE_COLOURS)})")
+    return key
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _epoch(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("times in a pass must carry a time zone")
+    return int(moment.timestamp())
+
+
+def to_cwt(claims: PassClaims) -> dict[int, Any]:
+    """The CWT claims map for ``claims`` (which must already be validated and masked)."""
+    region, _, number = claims.serial.rpartition("-")
+    if region != claims.issuer or not number.isdigit():
+        raise ValueError("serial must be the issuer's region code, a hyphen and a number")
+    body: dict[int, Any] = {
+        K_SERIAL: int(number),
+        K_PLATE: claims.plate,
+        K_COLOUR: PLATE_COLOURS[claims.plate_colour],
+        # A Chinese licence number is the ID number: then the QR carries it once.
+        K_DRIVER: [claims.driver.name, claims.driver.id_masked]
+        + ([claims.driver.licence_masked] if claims.driver.licence_masked != claims.driver.id_masked else []),
+        K_ENTERPRISE: claims.enterprise,
+        K_ORIGIN: int(claims.origin),
+        K_DESTINATION: int(claims.destination),
+    }
+    # Optional members are left out when empty: every byte counts in the QR.
+    if claims.escorts:
+        body[K_ESCORTS] = [[p.name, p.id_masked] for p in claims.escorts]
+    if claims.travel_history:
+        body[K_HISTORY] = [int(c) for c in claims.travel_history]
+    if claims.cargo:
+        body[K_CARGO] = claims.cargo
+    return {
+        CLAIM_ISS: claims.issuer,
+        CLAIM_EXP: _epoch(claims.valid_until),
+        CLAIM_NBF: _epoch(claims.valid_from),
+        CLAIM_IAT: _epoch(claims.issued_at),
+        CLAIM_CTI: bytes.fromhex(claims.pass_id),
+        CLAIM_PASS: body,
+    }
+
+
+# --- decoding hostile input -------------------------------------------------------------------------------
+
+
+def _fail(what: str) -> PassMalformed:
+    return PassMalformed(f"pass claims: {what}")
+
+
+def _text(value: Any, what: str, limit: int, *, empty: bool = False) -> str:
+    if not isinstance(value, str) or len(value) > limit or (not empty and not value.strip()):
+        raise _fail(f"{what} must be text of at most {limit} characters")
+    return value
+
+
+def _time(value: Any, what: str) -> datetime:
+    # bool is an int subclass; a pass's times are plain integers in the range of real dates.
+    if type(value) is not int or not 0 <= value < 2**33:
+        raise _fail(f"{what} must be a NumericDate")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _region(value: Any, what: str) -> str:
+    if type(value) is not int or not 100000 <= value <= 999999:
+        raise _fail(f"{what} must be a six-digit region code")
+    return f"{value:06d}"
+
+
+def _masked(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _MASKED.match(value):
+        raise _fail(f"{what} must be a masked number")
+    return value
+
+
+def from_cwt(cwt_claims: Any) -> PassClaims:
+    """Parse a CWT claims map into ``PassClaims``; raise ``PassMalformed`` on anything unexpected."""
+    if not isinstance(cwt_claims, dict):
+        raise _fail("the CWT payload must be a map")
+    required = {CLAIM_ISS, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI, CLAIM_PASS}
+    if missing := required - cwt_claims.keys():
+        raise _fail(f"missing claim(s) {sorted(missing)}")
+    if extra := cwt_claims.keys() - required:
+        raise _fail(f"unexpected claim(s) {sorted(map(repr, extra))}")
+    cti = cwt_claims[CLAIM_CTI]
+    if not isinstance(cti, bytes) or len(cti) != PASS_ID_BYTES:
+        raise _fail(f"cti must be {PASS_ID_BYTES} bytes")
+    body = cwt_claims[CLAIM_PASS]
+    if not isinstance(body, dict):
+        raise _fail("the pass claim must be a map")
+    if extra := body.keys() - set(range(K_SERIAL, K_CARGO + 1)):
+        raise _fail(f"unexpected pass member(s) {sorted(map(repr, extra))}")
+    for key in (K_SERIAL, K_PLATE, K_COLOUR, K_DRIVER, K_ENTERPRISE, K_ORIGIN, K_DESTINATION):
+        if key not in body:
+            raise _fail(f"pass member {key} is missing")
+
+    serial_number = body[K_SERIAL]
+    if type(serial_number) is not int or not 0 < serial_number < 10**10:
+        raise _fail("serial must be a positive integer")
+    issuer = _text(cwt_claims[CLAIM_ISS], "iss", 6)
+    if not issuer.isdigit() or not issuer.isascii() or len(issuer) != 6:
+        raise _fail("iss must be the issuing region's six-digit code")
+    plate = _text(body[K_PLATE], "plate", 10)
+    try:
+        normal = ids.normalize_plate(plate)
+    except InputError as err:
+        raise _fail("plate is not a valid plate") from err
+    if normal != plate:
+        raise _fail("plate is not in normal form")
+    colour = body[K_COLOUR]
+    if type(colour) is not int or colour not in _COLOUR_BY_CODE:
+        raise _fail("plate colour code unknown")
+    driver = body[K_DRIVER]
+    if not isinstance(driver, list) or len(driver) not in (2, 3):
+        raise _fail("driver must be [name, id] or [name, id, licence]")
+    escorts_raw = body.get(K_ESCORTS, [])
+    if not isinstance(escorts_raw, list) or len(escorts_raw) > MAX_ESCORTS:
+        raise _fail(f"escorts must be a list of at most {MAX_ESCORTS}")
+    escorts = []
+    for item in escorts_raw:
+        if not isinstance(item, list) or len(item) != 2:
+            raise _fail("escort must be [name, id]")
+        escorts.append(Person(_text(item[0], "escort name", MAX_NAME), _masked(item[1], "escort id")))
+    history_raw = body.get(K_HISTORY, [])
+    if not isinstance(history_raw, list) or len(history_raw) > MAX_HISTORY:
+        raise _fail(f"travel history must be a list of at most {MAX_HISTORY}")
+    enterprise = _text(body[K_ENTERPRISE], "enterprise", 18)
+    issued_at = _time(cwt_claims[CLAIM_IAT], "iat")
+    valid_from = _time(cwt_claims[CLAIM_NBF], "nbf")
+    valid_until = _time(cwt_claims[CLAIM_EXP], "exp")
+    if valid_until <= valid_from:
+        raise _fail("exp must be after nbf")
+    return PassClaims(
+        pass_id=cti.hex(),
+        serial=f"{issuer}-{serial_number:06d}",
+        issuer=issuer,
+        issued_at=issued_at,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        plate=plate,
+        plate_colour=_COLOUR_BY_CODE[colour],
+        driver=Driver(
+            _text(driver[0], "driver name", MAX_NAME),
+            _masked(driver[1], "driver id"),
+            _masked(driver[-1], "licence"),
+        ),
+        escorts=tuple(escorts),
+        enterprise=enterprise,
+        origin=_region(body[K_ORIGIN], "origin"),
+        destination=_region(body[K_DESTINATION], "destination"),
+        travel_history=tuple(_region(c, "travel history entry") for c in history_raw),
+        cargo=_text(body.get(K_CARGO, ""), "cargo", MAX_CARGO, empty=True),
+    )

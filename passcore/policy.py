@@ -1,0 +1,139 @@
+"""The signed release policy: every knob of the release rules, versioned and dated.
+
+A policy travels inside the trust bundle, so a checkpoint decides with exactly the version the bureau signed.
+``from_dict`` treats its input as hostile (it comes from bundles, files and forms).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from passcore import ids
+from passcore.errors import InputError
+
+__all__ = [
+    "ESCORT_REQUIRED",
+    "IDENTITY_CONFIRM",
+    "IDENTITY_ID_LAST4",
+    "REFUSE",
+    "Policy",
+    "parse_temperature",
+]
+
+REFUSE, ESCORT_REQUIRED = "REFUSE", "ESCORT_REQUIRED"
+IDENTITY_CONFIRM, IDENTITY_ID_LAST4 = "confirm", "id_last4"
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def parse_temperature(value: Any, what: str = "temperature") -> Decimal:
+    """A temperature in °C as a Decimal, so 37.3 compares with 37.3 exactly."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise InputError(f"{what} must be a number in °C", code="TEMPERATURE_INVALID")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as err:
+        raise InputError(f"{what} {value!r} is not a number", code="TEMPERATURE_INVALID") from err
+    if not number.is_finite():
+        raise InputError(f"{what} must be a finite number", code="TEMPERATURE_INVALID")
+    return number
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: int = 1
+    effective_from: datetime = _EPOCH
+    # GB/T 2260 codes; a province or city code covers everything under it.
+    hard_hit: tuple[str, ...] = ()
+    fever_threshold_c: Decimal = Decimal("37.3")
+    pass_mandatory: bool = False
+    # What happens to a hard-hit vehicle that no enterprise will receive.
+    hard_hit_without_enterprise: str = REFUSE
+    identity_check: str = IDENTITY_CONFIRM
+    escort_wait_limit_minutes: int = 60
+    max_validity_days: int = 30
+    temperature_min_c: Decimal = Decimal("34.0")
+    temperature_max_c: Decimal = Decimal("43.0")
+    bundle_stale_hours: int = 24
+    retention_days: int = 28
+    note: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        _check(type(self.version) is int and self.version >= 1, "version must be a positive integer")
+        _check(self.effective_from.tzinfo is not None, "effective_from must carry a time zone")
+        object.__setattr__(self, "hard_hit", tuple(sorted({ids.validate_region(c) for c in self.hard_hit})))
+        for name in ("fever_threshold_c", "temperature_min_c", "temperature_max_c"):
+            object.__setattr__(self, name, parse_temperature(getattr(self, name), name))
+        _check(
+            self.temperature_min_c < self.fever_threshold_c <= self.temperature_max_c,
+            "fever threshold must lie inside the plausible temperature range",
+        )
+        _check(type(self.pass_mandatory) is bool, "pass_mandatory must be true or false")
+        _check(
+            self.hard_hit_without_enterprise in (REFUSE, ESCORT_REQUIRED),
+            f"hard_hit_without_enterprise must be {REFUSE} or {ESCORT_REQUIRED}",
+        )
+        _check(
+            self.identity_check in (IDENTITY_CONFIRM, IDENTITY_ID_LAST4),
+            f"identity_check must be {IDENTITY_CONFIRM} or {IDENTITY_ID_LAST4}",
+        )
+        for name in ("escort_wait_limit_minutes", "max_validity_days", "bundle_stale_hours", "retention_days"):
+            value = getattr(self, name)
+            _check(type(value) is int and 0 < value <= 10_000, f"{name} must be a positive whole number")
+        _check(isinstance(self.note, str) and len(self.note) <= 500, "note must be text of at most 500 characters")
+
+    def covers(self, code: str | None) -> str | None:
+        """The hard-hit code that covers ``code``, if any."""
+        if not code:
+            return None
+        return next((area for area in self.hard_hit if ids.covers(area, code)), None)
+
+    def next_version(self, *, effective_from: datetime, **changes: Any) -> Policy:
+        return replace(self, version=self.version + 1, effective_from=effective_from, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["hard_hit"] = list(self.hard_hit)
+        data["effective_from"] = self.effective_from.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        for name in ("fever_threshold_c", "temperature_min_c", "temperature_max_c"):
+            data[name] = str(data[name])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Policy:
+        if not isinstance(data, dict):
+            raise InputError("policy must be an object", code="POLICY_INVALID")
+        known = set(cls.__dataclass_fields__)
+        if unknown := set(data) - known:
+            raise InputError(f"unknown policy field(s): {', '.join(sorted(map(str, unknown)))}",
+                             code="POLICY_INVALID")
+        values = dict(data)
+        if "effective_from" in values:
+            values["effective_from"] = _parse_time(values["effective_from"])
+        if "hard_hit" in values:
+            hard_hit = values["hard_hit"]
+            _check(isinstance(hard_hit, list | tuple) and len(hard_hit) <= 5000, "hard_hit must be a list")
+            values["hard_hit"] = tuple(hard_hit)
+        try:
+            return cls(**values)
+        except InputError as err:
+            raise InputError(f"policy: {err.message}", code="POLICY_INVALID") from err
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise InputError(f"policy: {message}", code="POLICY_INVALID")
+
+
+def _parse_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise InputError("policy: effective_from must be an ISO time", code="POLICY_INVALID")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise InputError(f"policy: {value!r} is not an ISO time", code="POLICY_INVALID") from err
+    if moment.tzinfo is None:
+        raise InputError("policy: effective_from must carry a time zone", code="POLICY_INVALID")
+    return moment

@@ -1,0 +1,236 @@
+"""The release decision (DESIGN.md section 2) as a pure function.
+
+``decide`` takes what the checkpoint knows — the pass verification (or none), what the officer observed,
+everyone aboard with temperature and origin, the policy in force — and returns a ``Decision`` carrying the
+outcome, every reason that applied and the versions it was made under, so an auditor can replay it.
+Bad input (a missing or implausible temperature, an unreadable plate) raises ``InputError``: that asks for a
+re-measure or a correction, never a decision.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from passcore import ids
+from passcore.errors import InputError
+from passcore.policy import ESCORT_REQUIRED, IDENTITY_ID_LAST4, REFUSE, Policy, parse_temperature
+from passcore.reasons import MESSAGES
+from passcore.trust import Verification
+
+__all__ = [
+    "MEDICAL_HOLD",
+    "MISUSE_REASONS",
+    "RELEASE",
+    "ROLES",
+    "Decision",
+    "Observation",
+    "Occupant",
+    "decide",
+]
+
+RELEASE, MEDICAL_HOLD = "RELEASE", "MEDICAL_HOLD"
+ROLES = ("driver", "escort", "passenger")
+MAX_OCCUPANTS = 20
+# Reasons that mean the pass is being misused: the vehicle is refused and an alert is raised.
+MISUSE_REASONS = frozenset({
+    "PASS_MALFORMED", "PASS_SIGNATURE_INVALID", "PASS_UNKNOWN_KEY", "PASS_REVOKED",
+    "PLATE_MISMATCH", "PERSON_MISMATCH", "LICENCE_MISMATCH", "OCCUPANT_NOT_ON_PASS",
+})
+_ORDER = {code: i for i, code in enumerate(MESSAGES)}
+
+
+@dataclass(frozen=True)
+class Occupant:
+    role: str
+    name: str
+    temperature_c: Decimal | None
+    origin: str | None = None
+    travel_history: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the officer saw: the plate as read, and the identity and licence checks."""
+
+    plate: str | None = None
+    identity_confirmed: bool | None = None
+    licence_confirmed: bool | None = None
+    id_last4: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    reasons: tuple[str, ...]
+    policy_version: int
+    bundle_version: int | None
+    decided_at: datetime
+    pass_id: str | None = None
+    plate: str | None = None
+    enterprise: str | None = None  # the receiving enterprise, when one is known
+    fever: tuple[int, ...] = ()  # indices into the occupants
+    hard_hit: tuple[str, ...] = field(default=())  # the hard-hit codes that matched
+
+    @property
+    def misuse(self) -> bool:
+        return bool(MISUSE_REASONS.intersection(self.reasons))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "reasons": list(self.reasons),
+            "policy_version": self.policy_version,
+            "bundle_version": self.bundle_version,
+            "decided_at": self.decided_at.isoformat(),
+            "pass_id": self.pass_id,
+            "plate": self.plate,
+            "enterprise": self.enterprise,
+            "fever": list(self.fever),
+            "hard_hit": list(self.hard_hit),
+        }
+
+
+def _same_name(a: str, b: str) -> bool:
+    def fold(name: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+    return fold(a) == fold(b)
+
+
+def _check_inputs(occupants: Sequence[Occupant], policy: Policy) -> list[Decimal]:
+    if not occupants:
+        raise InputError("list everyone aboard, the driver at least", code="OCCUPANTS_MISSING")
+    if len(occupants) > MAX_OCCUPANTS:
+        raise InputError(f"at most {MAX_OCCUPANTS} occupants", code="OCCUPANTS_INVALID")
+    if sum(o.role == "driver" for o in occupants) != 1:
+        raise InputError("exactly one occupant must be the driver", code="OCCUPANTS_INVALID")
+    temperatures = []
+    for number, person in enumerate(occupants, 1):
+        who = f"occupant {number} ({person.name})"
+        if person.role not in ROLES:
+            raise InputError(f"{who}: role must be one of {', '.join(ROLES)}", code="OCCUPANTS_INVALID")
+        if person.temperature_c is None:
+            raise InputError(f"{who}: temperature missing — measure it", code="TEMPERATURE_MISSING")
+        value = parse_temperature(person.temperature_c, f"{who} temperature")
+        if not policy.temperature_min_c <= value <= policy.temperature_max_c:
+            raise InputError(
+                f"{who}: {value} °C is implausible (outside {policy.temperature_min_c}–"
+                f"{policy.temperature_max_c} °C) — measure again",
+                code="TEMPERATURE_IMPLAUSIBLE",
+            )
+        temperatures.append(value)
+    return temperatures
+
+
+def _pass_checks(verification: Verification, observed: Observation, plate: str,
+                 occupants: Sequence[Occupant], policy: Policy) -> set[str]:
+    """Person, vehicle and certificate against a valid pass ("人车证一致")."""
+    claims = verification.claims
+    assert claims is not None  # a valid verification always has claims
+    reasons = set()
+    if plate != claims.plate:
+        reasons.add("PLATE_MISMATCH")
+    if observed.id_last4 is not None:
+        if observed.id_last4.strip().upper() != ids.last4(claims.driver.id_masked):
+            reasons.add("PERSON_MISMATCH")
+    elif policy.identity_check == IDENTITY_ID_LAST4:
+        raise InputError("type the last 4 characters of the driver's ID number", code="IDENTITY_NOT_CHECKED")
+    elif observed.identity_confirmed is None:
+        raise InputError("confirm whether the driver is the person on the pass", code="IDENTITY_NOT_CHECKED")
+    if observed.identity_confirmed is False:
+        reasons.add("PERSON_MISMATCH")
+    if observed.licence_confirmed is None:
+        raise InputError("confirm whether the driving licence matches the pass", code="LICENCE_NOT_CHECKED")
+    if not observed.licence_confirmed:
+        reasons.add("LICENCE_MISMATCH")
+    for person in occupants:
+        if person.role == "driver" and not _same_name(person.name, claims.driver.name):
+            reasons.add("PERSON_MISMATCH")
+        if not any(_same_name(person.name, p.name) for p in claims.people):
+            reasons.add("OCCUPANT_NOT_ON_PASS")
+    return reasons
+
+
+def decide(
+    *,
+    verification: Verification | None,
+    observed: Observation,
+    occupants: Sequence[Occupant],
+    policy: Policy,
+    now: datetime,
+    vehicle_origin: str | None = None,
+    enterprise: str | None = None,
+    known_enterprises: Collection[str] | None = None,
+    bundle_version: int | None = None,
+) -> Decision:
+    """The release decision. ``known_enterprises`` (the bundle's directory) limits who can receive a vehicle."""
+    temperatures = _check_inputs(occupants, policy)
+    if not observed.plate:
+        raise InputError("read the vehicle's plate", code="PLATE_INVALID")
+    plate = ids.normalize_plate(observed.plate)
+    if vehicle_origin is not None:
+        vehicle_origin = ids.validate_region(vehicle_origin)
+    if enterprise:
+        enterprise = ids.validate_uscc(enterprise)
+
+    reasons: set[str] = set()
+    claims = None
+    if verification is None:
+        reasons.add("NO_PASS")
+    else:
+        reasons.add(verification.code)
+        if verification.valid:
+            claims = verification.claims
+            reasons |= _pass_checks(verification, observed, plate, occupants, policy)
+        elif not verification.misuse:  # expired or not yet valid: a vehicle without a pass
+            reasons.add("NO_PASS")
+    if "NO_PASS" in reasons and policy.pass_mandatory:
+        reasons.add("PASS_REQUIRED")
+
+    fever = tuple(i for i, t in enumerate(temperatures) if t >= policy.fever_threshold_c)
+    if fever:
+        reasons.add("FEVER")
+
+    # Where the vehicle comes from: declared origin, the plate's province, and the route on a trusted pass.
+    vehicle_places = [vehicle_origin, ids.plate_region(plate), claims.origin if claims else None]
+    person_places = [p for o in occupants for p in (o.origin, *o.travel_history)]
+    person_places += list(claims.travel_history) if claims else []
+    hit_vehicle = {c for c in map(policy.covers, vehicle_places) if c}
+    hit_person = {c for c in (policy.covers(ids.validate_region(p)) for p in person_places if p) if c}
+    if hit_vehicle:
+        reasons.add("HARD_HIT_VEHICLE")
+    if hit_person:
+        reasons.add("HARD_HIT_PERSON")
+
+    receiver = claims.enterprise if claims else enterprise
+    if receiver and known_enterprises is not None and receiver not in known_enterprises:
+        receiver = None
+    if (hit_vehicle or hit_person) and not receiver:
+        reasons.add("NO_RECEIVING_ENTERPRISE")
+
+    if fever:
+        outcome = MEDICAL_HOLD
+    elif reasons & MISUSE_REASONS or "PASS_REQUIRED" in reasons:
+        outcome = REFUSE
+    elif hit_vehicle or hit_person:
+        no_receiver = "NO_RECEIVING_ENTERPRISE" in reasons
+        outcome = REFUSE if no_receiver and policy.hard_hit_without_enterprise == REFUSE else ESCORT_REQUIRED
+    else:
+        outcome = RELEASE
+    return Decision(
+        outcome=outcome,
+        reasons=tuple(sorted(reasons, key=lambda code: _ORDER.get(code, len(_ORDER)))),
+        policy_version=policy.version,
+        bundle_version=bundle_version,
+        decided_at=now,
+        pass_id=verification.pass_id if verification else None,
+        plate=plate,
+        enterprise=receiver,
+        fever=fever,
+        hard_hit=tuple(sorted(hit_vehicle | hit_person)),
+    )

@@ -1,0 +1,249 @@
+"""The trust bundle and offline pass verification.
+
+The bundle is what a checkpoint needs to decide alone: issuer public keys with validity and status, revoked pass
+ids, the release policy and the enterprise directory, with a monotonic version, an issue time and an expiry.
+The bureau root key signs it as a COSE_Sign1 over a CBOR map; the checkpoint pins the root's public key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+import cbor2
+from cwt import COSE
+
+from passcore import ids, wire
+from passcore.claims import PassClaims
+from passcore.errors import (
+    BundleExpired,
+    BundleMalformed,
+    BundleRollback,
+    BundleSignatureInvalid,
+    BundleUnknownRoot,
+    CheckpassError,
+    PassError,
+    PassExpired,
+    PassNotYetValid,
+    PassRevoked,
+    PassUnknownKey,
+)
+from passcore.keys import ALG_IDS, PublicKey, SigningKey
+from passcore.policy import Policy
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "KEY_ACTIVE",
+    "KEY_PREVIOUS",
+    "KEY_RETIRED",
+    "Enterprise",
+    "IssuerKey",
+    "TrustBundle",
+    "Verification",
+    "load_bundle",
+    "sign_bundle",
+    "verify_pass",
+]
+
+BUNDLE_FORMAT = 1
+# active: signs new passes. previous: replaced by a newer key; its passes stay valid. retired: its passes are void.
+KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED = "active", "previous", "retired"
+KEY_STATUSES = (KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED)
+MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+_COSE = COSE.new()
+
+
+@dataclass(frozen=True)
+class IssuerKey:
+    public: PublicKey
+    status: str
+    valid_from: datetime
+    valid_until: datetime | None = None
+
+    @property
+    def kid(self) -> bytes:
+        return self.public.kid
+
+    def usable_at(self, moment: datetime) -> bool:
+        """Whether a pass issued at ``moment`` may carry this key's signature."""
+        if self.status == KEY_RETIRED or moment < self.valid_from:
+            return False
+        return self.valid_until is None or moment < self.valid_until
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    uscc: str
+    name: str
+    contact: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class TrustBundle:
+    version: int
+    issued_at: datetime
+    expires_at: datetime
+    issuers: tuple[IssuerKey, ...]
+    revoked: frozenset[str]
+    policy: Policy
+    enterprises: Mapping[str, Enterprise] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "enterprises", MappingProxyType(dict(self.enterprises)))
+
+    def issuer(self, kid: bytes) -> IssuerKey | None:
+        return next((key for key in self.issuers if key.kid == kid), None)
+
+    def is_stale(self, now: datetime) -> bool:
+        return (now - self.issued_at).total_seconds() > self.policy.bundle_stale_hours * 3600
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "format": BUNDLE_FORMAT,
+            "version": self.version,
+            "iat": int(self.issued_at.timestamp()),
+            "exp": int(self.expires_at.timestamp()),
+            "issuers": [
+                {
+                    "kid": key.kid,
+                    "alg": key.public.alg,
+                    "spki": key.public.spki_der,
+                    "status": key.status,
+                    "nbf": int(key.valid_from.timestamp()),
+                    "exp": None if key.valid_until is None else int(key.valid_until.timestamp()),
+                }
+                for key in self.issuers
+            ],
+            "revoked": [bytes.fromhex(pass_id) for pass_id in sorted(self.revoked)],
+            "policy": self.policy.to_dict(),
+            "enterprises": [[e.uscc, e.name, e.contact, e.phone] for e in self.enterprises.values()],
+        }
+
+
+def sign_bundle(bundle: TrustBundle, root: SigningKey) -> bytes:
+    payload = cbor2.dumps(bundle.to_payload())
+    return bytes(
+        _COSE.encode(payload, root.cose_key, protected={1: ALG_IDS["EdDSA"], 4: root.kid}, unprotected={})
+    )
+
+
+def load_bundle(
+    data: bytes, *, root: PublicKey, now: datetime | None, held_version: int | None = None
+) -> TrustBundle:
+    """Verify and parse a signed bundle; refuse a wrong root, a bad signature, a rollback or an expired bundle.
+
+    ``now`` None skips the expiry check only (to learn the version of a bundle that has since expired).
+    """
+    if not isinstance(data, bytes) or len(data) > MAX_BUNDLE_BYTES:
+        raise BundleMalformed(f"a trust bundle is at most {MAX_BUNDLE_BYTES} bytes")
+    try:
+        cose = wire.parse_cose(data)
+    except PassError as err:
+        raise BundleMalformed(f"not a trust bundle: {err.message}") from err
+    if cose.kid != root.kid:
+        raise BundleUnknownRoot("the trust bundle is signed by a root key this device does not trust")
+    try:
+        wire.verify_signature(cose, root, algorithms=frozenset({"EdDSA"}))
+    except PassError as err:
+        raise BundleSignatureInvalid("the trust bundle's signature does not verify") from err
+    try:
+        bundle = _parse(cose.payload)
+    except (CheckpassError, KeyError, TypeError, ValueError, OverflowError) as err:
+        raise BundleMalformed(f"the trust bundle's contents are malformed: {err}") from err
+    if held_version is not None and bundle.version < held_version:
+        raise BundleRollback(f"bundle version {bundle.version} is older than the version held ({held_version})")
+    if now is not None and now >= bundle.expires_at:
+        raise BundleExpired(f"the trust bundle expired at {bundle.expires_at.isoformat()}")
+    return bundle
+
+
+def _time(value: Any) -> datetime:
+    if type(value) is not int:
+        raise TypeError("times must be integers")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _parse(payload: bytes) -> TrustBundle:
+    # Revocation lists are long and flat; the depth bound still applies.
+    data = wire.loads_bounded(payload, "the bundle payload")
+    if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
+        raise ValueError(f"unknown bundle format (expected {BUNDLE_FORMAT})")
+    issuers = []
+    for item in data["issuers"]:
+        public = PublicKey.from_der(item["spki"], item["alg"])
+        if public.kid != item["kid"] or item["status"] not in KEY_STATUSES:
+            raise ValueError("issuer key entry is inconsistent")
+        until = item["exp"]
+        issuers.append(IssuerKey(public, item["status"], _time(item["nbf"]), None if until is None else _time(until)))
+    revoked = data["revoked"]
+    if not isinstance(revoked, list) or not all(isinstance(r, bytes) and len(r) == 12 for r in revoked):
+        raise ValueError("revoked must be a list of 12-byte pass ids")
+    enterprises = {}
+    for uscc, name, contact, phone in data["enterprises"]:
+        if not all(isinstance(x, str) for x in (uscc, name, contact, phone)):
+            raise TypeError("enterprise entries are text")
+        enterprises[uscc] = Enterprise(ids.validate_uscc(uscc), name, contact, phone)
+    version = data["version"]
+    if type(version) is not int or version < 1:
+        raise ValueError("version must be a positive integer")
+    return TrustBundle(
+        version=version,
+        issued_at=_time(data["iat"]),
+        expires_at=_time(data["exp"]),
+        issuers=tuple(issuers),
+        revoked=frozenset(r.hex() for r in revoked),
+        policy=Policy.from_dict(data["policy"]),
+        enterprises=enterprises,
+    )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of checking one QR text at one instant. ``claims`` is set once the signature has verified."""
+
+    valid: bool
+    code: str  # PASS_VALID or the first failing reason code
+    message: str
+    claims: PassClaims | None = None
+    kid: bytes | None = None
+    detail: str | None = None
+
+    @property
+    def pass_id(self) -> str | None:
+        return self.claims.pass_id if self.claims else None
+
+    @property
+    def misuse(self) -> bool:
+        """Forged, tampered, unknown key or revoked: the pass is refused, not merely out of date."""
+        return not self.valid and self.code not in (PassExpired.code, PassNotYetValid.code)
+
+
+def verify_pass(text: str, bundle: TrustBundle, *, now: datetime) -> Verification:
+    """Verify a QR text offline: structure, key, signature, claims, revocation, validity window."""
+    kid = None
+    claims = None
+    try:
+        cose = wire.decode(text)
+        kid = cose.kid
+        if kid is None:
+            raise PassUnknownKey("the pass names no key in its protected header")
+        issuer = bundle.issuer(kid)
+        if issuer is None or issuer.status == KEY_RETIRED:
+            raise PassUnknownKey(f"the pass is signed by an unknown or retired key ({kid.hex()})")
+        wire.verify_signature(cose, issuer.public)
+        claims = wire.read_claims(cose.payload)
+        if not issuer.usable_at(claims.issued_at):
+            raise PassUnknownKey("the pass was signed outside its key's validity")
+        if claims.pass_id in bundle.revoked:
+            raise PassRevoked(f"pass {claims.pass_id} has been revoked")
+        if now < claims.valid_from:
+            raise PassNotYetValid(f"the pass is valid from {claims.valid_from.isoformat()}")
+        if now >= claims.valid_until:
+            raise PassExpired(f"the pass expired at {claims.valid_until.isoformat()}")
+    except PassError as err:
+        return Verification(False, err.code, err.message, claims, kid, err.detail)
+    return Verification(True, "PASS_VALID", "the pass is valid", claims, kid)

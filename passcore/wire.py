@@ -1,0 +1,255 @@
+"""The pass on the wire: claims <-> CWT in a COSE_Sign1 <-> zlib <-> Base45 <-> QR text with a version prefix.
+
+The layout is the EU Digital COVID Certificate's (prefix, Base45, zlib, COSE_Sign1, CWT), so each layer is
+exposed on its own and tested against the DCC's public vectors. Decoding treats the text as hostile: the text
+length, the inflated size and the CBOR nesting depth are bounded and trailing bytes are refused before any
+CBOR object is built; every failure is a ``PassMalformed`` whose ``detail`` is a stable code.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import base45
+import cbor2
+from cwt import COSE
+from cwt.exceptions import CWTError
+
+from passcore import claims as claims_mod
+from passcore.claims import PassClaims
+from passcore.errors import PassMalformed, PassSignatureInvalid
+from passcore.keys import ALG_IDS, PublicKey, SigningKey
+
+__all__ = [
+    "MAX_CBOR_DEPTH",
+    "MAX_INFLATED_BYTES",
+    "MAX_TEXT_CHARS",
+    "PASS_ALGORITHMS",
+    "PREFIX",
+    "CoseSign1",
+    "b45decode",
+    "check_cbor",
+    "decode",
+    "encode",
+    "inflate",
+    "loads_bounded",
+    "parse_cose",
+    "read_claims",
+    "strip_prefix",
+    "verify_signature",
+]
+
+PREFIX = "CP1:"
+# A pass for a driver and two escorts is about 450 characters; the largest QR code holds 4,296.
+MAX_TEXT_CHARS = 4296
+# A pass inflates to a few hundred bytes: anything past this is a zlib bomb.
+MAX_INFLATED_BYTES = 16 * 1024
+# Our deepest structure is tag > array > map > map > array > array.
+MAX_CBOR_DEPTH = 16
+PASS_ALGORITHMS = frozenset({"EdDSA", "ES256"})
+COSE_SIGN1_TAG = 18
+HEADER_ALG, HEADER_KID = 1, 4
+_ALG_NAMES = {v: k for k, v in ALG_IDS.items()}
+_COSE = COSE.new()
+
+
+def _malformed(message: str, detail: str) -> PassMalformed:
+    return PassMalformed(message, detail=detail)
+
+
+# --- the layers, outermost first ---------------------------------------------------------------------------
+
+
+def strip_prefix(text: str, prefix: str = PREFIX, *, max_chars: int = MAX_TEXT_CHARS) -> str:
+    if not isinstance(text, str):
+        raise _malformed("pass text must be a string", "TEXT_INVALID")
+    if len(text) > max_chars:
+        raise _malformed(f"text of {len(text)} characters is longer than any pass ({max_chars})", "TEXT_TOO_LONG")
+    if not text.startswith(prefix):
+        raise _malformed(f"not a vehicle pass: the text does not start with {prefix!r}", "PREFIX_INVALID")
+    return text[len(prefix) :]
+
+
+def b45decode(text: str) -> bytes:
+    try:
+        return bytes(base45.b45decode(text))
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise _malformed("the pass text is not valid Base45", "BASE45_INVALID") from err
+
+
+def inflate(data: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
+    """zlib-decompress at most ``limit`` bytes; a complete stream with nothing after it is required."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit)
+    except zlib.error as err:
+        raise _malformed("the pass data is not valid zlib", "ZLIB_INVALID") from err
+    if inflater.unconsumed_tail:
+        raise _malformed(f"the pass data inflates past {limit} bytes", "ZLIB_TOO_LARGE")
+    if not inflater.eof:
+        raise _malformed("the pass data is a truncated zlib stream", "ZLIB_INVALID")
+    if inflater.unused_data:
+        raise _malformed("bytes follow the zlib stream", "ZLIB_INVALID")
+    return out
+
+
+def check_cbor(data: bytes, max_depth: int = MAX_CBOR_DEPTH) -> None:
+    """Walk the CBOR item headers of ``data`` without building objects.
+
+    Refuses anything but exactly one well-formed item, nested at most ``max_depth`` deep, so that the CBOR
+    library never sees a pathological input (deep nesting, huge declared lengths, trailing bytes).
+    """
+    end = _skip_item(data, 0, 1, max_depth)
+    if end != len(data):
+        raise _malformed(f"{len(data) - end} byte(s) follow the CBOR item", "CBOR_TRAILING_BYTES")
+
+
+def _head(data: bytes, pos: int) -> tuple[int, int, int | None, int]:
+    """(major type, additional info, argument or None for indefinite, next position)."""
+    if pos >= len(data):
+        raise _malformed("CBOR item is truncated", "CBOR_INVALID")
+    initial = data[pos]
+    major, info = initial >> 5, initial & 0x1F
+    pos += 1
+    if info < 24:
+        return major, info, info, pos
+    if info <= 27:
+        size = 1 << (info - 24)
+        if pos + size > len(data):
+            raise _malformed("CBOR item is truncated", "CBOR_INVALID")
+        return major, info, int.from_bytes(data[pos : pos + size], "big"), pos + size
+    if info == 31 and major in (2, 3, 4, 5, 7):
+        return major, info, None, pos
+    raise _malformed("CBOR item has a reserved header", "CBOR_INVALID")
+
+
+def _skip_item(data: bytes, pos: int, depth: int, max_depth: int) -> int:
+    if depth > max_depth:
+        raise _malformed(f"CBOR nests deeper than {max_depth}", "CBOR_TOO_DEEP")
+    major, info, arg, pos = _head(data, pos)
+    if major in (0, 1) or major == 7:
+        if arg is None:
+            raise _malformed("unexpected CBOR break", "CBOR_INVALID")
+        return pos
+    if major in (2, 3):
+        if arg is None:  # indefinite string: definite chunks of the same type until break
+            while True:
+                if pos >= len(data):
+                    raise _malformed("CBOR item is truncated", "CBOR_INVALID")
+                if data[pos] == 0xFF:
+                    return pos + 1
+                chunk_major, _, chunk_len, pos = _head(data, pos)
+                if chunk_major != major or chunk_len is None:
+                    raise _malformed("bad chunk in an indefinite CBOR string", "CBOR_INVALID")
+                pos += chunk_len
+                if pos > len(data):
+                    raise _malformed("CBOR item is truncated", "CBOR_INVALID")
+        if pos + arg > len(data):
+            raise _malformed("CBOR string is longer than the data", "CBOR_INVALID")
+        return pos + arg
+    if major == 6:
+        return _skip_item(data, pos, depth + 1, max_depth)
+    per_entry = 2 if major == 5 else 1
+    if arg is None:
+        while True:
+            if pos >= len(data):
+                raise _malformed("CBOR item is truncated", "CBOR_INVALID")
+            if data[pos] == 0xFF:
+                return pos + 1
+            for _ in range(per_entry):
+                pos = _skip_item(data, pos, depth + 1, max_depth)
+    # Each entry takes at least one byte, so a declared count beyond the data is refused up front.
+    if arg * per_entry > len(data) - pos:
+        raise _malformed("CBOR container declares more items than the data holds", "CBOR_INVALID")
+    for _ in range(arg * per_entry):
+        pos = _skip_item(data, pos, depth + 1, max_depth)
+    return pos
+
+
+def loads_bounded(data: bytes, what: str, max_depth: int = MAX_CBOR_DEPTH) -> Any:
+    check_cbor(data, max_depth)
+    try:
+        return cbor2.loads(data)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as err:
+        raise _malformed(f"{what} is not valid CBOR", "CBOR_INVALID") from err
+
+
+@dataclass(frozen=True)
+class CoseSign1:
+    """A parsed, not yet verified COSE_Sign1 message."""
+
+    protected_raw: bytes
+    protected: dict[Any, Any]
+    unprotected: dict[Any, Any]
+    payload: bytes
+    signature: bytes
+
+    @property
+    def alg(self) -> str | None:
+        return _ALG_NAMES.get(self.protected.get(HEADER_ALG))  # type: ignore[arg-type]
+
+    @property
+    def kid(self) -> bytes | None:
+        """The key id, from the protected header only: an unprotected kid could be swapped by anyone."""
+        kid = self.protected.get(HEADER_KID)
+        return kid if isinstance(kid, bytes) else None
+
+
+def parse_cose(data: bytes, *, require_tag: bool = True) -> CoseSign1:
+    message = loads_bounded(data, "the COSE message")
+    if isinstance(message, cbor2.CBORTag):
+        if message.tag != COSE_SIGN1_TAG:
+            raise _malformed(f"CBOR tag {message.tag} is not COSE_Sign1 ({COSE_SIGN1_TAG})", "COSE_INVALID")
+        message = message.value
+    elif require_tag:
+        raise _malformed("the COSE_Sign1 tag (18) is missing", "COSE_INVALID")
+    if not (isinstance(message, list) and len(message) == 4):
+        raise _malformed("COSE_Sign1 must be an array of four items", "COSE_INVALID")
+    protected_raw, unprotected, payload, signature = message
+    if not all(isinstance(x, bytes) for x in (protected_raw, payload, signature)) or not isinstance(
+        unprotected, dict
+    ):
+        raise _malformed("COSE_Sign1 items have the wrong types", "COSE_INVALID")
+    protected = loads_bounded(protected_raw, "the protected header") if protected_raw else {}
+    if not isinstance(protected, dict):
+        raise _malformed("the protected header must be a map", "COSE_INVALID")
+    return CoseSign1(protected_raw, protected, unprotected, payload, signature)
+
+
+def verify_signature(cose: CoseSign1, key: PublicKey, *, algorithms: frozenset[str] = PASS_ALGORITHMS) -> None:
+    """Check ``cose``'s signature with ``key``; the algorithm must be protected, allowed and the key's own."""
+    alg = cose.alg
+    if alg is None or alg not in algorithms:
+        raise PassSignatureInvalid(f"signature algorithm {cose.protected.get(HEADER_ALG)!r} is not accepted")
+    if alg != key.alg:
+        raise PassSignatureInvalid(f"the pass says {alg} but the key is {key.alg}")
+    # Only the protected header and payload are signed. The library picks its key by a kid from either header,
+    # so it gets the message without the unprotected header and the one key we chose, labelled with that kid.
+    message = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [cose.protected_raw, {}, cose.payload, cose.signature]))
+    try:
+        _COSE.decode(message, key.verifier(cose.kid))
+    except (CWTError, ValueError) as err:
+        raise PassSignatureInvalid("the signature does not verify") from err
+
+
+def read_claims(payload: bytes) -> PassClaims:
+    return claims_mod.from_cwt(loads_bounded(payload, "the CWT payload"))
+
+
+# --- whole pass --------------------------------------------------------------------------------------------
+
+
+def encode(claims: PassClaims, key: SigningKey, *, prefix: str = PREFIX) -> str:
+    """Sign ``claims`` with ``key`` and return the QR text."""
+    payload = cbor2.dumps(claims_mod.to_cwt(claims))
+    message = _COSE.encode(
+        payload, key.cose_key, protected={HEADER_ALG: ALG_IDS["EdDSA"], HEADER_KID: key.kid}, unprotected={}
+    )
+    return prefix + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
+
+
+def decode(text: str, *, prefix: str = PREFIX) -> CoseSign1:
+    """QR text -> parsed COSE_Sign1 (signature not yet checked: see ``trust.verify_pass``)."""
+    return parse_cose(inflate(b45decode(strip_prefix(text, prefix))))

@@ -1,0 +1,52 @@
+"""Server settings, read from CHECKPASS_* environment variables by ``get_settings`` (never at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from passcore import ids
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHECKPASS_", extra="ignore")
+
+    home: Path = Field(default=Path("."), description="state directory: keys/ and db/ live here")
+    database_url: str | None = Field(default=None, description="PostgreSQL URL; embedded SQLite when unset")
+    key_passphrase: SecretStr | None = Field(default=None, description="encrypts private key files")
+    issuer_region: str = Field(default="320583", description="region code of the issuing bureau (pass numbers)")
+    issuer_name: str = "昆山市交通运输局"
+    bundle_validity_days: int = Field(default=7, ge=1, le=90)
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("issuer_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return ids.validate_region(value)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def db_dir(self) -> Path:
+        return self.home / "db"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # The psycopg 3 driver is the one installed; plain postgresql:// would ask for psycopg2.
+            if url.startswith(("postgresql://", "postgres://")):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{(self.db_dir / 'checkpass.sqlite3').resolve()}"
+
+
+def get_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,129 @@
+"""Root and issuer keys: private parts as 0600 files under keys/, public parts and status in the database."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from passcore.errors import InputError
+from passcore.keys import PublicKey, SigningKey, generate_signing_key
+from passcore.trust import KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED, IssuerKey
+from server.config import Settings
+from server.keyring.models import ROLE_ISSUER, ROLE_ROOT, KeyRecord
+
+__all__ = [
+    "active_issuer",
+    "bundle_issuers",
+    "ensure_keys",
+    "list_keys",
+    "load_root",
+    "retire",
+    "rotate",
+]
+
+ROOT_FILE, ROOT_PUBLIC_FILE = "root.key.pem", "root.pub.pem"
+
+
+def _passphrase(settings: Settings) -> bytes | None:
+    return settings.key_passphrase.get_secret_value().encode() if settings.key_passphrase else None
+
+
+def _write_private(path: Path, key: SigningKey, settings: Settings) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: never overwrite a key; the mode is set at creation so the key is never readable by others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key.to_pem(_passphrase(settings)))
+
+
+def _read_private(path: Path, settings: Settings) -> SigningKey:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as err:
+        raise InputError(f"key file {path} is missing: run `checkpass init`", code="KEY_MISSING") from err
+    return SigningKey.from_pem(data, _passphrase(settings))
+
+
+def _issuer_file(settings: Settings, kid: str) -> Path:
+    return settings.keys_dir / f"issuer-{kid}.key.pem"
+
+
+def _record(key: PublicKey, role: str, now: datetime) -> KeyRecord:
+    return KeyRecord(kid=key.kid.hex(), role=role, alg=key.alg, public_key_pem=key.pem, status=KEY_ACTIVE,
+                     valid_from=now, created_at=now)
+
+
+def load_root(settings: Settings) -> SigningKey:
+    return _read_private(settings.keys_dir / ROOT_FILE, settings)
+
+
+def ensure_keys(*, session: Session, settings: Settings, now: datetime) -> list[str]:
+    """Create the root key and a first issuer key where missing; return what was created."""
+    created = []
+    root_path = settings.keys_dir / ROOT_FILE
+    if not root_path.exists():
+        _write_private(root_path, generate_signing_key(), settings)
+        created.append("root key")
+    root = load_root(settings)
+    public_path = settings.keys_dir / ROOT_PUBLIC_FILE
+    if not public_path.exists() or public_path.read_text() != root.public.pem:
+        public_path.write_text(root.public.pem)
+    if session.get(KeyRecord, root.kid.hex()) is None:
+        session.add(_record(root.public, ROLE_ROOT, now))
+    if active_issuer_record(session) is None:
+        rotate(session=session, settings=settings, now=now)
+        created.append("issuer key")
+    return created
+
+
+def active_issuer_record(session: Session) -> KeyRecord | None:
+    query = select(KeyRecord).where(KeyRecord.role == ROLE_ISSUER, KeyRecord.status == KEY_ACTIVE)
+    return session.exec(query).first()
+
+
+def active_issuer(*, session: Session, settings: Settings) -> SigningKey:
+    record = active_issuer_record(session)
+    if record is None:
+        raise InputError("no active issuer key: run `checkpass init`", code="KEY_MISSING")
+    return _read_private(_issuer_file(settings, record.kid), settings)
+
+
+def rotate(*, session: Session, settings: Settings, now: datetime) -> KeyRecord:
+    """A new issuer key signs new passes; the old one's passes stay valid until it is retired."""
+    for old in session.exec(select(KeyRecord).where(KeyRecord.role == ROLE_ISSUER,
+                                                    KeyRecord.status == KEY_ACTIVE)):
+        old.status = KEY_PREVIOUS
+        session.add(old)
+    key = generate_signing_key()
+    _write_private(_issuer_file(settings, key.kid.hex()), key, settings)
+    record = _record(key.public, ROLE_ISSUER, now)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def retire(*, session: Session, kid: str, now: datetime) -> KeyRecord:
+    record = session.get(KeyRecord, kid)
+    if record is None or record.role != ROLE_ISSUER:
+        raise InputError(f"no issuer key {kid!r}", code="KEY_NOT_FOUND")
+    if record.status == KEY_ACTIVE:
+        raise InputError("the active key cannot be retired: rotate first", code="KEY_ACTIVE")
+    record.status = KEY_RETIRED
+    record.valid_until = record.valid_until or now
+    session.add(record)
+    return record
+
+
+def list_keys(session: Session) -> list[KeyRecord]:
+    return list(session.exec(select(KeyRecord).order_by(KeyRecord.role, KeyRecord.created_at)))
+
+
+def bundle_issuers(session: Session) -> tuple[IssuerKey, ...]:
+    records = session.exec(select(KeyRecord).where(KeyRecord.role == ROLE_ISSUER).order_by(KeyRecord.kid))
+    return tuple(
+        IssuerKey(PublicKey.from_pem(r.public_key_pem.encode()), r.status, r.valid_from, r.valid_until)
+        for r in records
+    )

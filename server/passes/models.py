@@ -1,0 +1,30 @@
+"""Issued passes and their revocations."""
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from server.db import UTCDateTime
+
+
+class IssuedPass(SQLModel, table=True):
+    __tablename__ = "issued_pass"
+
+    pass_id: str = Field(primary_key=True, max_length=24)
+    serial: str = Field(unique=True, max_length=20)
+    kid: str = Field(foreign_key="signing_key.kid", max_length=16)
+    enterprise_uscc: str = Field(foreign_key="enterprise.uscc", index=True, max_length=18)
+    plate: str = Field(index=True, max_length=10)
+    claims_json: str  # what the QR says (masked)
+    application_json: str  # what was applied for, full ID numbers included: stays on the server
+    qr_text: str
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_until: datetime = Field(sa_type=UTCDateTime)
+
+
+class Revocation(SQLModel, table=True):
+    pass_id: str = Field(primary_key=True, foreign_key="issued_pass.pass_id", max_length=24)
+    revoked_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    reason: str = Field(default="", max_length=500)
+    revoked_by: str = Field(default="", max_length=100)
