@@ -33,7 +33,8 @@ CLAIM_PASS = -65537
 
 # Keys inside the pass claim's map: small integers keep the QR small.
 K_SERIAL, K_PLATE, K_COLOUR, K_DRIVER, K_ESCORTS = 1, 2, 3, 4, 5
-K_ENTERPRISE, K_ORIGIN, K_DESTINATION, K_HISTORY, K_CARGO = 6, 7, 8, 9, 10
+K_ENTERPRISE, K_ORIGIN, K_DESTINATION, K_HISTORY = 6, 7, 8, 9
+# Cargo is not compared at a checkpoint, so it stays off the QR (it is on the printed card and the server).
 
 # Plate colour <-> wire code. The Chinese names are accepted on input.
 PLATE_COLOURS: dict[str, int] = {
@@ -50,7 +51,6 @@ _COLOUR_BY_CODE = {v: k for k, v in PLATE_COLOURS.items()}
 
 MAX_ESCORTS = 6
 MAX_NAME = 32
-MAX_CARGO = 40
 MAX_HISTORY = 16
 PASS_ID_BYTES = 12
 _MASKED = re.compile(r"^[0-9A-Z*]{8,20}$")
@@ -83,7 +83,6 @@ class PassClaims:
     origin: str
     destination: str
     travel_history: tuple[str, ...] = ()
-    cargo: str = ""
     people: tuple[Person, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -110,7 +109,6 @@ class PassClaims:
             "origin": {"code": self.origin, "name": ids.region_name(self.origin)},
             "destination": {"code": self.destination, "name": ids.region_name(self.destination)},
             "travel_history": [{"code": c, "name": ids.region_name(c)} for c in self.travel_history],
-            "cargo": self.cargo,
         }
 
 
@@ -153,8 +151,6 @@ def to_cwt(claims: PassClaims) -> dict[int, Any]:
         body[K_ESCORTS] = [[p.name, p.id_masked] for p in claims.escorts]
     if claims.travel_history:
         body[K_HISTORY] = [int(c) for c in claims.travel_history]
-    if claims.cargo:
-        body[K_CARGO] = claims.cargo
     return {
         CLAIM_ISS: claims.issuer,
         CLAIM_EXP: _epoch(claims.valid_until),
@@ -172,8 +168,8 @@ def _fail(what: str) -> PassMalformed:
     return PassMalformed(f"pass claims: {what}")
 
 
-def _text(value: Any, what: str, limit: int, *, empty: bool = False) -> str:
-    if not isinstance(value, str) or len(value) > limit or (not empty and not value.strip()):
+def _text(value: Any, what: str, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit or not value.strip():
         raise _fail(f"{what} must be text of at most {limit} characters")
     return value
 
@@ -212,7 +208,7 @@ def from_cwt(cwt_claims: Any) -> PassClaims:
     body = cwt_claims[CLAIM_PASS]
     if not isinstance(body, dict):
         raise _fail("the pass claim must be a map")
-    if extra := body.keys() - set(range(K_SERIAL, K_CARGO + 1)):
+    if extra := body.keys() - set(range(K_SERIAL, K_HISTORY + 1)):
         raise _fail(f"unexpected pass member(s) {sorted(map(repr, extra))}")
     for key in (K_SERIAL, K_PLATE, K_COLOUR, K_DRIVER, K_ENTERPRISE, K_ORIGIN, K_DESTINATION):
         if key not in body:
@@ -273,5 +269,4 @@ def from_cwt(cwt_claims: Any) -> PassClaims:
         origin=_region(body[K_ORIGIN], "origin"),
         destination=_region(body[K_DESTINATION], "destination"),
         travel_history=tuple(_region(c, "travel history entry") for c in history_raw),
-        cargo=_text(body.get(K_CARGO, ""), "cargo", MAX_CARGO, empty=True),
     )

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from passcore import ids
 from passcore.claims import PassClaims
 from passcore.errors import CheckpassError, InputError
-from server.applications.schemas import parse_application
+from server.applications.schemas import ApplicationCreate, parse_application
 from server.bundles import service as bundles
 from server.config import Settings, get_settings
 from server.db import make_engine, migrate, session_scope
@@ -94,7 +94,7 @@ def init() -> None:
                f"created: {', '.join(created) or 'nothing, all present'}")
 
 
-def _card(claims: PassClaims, enterprise_name: str, settings: Settings) -> render.PassCard:
+def _card(claims: PassClaims, application: ApplicationCreate, settings: Settings) -> render.PassCard:
     zone = ZoneInfo(settings.timezone)
 
     def local(moment: datetime) -> str:
@@ -106,11 +106,11 @@ def _card(claims: PassClaims, enterprise_name: str, settings: Settings) -> rende
         pass_id=claims.pass_id,
         plate=ids.format_plate(claims.plate),
         plate_colour=claims.plate_colour,
-        enterprise=enterprise_name,
+        enterprise=application.enterprise.name,
         driver=f"{claims.driver.name}  {claims.driver.id_masked}",
         escorts=tuple(f"{p.name}  {p.id_masked}" for p in claims.escorts),
         route=route,
-        cargo=claims.cargo,
+        cargo=application.cargo,
         valid_from=local(claims.valid_from),
         valid_until=local(claims.valid_until),
         issuer=settings.issuer_name,
@@ -136,7 +136,7 @@ def issue(
                               now=now)
         out.mkdir(parents=True, exist_ok=True)
         (out / "pass.txt").write_text(issued.qr_text + "\n", encoding="ascii")
-        paths = render.write_all(issued.qr_text, _card(issued.claims, application.enterprise.name, settings),
+        paths = render.write_all(issued.qr_text, _card(issued.claims, application, settings),
                                  out, page=page)
         readable = issued.claims.readable()
         (out / "pass.json").write_text(json.dumps(readable, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from passcore import ids
-from passcore.claims import MAX_CARGO, MAX_ESCORTS, MAX_NAME, normalise_colour
+from passcore.claims import MAX_ESCORTS, MAX_NAME, normalise_colour
 from passcore.errors import InputError
 
 __all__ = ["ApplicationCreate", "parse_application"]
@@ -90,7 +90,7 @@ class ApplicationCreate(_Strict):
     origin: Region
     destination: Region
     travel_history: list[Region] = Field(default_factory=list, max_length=16)
-    cargo: Annotated[str, Field(max_length=MAX_CARGO)] = ""
+    cargo: Annotated[str, Field(max_length=60)] = ""
     valid_from: AwareTime
     valid_until: AwareTime
 

@@ -50,7 +50,6 @@ def build_claims(application: ApplicationCreate, *, pass_id: str, serial: str, i
         origin=application.origin,
         destination=application.destination,
         travel_history=tuple(application.travel_history),
-        cargo=application.cargo,
     )
 
 

@@ -1,0 +1,63 @@
+"""Shared fixtures: keys, a fixed instant, and fresh databases (SQLite always, PostgreSQL when reachable)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from passcore.keys import SigningKey, generate_signing_key
+from tests import factories
+
+PG_ADMIN_URL = os.environ.get("CHECKPASS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def now():
+    return factories.NOW
+
+
+@pytest.fixture
+def issuer_key() -> SigningKey:
+    return generate_signing_key()
+
+
+@pytest.fixture
+def root_key() -> SigningKey:
+    return generate_signing_key()
+
+
+def _pg_unavailable(err: Exception) -> None:
+    message = f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(err).__name__}: {err})"
+    if os.environ.get("CI"):
+        pytest.fail(message + " — in CI it must run: .ci/run starts it")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except Exception as err:  # any failure to connect means: no server here
+        _pg_unavailable(err)
+    name = f"checkpass_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        try:
+            yield f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str | None:
+    """Run a test on the embedded SQLite (None: the default) and on PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("postgres_url")
