@@ -22,15 +22,21 @@ from passcore.errors import CheckpassError, InputError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Checkpoint vehicle passes: the checkpoint's side (works offline).", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Checkpoint vehicle passes: the checkpoint's side (works offline).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 bundle_app = typer.Typer(help="The trust bundle this checkpoint decides with.", no_args_is_help=True)
 app.add_typer(bundle_app, name="bundle")
 
 EXIT_BAD_INPUT, EXIT_INVALID_PASS = 2, 3
 MAX_SCENARIO_BYTES = 64 * 1024
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-BundleOption = Annotated[Path | None, typer.Option("--bundle", help="Use this bundle file instead of the held one.")]
+BundleOption = Annotated[
+    Path | None, typer.Option("--bundle", help="Use this bundle file instead of the held one.")
+]
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -66,8 +72,9 @@ def _parse_at(at: str | None) -> datetime | None:
 
 @app.command()
 def verify(
-    image: Annotated[Path | None, typer.Argument(metavar="[IMAGE]", help="A photo or scan of the QR code.")]
-    = None,
+    image: Annotated[
+        Path | None, typer.Argument(metavar="[IMAGE]", help="A photo or scan of the QR code.")
+    ] = None,
     text: Annotated[str | None, typer.Option("--text", help="The QR text itself.")] = None,
     bundle: BundleOption = None,
     at: Annotated[str | None, typer.Option("--at", help="Verify as of this ISO time (default: now).")] = None,
@@ -92,7 +99,9 @@ def verify(
         _print_json(report)
     elif result.valid and result.claims:
         c = result.claims
-        typer.echo(f"VALID  {c.serial}  {report['claims']['plate']}  {c.driver.name}  until {c.valid_until.isoformat()}")
+        typer.echo(
+            f"VALID  {c.serial}  {report['claims']['plate']}  {c.driver.name}  until {c.valid_until.isoformat()}"
+        )
     else:
         typer.echo(f"INVALID  {result.code}: {result.message}")
     if not result.valid:
@@ -137,11 +146,15 @@ def bundle_import(
     """Accept a trust bundle carried in on a file (refuses forged, older or expired bundles)."""
     settings = get_settings()
     if root is None and not settings.root_path.exists():
-        raise InputError(f"no root key pinned in {settings.root_path}: give --root root.pub.pem (from the bureau)",
-                         code="ROOT_NOT_PINNED")
+        raise InputError(
+            f"no root key pinned in {settings.root_path}: give --root root.pub.pem (from the bureau)",
+            code="ROOT_NOT_PINNED",
+        )
     accepted = truststore.import_bundle(settings, file, now=_now(), root_file=root)
-    typer.echo(f"trust bundle version {accepted.version} accepted (policy version {accepted.policy.version}, "
-               f"{len(accepted.revoked)} revoked passes, expires {accepted.expires_at.isoformat()})")
+    typer.echo(
+        f"trust bundle version {accepted.version} accepted (policy version {accepted.policy.version}, "
+        f"{len(accepted.revoked)} revoked passes, expires {accepted.expires_at.isoformat()})"
+    )
 
 
 def main() -> None:

@@ -24,13 +24,17 @@ MAX_IMAGE_PIXELS = 40_000_000  # a 48-megapixel phone photo is the largest anyon
 
 def load_image(data: bytes, name: str = "image") -> Image.Image:
     if len(data) > MAX_IMAGE_BYTES:
-        raise InputError(f"{name} is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB", code="IMAGE_INVALID")
+        raise InputError(
+            f"{name} is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB", code="IMAGE_INVALID"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise InputError(f"{name} has too many pixels ({image.width}×{image.height})", code="IMAGE_INVALID")
+                raise InputError(
+                    f"{name} has too many pixels ({image.width}×{image.height})", code="IMAGE_INVALID"
+                )
             image.load()
     except InputError:
         raise

@@ -18,7 +18,9 @@ from passcore.errors import InputError
 
 __all__ = ["Scenario", "decision_json", "evaluate", "parse_scenario", "verification_json"]
 
-MAX_PASS_TEXT = 8192  # wire.MAX_TEXT_CHARS refuses anything past the QR limit with a clear reason; this bounds I/O
+MAX_PASS_TEXT = (
+    8192  # wire.MAX_TEXT_CHARS refuses anything past the QR limit with a clear reason; this bounds I/O
+)
 
 
 class _Strict(BaseModel):
@@ -80,8 +82,13 @@ def parse_scenario(data: Any) -> Scenario:
         pass_text=text or None,
         observed=rules.Observation(**raw.observed.model_dump()),
         occupants=tuple(
-            rules.Occupant(o.role, o.name, None if o.temperature_c is None else Decimal(str(o.temperature_c)),
-                           o.origin, tuple(o.travel_history))
+            rules.Occupant(
+                o.role,
+                o.name,
+                None if o.temperature_c is None else Decimal(str(o.temperature_c)),
+                o.origin,
+                tuple(o.travel_history),
+            )
             for o in raw.occupants
         ),
         vehicle_origin=raw.vehicle_origin,
@@ -90,8 +97,9 @@ def parse_scenario(data: Any) -> Scenario:
     )
 
 
-def evaluate(scenario: Scenario, bundle: trust.TrustBundle, *, now: datetime
-             ) -> tuple[trust.Verification | None, rules.Decision]:
+def evaluate(
+    scenario: Scenario, bundle: trust.TrustBundle, *, now: datetime
+) -> tuple[trust.Verification | None, rules.Decision]:
     at = scenario.at or now
     verification = trust.verify_pass(scenario.pass_text, bundle, now=at) if scenario.pass_text else None
     decision = rules.decide(
@@ -109,7 +117,11 @@ def evaluate(scenario: Scenario, bundle: trust.TrustBundle, *, now: datetime
 
 
 def _reason(code: str, message: str | None = None) -> dict[str, str]:
-    return {"code": code, "message": message or reasons.describe(code), "message_zh": reasons.describe(code, "zh")}
+    return {
+        "code": code,
+        "message": message or reasons.describe(code),
+        "message_zh": reasons.describe(code, "zh"),
+    }
 
 
 def bundle_json(bundle: trust.TrustBundle, now: datetime) -> dict[str, Any]:
@@ -122,8 +134,9 @@ def bundle_json(bundle: trust.TrustBundle, now: datetime) -> dict[str, Any]:
     }
 
 
-def verification_json(v: trust.Verification, bundle: trust.TrustBundle, *, at: datetime,
-                      now: datetime) -> dict[str, Any]:
+def verification_json(
+    v: trust.Verification, bundle: trust.TrustBundle, *, at: datetime, now: datetime
+) -> dict[str, Any]:
     claims = v.claims.readable() if v.claims else None
     if claims is not None:
         known = bundle.enterprises.get(v.claims.enterprise) if v.claims else None
@@ -140,8 +153,13 @@ def verification_json(v: trust.Verification, bundle: trust.TrustBundle, *, at: d
     }
 
 
-def decision_json(decision: rules.Decision, scenario: Scenario, verification: trust.Verification | None,
-                  bundle: trust.TrustBundle, now: datetime) -> dict[str, Any]:
+def decision_json(
+    decision: rules.Decision,
+    scenario: Scenario,
+    verification: trust.Verification | None,
+    bundle: trust.TrustBundle,
+    now: datetime,
+) -> dict[str, Any]:
     specific = {verification.code: verification.message} if verification and not verification.valid else {}
     result: dict[str, Any] = {
         "outcome": decision.outcome,

@@ -10,10 +10,10 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from checkpoint_client.config import Settings
 from passcore import trust
 from passcore.errors import BundleError, InputError
 from passcore.keys import PublicKey
-from checkpoint_client.config import Settings
 
 __all__ = ["held_bundle", "import_bundle", "pin_root", "pinned_root", "read_bundle_file"]
 
@@ -92,12 +92,15 @@ def read_bundle_file(settings: Settings, path: Path, *, now: datetime) -> trust.
     return trust.load_bundle(_read(path, "trust bundle"), root=pinned_root(settings), now=now)
 
 
-def import_bundle(settings: Settings, path: Path, *, now: datetime, root_file: Path | None = None
-                  ) -> trust.TrustBundle:
+def import_bundle(
+    settings: Settings, path: Path, *, now: datetime, root_file: Path | None = None
+) -> trust.TrustBundle:
     """Verify a bundle (refusing rollbacks) and keep it as the checkpoint's current one."""
     if root_file is not None:
         pin_root(settings, root_file)
     data = _read(path, "trust bundle")
-    bundle = trust.load_bundle(data, root=pinned_root(settings), now=now, held_version=_held_version(settings))
+    bundle = trust.load_bundle(
+        data, root=pinned_root(settings), now=now, held_version=_held_version(settings)
+    )
     _write_atomic(settings.bundle_path, data)
     return bundle

@@ -45,8 +45,16 @@ PLATE_COLOURS: dict[str, int] = {
     "white": 4,
     "black": 5,
 }
-_COLOUR_ALIASES = {"蓝": "blue", "黄": "yellow", "绿": "green", "渐变绿": "green", "黄绿": "yellow_green",
-                   "白": "white", "黑": "black", "yellow-green": "yellow_green"}
+_COLOUR_ALIASES = {
+    "蓝": "blue",
+    "黄": "yellow",
+    "绿": "green",
+    "渐变绿": "green",
+    "黄绿": "yellow_green",
+    "白": "white",
+    "黑": "black",
+    "yellow-green": "yellow_green",
+}
 _COLOUR_BY_CODE = {v: k for k, v in PLATE_COLOURS.items()}
 
 MAX_ESCORTS = 6

@@ -114,7 +114,9 @@ class SigningKey:
         except TypeError as err:  # encrypted without a passphrase, or a passphrase for a plain key
             raise InputError(f"private key passphrase problem: {err}", code="KEY_INVALID") from err
         except (ValueError, UnsupportedAlgorithm) as err:
-            raise InputError("not a readable PEM private key (wrong passphrase?)", code="KEY_INVALID") from err
+            raise InputError(
+                "not a readable PEM private key (wrong passphrase?)", code="KEY_INVALID"
+            ) from err
         if not isinstance(key, ed25519.Ed25519PrivateKey):
             raise InputError("signing keys must be Ed25519", code="KEY_INVALID")
         return cls(private=key)

@@ -79,10 +79,18 @@ class Policy:
             self.identity_check in (IDENTITY_CONFIRM, IDENTITY_ID_LAST4),
             f"identity_check must be {IDENTITY_CONFIRM} or {IDENTITY_ID_LAST4}",
         )
-        for name in ("escort_wait_limit_minutes", "max_validity_days", "bundle_stale_hours", "retention_days"):
+        for name in (
+            "escort_wait_limit_minutes",
+            "max_validity_days",
+            "bundle_stale_hours",
+            "retention_days",
+        ):
             value = getattr(self, name)
             _check(type(value) is int and 0 < value <= 10_000, f"{name} must be a positive whole number")
-        _check(isinstance(self.note, str) and len(self.note) <= 500, "note must be text of at most 500 characters")
+        _check(
+            isinstance(self.note, str) and len(self.note) <= 500,
+            "note must be text of at most 500 characters",
+        )
 
     def covers(self, code: str | None) -> str | None:
         """The hard-hit code that covers ``code``, if any."""
@@ -107,8 +115,9 @@ class Policy:
             raise InputError("policy must be an object", code="POLICY_INVALID")
         known = set(cls.__dataclass_fields__)
         if unknown := set(data) - known:
-            raise InputError(f"unknown policy field(s): {', '.join(sorted(map(str, unknown)))}",
-                             code="POLICY_INVALID")
+            raise InputError(
+                f"unknown policy field(s): {', '.join(sorted(map(str, unknown)))}", code="POLICY_INVALID"
+            )
         values = dict(data)
         if "effective_from" in values:
             values["effective_from"] = _parse_time(values["effective_from"])

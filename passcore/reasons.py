@@ -9,13 +9,23 @@ __all__ = ["MESSAGES", "OUTCOMES", "describe", "outcome_words"]
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "PASS_VALID": ("The pass is valid", "通行证有效"),
-    "PASS_MALFORMED": ("Not a readable vehicle pass (damaged, tampered or another kind of QR code)",
-                       "不是有效的车辆通行证（损坏、被篡改或非通行证二维码）"),
-    "PASS_SIGNATURE_INVALID": ("The pass signature does not verify: forged or tampered", "通行证签名无效：伪造或被篡改"),
+    "PASS_MALFORMED": (
+        "Not a readable vehicle pass (damaged, tampered or another kind of QR code)",
+        "不是有效的车辆通行证（损坏、被篡改或非通行证二维码）",
+    ),
+    "PASS_SIGNATURE_INVALID": (
+        "The pass signature does not verify: forged or tampered",
+        "通行证签名无效：伪造或被篡改",
+    ),
     "PASS_UNKNOWN_KEY": ("The pass is signed by an unknown or retired key", "通行证签发密钥未知或已停用"),
-    "PASS_EXPIRED": ("The pass has expired; treated as a vehicle without a pass", "通行证已过期，按无证车辆处理"),
-    "PASS_NOT_YET_VALID": ("The pass is not valid yet; treated as a vehicle without a pass",
-                           "通行证尚未生效，按无证车辆处理"),
+    "PASS_EXPIRED": (
+        "The pass has expired; treated as a vehicle without a pass",
+        "通行证已过期，按无证车辆处理",
+    ),
+    "PASS_NOT_YET_VALID": (
+        "The pass is not valid yet; treated as a vehicle without a pass",
+        "通行证尚未生效，按无证车辆处理",
+    ),
     "PASS_REVOKED": ("The pass has been revoked", "通行证已被撤销"),
     "PLATE_MISMATCH": ("The plate does not match the pass", "车牌与通行证不符"),
     "PERSON_MISMATCH": ("The driver's identity does not match the pass", "驾驶员身份与通行证不符"),
@@ -24,8 +34,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "NO_PASS": ("No valid pass", "无有效通行证"),
     "FEVER": ("Fever: temperature at or above the threshold", "发热：体温达到或超过阈值"),
     "HARD_HIT_VEHICLE": ("The vehicle comes from the hard-hit area", "车辆来自重点疫区"),
-    "HARD_HIT_PERSON": ("Someone aboard comes from or travelled through the hard-hit area",
-                        "车上人员来自或途经重点疫区"),
+    "HARD_HIT_PERSON": (
+        "Someone aboard comes from or travelled through the hard-hit area",
+        "车上人员来自或途经重点疫区",
+    ),
     "NO_RECEIVING_ENTERPRISE": ("No enterprise is registered to receive the vehicle", "无接收企业"),
     "PASS_REQUIRED": ("A pass is mandatory under the current policy", "现行政策要求持证通行"),
 }

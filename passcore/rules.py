@@ -37,10 +37,18 @@ RELEASE, MEDICAL_HOLD = "RELEASE", "MEDICAL_HOLD"
 ROLES = ("driver", "escort", "passenger")
 MAX_OCCUPANTS = 20
 # Reasons that mean the pass is being misused: the vehicle is refused and an alert is raised.
-MISUSE_REASONS = frozenset({
-    "PASS_MALFORMED", "PASS_SIGNATURE_INVALID", "PASS_UNKNOWN_KEY", "PASS_REVOKED",
-    "PLATE_MISMATCH", "PERSON_MISMATCH", "LICENCE_MISMATCH", "OCCUPANT_NOT_ON_PASS",
-})
+MISUSE_REASONS = frozenset(
+    {
+        "PASS_MALFORMED",
+        "PASS_SIGNATURE_INVALID",
+        "PASS_UNKNOWN_KEY",
+        "PASS_REVOKED",
+        "PLATE_MISMATCH",
+        "PERSON_MISMATCH",
+        "LICENCE_MISMATCH",
+        "OCCUPANT_NOT_ON_PASS",
+    }
+)
 _ORDER = {code: i for i, code in enumerate(MESSAGES)}
 
 
@@ -127,8 +135,13 @@ def _check_inputs(occupants: Sequence[Occupant], policy: Policy) -> list[Decimal
     return temperatures
 
 
-def _pass_checks(verification: Verification, observed: Observation, plate: str,
-                 occupants: Sequence[Occupant], policy: Policy) -> set[str]:
+def _pass_checks(
+    verification: Verification,
+    observed: Observation,
+    plate: str,
+    occupants: Sequence[Occupant],
+    policy: Policy,
+) -> set[str]:
     """Person, vehicle and certificate against a valid pass ("人车证一致")."""
     claims = verification.claims
     assert claims is not None  # a valid verification always has claims

@@ -155,7 +155,9 @@ def load_bundle(
     except (CheckpassError, KeyError, TypeError, ValueError, OverflowError) as err:
         raise BundleMalformed(f"the trust bundle's contents are malformed: {err}") from err
     if held_version is not None and bundle.version < held_version:
-        raise BundleRollback(f"bundle version {bundle.version} is older than the version held ({held_version})")
+        raise BundleRollback(
+            f"bundle version {bundle.version} is older than the version held ({held_version})"
+        )
     if now is not None and now >= bundle.expires_at:
         raise BundleExpired(f"the trust bundle expired at {bundle.expires_at.isoformat()}")
     return bundle
@@ -178,7 +180,9 @@ def _parse(payload: bytes) -> TrustBundle:
         if public.kid != item["kid"] or item["status"] not in KEY_STATUSES:
             raise ValueError("issuer key entry is inconsistent")
         until = item["exp"]
-        issuers.append(IssuerKey(public, item["status"], _time(item["nbf"]), None if until is None else _time(until)))
+        issuers.append(
+            IssuerKey(public, item["status"], _time(item["nbf"]), None if until is None else _time(until))
+        )
     revoked = data["revoked"]
     if not isinstance(revoked, list) or not all(isinstance(r, bytes) and len(r) == 12 for r in revoked):
         raise ValueError("revoked must be a list of 12-byte pass ids")

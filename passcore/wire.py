@@ -66,7 +66,9 @@ def strip_prefix(text: str, prefix: str = PREFIX, *, max_chars: int = MAX_TEXT_C
     if not isinstance(text, str):
         raise _malformed("pass text must be a string", "TEXT_INVALID")
     if len(text) > max_chars:
-        raise _malformed(f"text of {len(text)} characters is longer than any pass ({max_chars})", "TEXT_TOO_LONG")
+        raise _malformed(
+            f"text of {len(text)} characters is longer than any pass ({max_chars})", "TEXT_TOO_LONG"
+        )
     if not text.startswith(prefix):
         raise _malformed(f"not a vehicle pass: the text does not start with {prefix!r}", "PREFIX_INVALID")
     return text[len(prefix) :]
@@ -106,29 +108,29 @@ def check_cbor(data: bytes, max_depth: int = MAX_CBOR_DEPTH) -> None:
         raise _malformed(f"{len(data) - end} byte(s) follow the CBOR item", "CBOR_TRAILING_BYTES")
 
 
-def _head(data: bytes, pos: int) -> tuple[int, int, int | None, int]:
-    """(major type, additional info, argument or None for indefinite, next position)."""
+def _head(data: bytes, pos: int) -> tuple[int, int | None, int]:
+    """(major type, argument or None for indefinite length, next position)."""
     if pos >= len(data):
         raise _malformed("CBOR item is truncated", "CBOR_INVALID")
     initial = data[pos]
     major, info = initial >> 5, initial & 0x1F
     pos += 1
     if info < 24:
-        return major, info, info, pos
+        return major, info, pos
     if info <= 27:
         size = 1 << (info - 24)
         if pos + size > len(data):
             raise _malformed("CBOR item is truncated", "CBOR_INVALID")
-        return major, info, int.from_bytes(data[pos : pos + size], "big"), pos + size
+        return major, int.from_bytes(data[pos : pos + size], "big"), pos + size
     if info == 31 and major in (2, 3, 4, 5, 7):
-        return major, info, None, pos
+        return major, None, pos
     raise _malformed("CBOR item has a reserved header", "CBOR_INVALID")
 
 
 def _skip_item(data: bytes, pos: int, depth: int, max_depth: int) -> int:
     if depth > max_depth:
         raise _malformed(f"CBOR nests deeper than {max_depth}", "CBOR_TOO_DEEP")
-    major, info, arg, pos = _head(data, pos)
+    major, arg, pos = _head(data, pos)
     if major in (0, 1) or major == 7:
         if arg is None:
             raise _malformed("unexpected CBOR break", "CBOR_INVALID")
@@ -140,7 +142,7 @@ def _skip_item(data: bytes, pos: int, depth: int, max_depth: int) -> int:
                     raise _malformed("CBOR item is truncated", "CBOR_INVALID")
                 if data[pos] == 0xFF:
                     return pos + 1
-                chunk_major, _, chunk_len, pos = _head(data, pos)
+                chunk_major, chunk_len, pos = _head(data, pos)
                 if chunk_major != major or chunk_len is None:
                     raise _malformed("bad chunk in an indefinite CBOR string", "CBOR_INVALID")
                 pos += chunk_len
@@ -218,7 +220,9 @@ def parse_cose(data: bytes, *, require_tag: bool = True) -> CoseSign1:
     return CoseSign1(protected_raw, protected, unprotected, payload, signature)
 
 
-def verify_signature(cose: CoseSign1, key: PublicKey, *, algorithms: frozenset[str] = PASS_ALGORITHMS) -> None:
+def verify_signature(
+    cose: CoseSign1, key: PublicKey, *, algorithms: frozenset[str] = PASS_ALGORITHMS
+) -> None:
     """Check ``cose``'s signature with ``key``; the algorithm must be protected, allowed and the key's own."""
     alg = cose.alg
     if alg is None or alg not in algorithms:
@@ -227,7 +231,9 @@ def verify_signature(cose: CoseSign1, key: PublicKey, *, algorithms: frozenset[s
         raise PassSignatureInvalid(f"the pass says {alg} but the key is {key.alg}")
     # Only the protected header and payload are signed. The library picks its key by a kid from either header,
     # so it gets the message without the unprotected header and the one key we chose, labelled with that kid.
-    message = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [cose.protected_raw, {}, cose.payload, cose.signature]))
+    message = cbor2.dumps(
+        cbor2.CBORTag(COSE_SIGN1_TAG, [cose.protected_raw, {}, cose.payload, cose.signature])
+    )
     try:
         _COSE.decode(message, key.verifier(cose.kid))
     except (CWTError, ValueError) as err:

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from passcore import ids
 from passcore.claims import PassClaims
 from passcore.errors import CheckpassError, InputError
+from server import demo as demo_data
 from server.applications.schemas import ApplicationCreate, parse_application
 from server.bundles import service as bundles
 from server.config import Settings, get_settings
@@ -33,8 +34,12 @@ from server.policy import service as policy_service
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Checkpoint vehicle passes: the bureau's side.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Checkpoint vehicle passes: the bureau's side.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 keys_app = typer.Typer(help="Issuer keys.", no_args_is_help=True)
 policy_app = typer.Typer(help="The release policy.", no_args_is_help=True)
 bundle_app = typer.Typer(help="The signed trust bundle.", no_args_is_help=True)
@@ -89,9 +94,11 @@ def init() -> None:
         created = keyring.ensure_keys(session=session, settings=settings, now=now)
         if policy_service.ensure_default(session=session, now=now):
             created.append("default policy")
-    where = settings.database_url and "PostgreSQL" or str(settings.db_dir)
-    typer.echo(f"checkpass: initialised in {settings.home.resolve()} (database: {where}); "
-               f"created: {', '.join(created) or 'nothing, all present'}")
+    where = (settings.database_url and "PostgreSQL") or str(settings.db_dir)
+    typer.echo(
+        f"checkpass: initialised in {settings.home.resolve()} (database: {where}); "
+        f"created: {', '.join(created) or 'nothing, all present'}"
+    )
 
 
 def _card(claims: PassClaims, application: ApplicationCreate, settings: Settings) -> render.PassCard:
@@ -131,23 +138,37 @@ def issue(
     now = _now()
     with _state() as (settings, session):
         signer = keyring.active_issuer(session=session, settings=settings)
-        issued = passes.issue(session=session, application=application, signer=signer,
-                              policy=policy_service.current(session), issuer_region=settings.issuer_region,
-                              now=now)
+        issued = passes.issue(
+            session=session,
+            application=application,
+            signer=signer,
+            policy=policy_service.current(session),
+            issuer_region=settings.issuer_region,
+            now=now,
+        )
         out.mkdir(parents=True, exist_ok=True)
         (out / "pass.txt").write_text(issued.qr_text + "\n", encoding="ascii")
-        paths = render.write_all(issued.qr_text, _card(issued.claims, application, settings),
-                                 out, page=page)
+        paths = render.write_all(issued.qr_text, _card(issued.claims, application, settings), out, page=page)
         readable = issued.claims.readable()
-        (out / "pass.json").write_text(json.dumps(readable, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    summary = {"pass_id": issued.claims.pass_id, "serial": issued.claims.serial,
-               "qr_version": render.qr_version(issued.qr_text), "qr_chars": len(issued.qr_text),
-               "files": {k: str(v) for k, v in ({"txt": out / "pass.txt", "json": out / "pass.json"} | paths).items()}}
+        (out / "pass.json").write_text(
+            json.dumps(readable, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    summary = {
+        "pass_id": issued.claims.pass_id,
+        "serial": issued.claims.serial,
+        "qr_version": render.qr_version(issued.qr_text),
+        "qr_chars": len(issued.qr_text),
+        "files": {
+            k: str(v) for k, v in ({"txt": out / "pass.txt", "json": out / "pass.json"} | paths).items()
+        },
+    }
     if as_json:
         _print_json(summary)
     else:
-        typer.echo(f"issued pass {summary['serial']} ({summary['pass_id']}), QR version {summary['qr_version']}, "
-                   f"files in {out}")
+        typer.echo(
+            f"issued pass {summary['serial']} ({summary['pass_id']}), QR version {summary['qr_version']}, "
+            f"files in {out}"
+        )
 
 
 @app.command()
@@ -157,16 +178,46 @@ def revoke(
 ) -> None:
     """Revoke a pass; checkpoints refuse it once they have the next trust bundle."""
     with _state() as (_settings, session):
-        revocation, new = passes.revoke(session=session, pass_id=pass_id, reason=reason, by="checkpass cli",
-                                        now=_now())
+        revocation, new = passes.revoke(
+            session=session, pass_id=pass_id, reason=reason, by="checkpass cli", now=_now()
+        )
     state = "revoked" if new else "was already revoked at " + revocation.revoked_at.isoformat()
     typer.echo(f"pass {revocation.pass_id} {state}; export a new trust bundle to tell the checkpoints")
 
 
 def _key_json(record: Any) -> dict[str, Any]:
-    return {"kid": record.kid, "role": record.role, "alg": record.alg, "public_key": record.public_key_pem,
-            "status": record.status, "valid_from": record.valid_from.isoformat(),
-            "valid_until": record.valid_until.isoformat() if record.valid_until else None}
+    return {
+        "kid": record.kid,
+        "role": record.role,
+        "alg": record.alg,
+        "public_key": record.public_key_pem,
+        "status": record.status,
+        "valid_from": record.valid_from.isoformat(),
+        "valid_until": record.valid_until.isoformat() if record.valid_until else None,
+    }
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for demo passes, scenarios and the bundle.")
+    ] = Path("demo-out"),
+) -> None:
+    """Seed demo data: Hubei (420000) hard-hit, demo passes, a forged pass, scenarios and a trust bundle."""
+    now = _now()
+    with _state(create=True) as (settings, session):
+        summary = demo_data.seed(session=session, settings=settings, out=out, now=now, card=_card)
+        row = bundles.current(
+            session=session,
+            root=keyring.load_root(settings),
+            validity=timedelta(days=settings.bundle_validity_days),
+            now=now,
+        )
+    (out / "bundle.cose").write_bytes(row.signed)
+    typer.echo(
+        f"demo data in {out}: passes {', '.join(summary['passes'])} and a forged one, scenarios in "
+        f"{out / 'scenarios'}, trust bundle version {row.version} in {out / 'bundle.cose'}"
+    )
 
 
 @keys_app.command("rotate")
@@ -194,7 +245,9 @@ def keys_list(as_json: JsonFlag = False) -> None:
         _print_json(rows)
         return
     for row in rows:
-        typer.echo(f"{row['kid']}  {row['role']:<6}  {row['alg']:<5}  {row['status']:<8}  from {row['valid_from']}")
+        typer.echo(
+            f"{row['kid']}  {row['role']:<6}  {row['alg']:<5}  {row['status']:<8}  from {row['valid_from']}"
+        )
 
 
 def _yes_no(value: str) -> bool:
@@ -205,8 +258,9 @@ def _yes_no(value: str) -> bool:
 
 @policy_app.command("set")
 def policy_set(
-    hard_hit: Annotated[str | None, typer.Option("--hard-hit", help="Region codes, comma-separated ('' clears).")]
-    = None,
+    hard_hit: Annotated[
+        str | None, typer.Option("--hard-hit", help="Region codes, comma-separated ('' clears).")
+    ] = None,
     fever_threshold: Annotated[str | None, typer.Option("--fever-threshold", help="°C, e.g. 37.3")] = None,
     pass_mandatory: Annotated[str | None, typer.Option("--pass-mandatory", help="yes or no")] = None,
     identity_check: Annotated[str | None, typer.Option(help="confirm or id_last4")] = None,
@@ -218,14 +272,19 @@ def policy_set(
     """Publish a new signed policy version."""
     changes: dict[str, Any] = {}
     if hard_hit is not None:
-        changes["hard_hit"] = [ids.validate_region(c) for c in hard_hit.replace("，", ",").split(",") if c.strip()]
+        changes["hard_hit"] = [
+            ids.validate_region(c) for c in hard_hit.replace("，", ",").split(",") if c.strip()
+        ]
     if fever_threshold is not None:
         changes["fever_threshold_c"] = fever_threshold
     if pass_mandatory is not None:
         changes["pass_mandatory"] = _yes_no(pass_mandatory)
-    for name, value in (("identity_check", identity_check), ("escort_wait_limit_minutes", escort_wait_limit),
-                        ("hard_hit_without_enterprise", hard_hit_without_enterprise),
-                        ("max_validity_days", max_validity_days)):
+    for name, value in (
+        ("identity_check", identity_check),
+        ("escort_wait_limit_minutes", escort_wait_limit),
+        ("hard_hit_without_enterprise", hard_hit_without_enterprise),
+        ("max_validity_days", max_validity_days),
+    ):
         if value is not None:
             changes[name] = value
     if not changes:
@@ -235,7 +294,9 @@ def policy_set(
     if as_json:
         _print_json(policy.to_dict())
     else:
-        typer.echo(f"policy version {policy.version} in force; export a new trust bundle to tell the checkpoints")
+        typer.echo(
+            f"policy version {policy.version} in force; export a new trust bundle to tell the checkpoints"
+        )
 
 
 @policy_app.command("show")
@@ -251,17 +312,25 @@ def policy_show(as_json: JsonFlag = False) -> None:
 
 
 @bundle_app.command("export")
-def bundle_export(out: Annotated[Path, typer.Option("--out", help="File to write the signed bundle to.")]) -> None:
+def bundle_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write the signed bundle to.")],
+) -> None:
     """Write the current signed trust bundle (for a USB stick to an offline checkpoint)."""
     with _state() as (settings, session):
-        row = bundles.current(session=session, root=keyring.load_root(settings),
-                              validity=timedelta(days=settings.bundle_validity_days), now=_now())
+        row = bundles.current(
+            session=session,
+            root=keyring.load_root(settings),
+            validity=timedelta(days=settings.bundle_validity_days),
+            now=_now(),
+        )
     try:
         out.write_bytes(row.signed)
     except OSError as err:
         _fail(f"cannot write {out}: {err.strerror}")
-    typer.echo(f"trust bundle version {row.version} ({len(row.signed)} bytes, expires "
-               f"{row.expires_at.isoformat()}) written to {out}")
+    typer.echo(
+        f"trust bundle version {row.version} ({len(row.signed)} bytes, expires "
+        f"{row.expires_at.isoformat()}) written to {out}"
+    )
 
 
 def main() -> None:
@@ -272,6 +341,9 @@ def main() -> None:
         typer.echo(f"checkpass: error: {err.message}", err=True)
         sys.exit(2)
     except SQLAlchemyError as err:
-        typer.echo(f"checkpass: database error: {type(err).__name__}: {str(err).splitlines()[0]}"
-                   " (run `checkpass init`; is CHECKPASS_DATABASE_URL right?)", err=True)
+        typer.echo(
+            f"checkpass: database error: {type(err).__name__}: {str(err).splitlines()[0]}"
+            " (run `checkpass init`; is CHECKPASS_DATABASE_URL right?)",
+            err=True,
+        )
         sys.exit(1)

@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("."), description="state directory: keys/ and db/ live here")
     database_url: str | None = Field(default=None, description="PostgreSQL URL; embedded SQLite when unset")
     key_passphrase: SecretStr | None = Field(default=None, description="encrypts private key files")
-    issuer_region: str = Field(default="320583", description="region code of the issuing bureau (pass numbers)")
+    issuer_region: str = Field(
+        default="320583", description="region code of the issuing bureau (pass numbers)"
+    )
     issuer_name: str = "昆山市交通运输局"
     bundle_validity_days: int = Field(default=7, ge=1, le=90)
     timezone: str = "Asia/Shanghai"

@@ -40,9 +40,14 @@ def make_claims(**changes: Any) -> PassClaims:
     return replace(claims, **changes)
 
 
-def make_bundle(issuers: list[IssuerKey] | tuple[IssuerKey, ...], *, policy: Policy | None = None,
-                revoked: frozenset[str] = frozenset(), version: int = 1,
-                issued_at: datetime = NOW - timedelta(hours=1)) -> TrustBundle:
+def make_bundle(
+    issuers: list[IssuerKey] | tuple[IssuerKey, ...],
+    *,
+    policy: Policy | None = None,
+    revoked: frozenset[str] = frozenset(),
+    version: int = 1,
+    issued_at: datetime = NOW - timedelta(hours=1),
+) -> TrustBundle:
     return TrustBundle(
         version=version,
         issued_at=issued_at,
@@ -57,8 +62,13 @@ def make_bundle(issuers: list[IssuerKey] | tuple[IssuerKey, ...], *, policy: Pol
     )
 
 
-def issuer(key: SigningKey, status: str = KEY_ACTIVE, *, valid_from: datetime = NOW - timedelta(days=365),
-           valid_until: datetime | None = None) -> IssuerKey:
+def issuer(
+    key: SigningKey,
+    status: str = KEY_ACTIVE,
+    *,
+    valid_from: datetime = NOW - timedelta(days=365),
+    valid_until: datetime | None = None,
+) -> IssuerKey:
     return IssuerKey(key.public, status, valid_from, valid_until)
 
 
@@ -81,19 +91,11 @@ def crew(*temperatures: str, origins: tuple[str | None, ...] = ()) -> tuple[Occu
 CONFIRMED = Observation(plate="苏E·A1234", identity_confirmed=True, licence_confirmed=True)
 
 
-def forged(claims: PassClaims, *, claimed_key: SigningKey, real_key: SigningKey | None = None) -> str:
+def forged(claims: PassClaims, *, claimed_key: SigningKey) -> str:
     """A pass that names ``claimed_key``'s kid but is signed by another key: a forgery."""
-    import zlib
+    from server.demo import forge_pass
 
-    import base45
-    import cbor2
-    from cwt import COSE, COSEKey
-
-    real_key = real_key or generate_signing_key()
-    impostor = COSEKey.from_pem(real_key.to_pem(), alg="EdDSA", kid=claimed_key.kid)
-    message = COSE.new().encode(cbor2.dumps(claims_to_cwt(claims)), impostor,
-                                protected={1: -8, 4: claimed_key.kid}, unprotected={})
-    return wire.PREFIX + base45.b45encode(zlib.compress(message)).decode()
+    return forge_pass(claims, claimed_kid=claimed_key.kid)
 
 
 def claims_to_cwt(claims: PassClaims) -> dict:

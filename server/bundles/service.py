@@ -42,8 +42,14 @@ def current(*, session: Session, root: SigningKey, validity: timedelta, now: dat
     digest = hashlib.sha256(cbor2.dumps(content, canonical=True)).hexdigest()
     if newest is not None and newest.digest == digest and now < newest.issued_at + validity / 2:
         return newest
-    row = BundleVersion(version=bundle.version, issued_at=bundle.issued_at, expires_at=bundle.expires_at,
-                        digest=digest, policy_version=policy.version, signed=trust.sign_bundle(bundle, root))
+    row = BundleVersion(
+        version=bundle.version,
+        issued_at=bundle.issued_at,
+        expires_at=bundle.expires_at,
+        digest=digest,
+        policy_version=policy.version,
+        signed=trust.sign_bundle(bundle, root),
+    )
     session.add(row)
     session.flush()
     return row

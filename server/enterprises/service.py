@@ -12,14 +12,20 @@ from server.enterprises.models import Enterprise
 __all__ = ["directory", "record_verified"]
 
 
-def record_verified(*, session: Session, uscc: str, name: str, contact: str, phone: str,
-                    now: datetime) -> Enterprise:
+def record_verified(
+    *, session: Session, uscc: str, name: str, contact: str, phone: str, now: datetime
+) -> Enterprise:
     """The bureau is issuing to this enterprise, so it is verified; a changed name or contact is updated."""
     row = session.get(Enterprise, uscc)
     if row is None:
         row = Enterprise(uscc=uscc, name=name, contact=contact, phone=phone, verified=True, created_at=now)
     else:
-        row.name, row.contact, row.phone, row.verified = name, contact or row.contact, phone or row.phone, True
+        row.name, row.contact, row.phone, row.verified = (
+            name,
+            contact or row.contact,
+            phone or row.phone,
+            True,
+        )
     session.add(row)
     session.flush()
     return row

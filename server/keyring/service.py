@@ -52,8 +52,15 @@ def _issuer_file(settings: Settings, kid: str) -> Path:
 
 
 def _record(key: PublicKey, role: str, now: datetime) -> KeyRecord:
-    return KeyRecord(kid=key.kid.hex(), role=role, alg=key.alg, public_key_pem=key.pem, status=KEY_ACTIVE,
-                     valid_from=now, created_at=now)
+    return KeyRecord(
+        kid=key.kid.hex(),
+        role=role,
+        alg=key.alg,
+        public_key_pem=key.pem,
+        status=KEY_ACTIVE,
+        valid_from=now,
+        created_at=now,
+    )
 
 
 def load_root(settings: Settings) -> SigningKey:
@@ -93,8 +100,9 @@ def active_issuer(*, session: Session, settings: Settings) -> SigningKey:
 
 def rotate(*, session: Session, settings: Settings, now: datetime) -> KeyRecord:
     """A new issuer key signs new passes; the old one's passes stay valid until it is retired."""
-    for old in session.exec(select(KeyRecord).where(KeyRecord.role == ROLE_ISSUER,
-                                                    KeyRecord.status == KEY_ACTIVE)):
+    for old in session.exec(
+        select(KeyRecord).where(KeyRecord.role == ROLE_ISSUER, KeyRecord.status == KEY_ACTIVE)
+    ):
         old.status = KEY_PREVIOUS
         session.add(old)
     key = generate_signing_key()

@@ -31,8 +31,9 @@ class Issued:
     qr_text: str
 
 
-def build_claims(application: ApplicationCreate, *, pass_id: str, serial: str, issuer: str,
-                 now: datetime) -> PassClaims:
+def build_claims(
+    application: ApplicationCreate, *, pass_id: str, serial: str, issuer: str, now: datetime
+) -> PassClaims:
     """What the QR carries: masked numbers and codes only; full ID numbers stay in the database."""
     driver = application.driver
     return PassClaims(
@@ -57,33 +58,60 @@ def check_window(application: ApplicationCreate, policy: Policy, now: datetime) 
     if application.valid_until <= now:
         raise InputError("the validity window is already over", code="APPLICATION_INVALID")
     if application.valid_until - application.valid_from > timedelta(days=policy.max_validity_days):
-        raise InputError(f"a pass is valid for at most {policy.max_validity_days} days under the current policy",
-                         code="APPLICATION_INVALID")
+        raise InputError(
+            f"a pass is valid for at most {policy.max_validity_days} days under the current policy",
+            code="APPLICATION_INVALID",
+        )
 
 
 def _next_serial(session: Session, region: str) -> str:
-    count = session.exec(select(func.count()).select_from(IssuedPass)
-                         .where(IssuedPass.serial.startswith(f"{region}-"))).one()  # type: ignore[attr-defined]
+    count = session.exec(
+        select(func.count()).select_from(IssuedPass).where(IssuedPass.serial.startswith(f"{region}-"))
+    ).one()  # type: ignore[attr-defined]
     return f"{region}-{count + 1:06d}"
 
 
-def issue(*, session: Session, application: ApplicationCreate, signer: SigningKey, policy: Policy,
-          issuer_region: str, now: datetime) -> Issued:
+def issue(
+    *,
+    session: Session,
+    application: ApplicationCreate,
+    signer: SigningKey,
+    policy: Policy,
+    issuer_region: str,
+    now: datetime,
+) -> Issued:
     """Sign a pass for ``application`` and record it (with the enterprise, now verified)."""
     check_window(application, policy, now)
-    enterprises.record_verified(session=session, uscc=application.enterprise.uscc,
-                                name=application.enterprise.name, contact="", phone="", now=now)
+    enterprises.record_verified(
+        session=session,
+        uscc=application.enterprise.uscc,
+        name=application.enterprise.name,
+        contact="",
+        phone="",
+        now=now,
+    )
     now = now.replace(microsecond=0)  # the CWT carries whole seconds
     for _attempt in range(5):
-        claims = build_claims(application, pass_id=secrets.token_hex(PASS_ID_BYTES),
-                              serial=_next_serial(session, issuer_region), issuer=issuer_region, now=now)
+        claims = build_claims(
+            application,
+            pass_id=secrets.token_hex(PASS_ID_BYTES),
+            serial=_next_serial(session, issuer_region),
+            issuer=issuer_region,
+            now=now,
+        )
         qr_text = wire.encode(claims, signer)
         record = IssuedPass(
-            pass_id=claims.pass_id, serial=claims.serial, kid=signer.kid.hex(),
-            enterprise_uscc=claims.enterprise, plate=claims.plate,
+            pass_id=claims.pass_id,
+            serial=claims.serial,
+            kid=signer.kid.hex(),
+            enterprise_uscc=claims.enterprise,
+            plate=claims.plate,
             claims_json=json.dumps(claims.readable(), ensure_ascii=False),
-            application_json=application.model_dump_json(), qr_text=qr_text,
-            issued_at=now, valid_from=claims.valid_from, valid_until=claims.valid_until,
+            application_json=application.model_dump_json(),
+            qr_text=qr_text,
+            issued_at=now,
+            valid_from=claims.valid_from,
+            valid_until=claims.valid_until,
         )
         try:
             with session.begin_nested():  # a concurrent issuer may take the same serial: try the next one

@@ -34,8 +34,15 @@ def by_version(session: Session, version: int) -> Policy:
 
 
 def _store(session: Session, policy: Policy, now: datetime, by: str) -> Policy:
-    session.add(PolicyVersion(version=policy.version, body_json=json.dumps(policy.to_dict(), ensure_ascii=False),
-                              effective_from=policy.effective_from, created_at=now, created_by=by))
+    session.add(
+        PolicyVersion(
+            version=policy.version,
+            body_json=json.dumps(policy.to_dict(), ensure_ascii=False),
+            effective_from=policy.effective_from,
+            created_at=now,
+            created_by=by,
+        )
+    )
     session.flush()
     return policy
 

@@ -31,9 +31,17 @@ class Station:
             self.env["CHECKPASS_DATABASE_URL"] = database_url
 
     def run(self, program: str, *args: str | Path, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(BIN / program), *map(str, args)], env=self.env, cwd=self.tmp,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == expect, f"{program} {args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        done = subprocess.run(
+            [str(BIN / program), *map(str, args)],
+            env=self.env,
+            cwd=self.tmp,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == expect, (
+            f"{program} {args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        )
         assert "Traceback" not in done.stderr, done.stderr
         if expect == 2:
             assert len(done.stderr.strip().splitlines()) == 1, done.stderr
@@ -63,8 +71,14 @@ class Station:
     def publish(self) -> None:
         """Export the bureau's current bundle and carry it to the checkpoint."""
         self.run("checkpass", "bundle", "export", "--out", self.tmp / "bundle.cose")
-        self.run("checkpoint", "bundle", "import", self.tmp / "bundle.cose",
-                 "--root", self.server_home / "keys" / "root.pub.pem")
+        self.run(
+            "checkpoint",
+            "bundle",
+            "import",
+            self.tmp / "bundle.cose",
+            "--root",
+            self.server_home / "keys" / "root.pub.pem",
+        )
 
 
 @pytest.fixture
@@ -88,7 +102,13 @@ def test_issue_verify_decide_revoke_on_both_databases(tmp_path, database_url):
 
     claims = s.issue()
     out = tmp_path / "pass"
-    assert sorted(p.name for p in out.iterdir()) == ["pass.json", "pass.pdf", "pass.png", "pass.svg", "pass.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "pass.json",
+        "pass.pdf",
+        "pass.png",
+        "pass.svg",
+        "pass.txt",
+    ]
     assert (out / "pass.pdf").read_bytes().startswith(b"%PDF")
     assert claims["driver"]["id_number"] == "320583********1234"  # masked: full numbers stay on the server
     assert "320583198503121234" not in (out / "pass.txt").read_text() + json.dumps(claims)
@@ -106,8 +126,13 @@ def test_issue_verify_decide_revoke_on_both_databases(tmp_path, database_url):
     assert len(report["kid"]) == 16
     assert s.json("checkpoint", "verify", out / "pass.png", "--json")["pass_id"] == claims["pass_id"]
 
-    scenario = s.scenario(**{"pass": text, "observed": {"plate": "苏E A1234", "identity_confirmed": True,
-                                                       "licence_confirmed": True}, "occupants": CREW})
+    scenario = s.scenario(
+        **{
+            "pass": text,
+            "observed": {"plate": "苏E A1234", "identity_confirmed": True, "licence_confirmed": True},
+            "occupants": CREW,
+        }
+    )
     decision = s.json("checkpoint", "decide", scenario, "--json")
     assert decision["outcome"] == "RELEASE"
     assert decision["pass_id"] == claims["pass_id"]
@@ -131,8 +156,10 @@ def test_key_rotation_keeps_old_passes_until_the_key_is_retired(station):
     assert all(k["public_key"].startswith("-----BEGIN PUBLIC KEY-----") and k["alg"] == "EdDSA" for k in keys)
     station.publish()
     for name, claims in (("old", old), ("new", new)):
-        assert station.json("checkpoint", "verify", station.tmp / name / "pass.png", "--json")["pass_id"] \
+        assert (
+            station.json("checkpoint", "verify", station.tmp / name / "pass.png", "--json")["pass_id"]
             == claims["pass_id"]
+        )
     station.run("checkpass", "keys", "retire", old_kid)
     station.publish()
     report = station.json("checkpoint", "verify", station.tmp / "old" / "pass.png", "--json", expect=3)
@@ -148,10 +175,24 @@ def test_private_keys_are_owner_only_files(station):
 
 def test_policy_set_makes_a_new_signed_version_the_checkpoint_applies(station):
     assert station.json("checkpass", "policy", "show", "--json")["version"] == 1
-    policy = station.json("checkpass", "policy", "set", "--hard-hit", "420000,310000", "--fever-threshold",
-                          "37.5", "--pass-mandatory", "yes", "--json")
+    policy = station.json(
+        "checkpass",
+        "policy",
+        "set",
+        "--hard-hit",
+        "420000,310000",
+        "--fever-threshold",
+        "37.5",
+        "--pass-mandatory",
+        "yes",
+        "--json",
+    )
     assert (policy["version"], policy["hard_hit"], policy["fever_threshold_c"], policy["pass_mandatory"]) == (
-        2, ["310000", "420000"], "37.5", True)
+        2,
+        ["310000", "420000"],
+        "37.5",
+        True,
+    )
     assert station.json("checkpass", "policy", "show", "--json") == policy
     station.publish()
     no_pass = station.scenario(observed={"plate": "浙A12345"}, occupants=[CREW[0]], vehicle_origin="330100")
@@ -160,15 +201,18 @@ def test_policy_set_makes_a_new_signed_version_the_checkpoint_applies(station):
     assert [r["code"] for r in decision["reasons"]] == ["NO_PASS", "PASS_REQUIRED"]
     assert decision["policy_version"] == 2
     warm = station.scenario(observed={"plate": "浙A12345"}, occupants=[dict(CREW[0], temperature_c=37.4)])
-    assert station.json("checkpoint", "decide", warm, "--json")["outcome"] == "REFUSE"  # 37.4 < 37.5: no fever
+    assert (
+        station.json("checkpoint", "decide", warm, "--json")["outcome"] == "REFUSE"
+    )  # 37.4 < 37.5: no fever
 
 
 def test_hard_hit_vehicle_without_a_pass_needs_an_escort_from_a_registered_enterprise(station):
     station.run("checkpass", "policy", "set", "--hard-hit", "420000")
     station.issue()  # registers the demo enterprise in the bundle's directory
     station.publish()
-    scenario = station.scenario(observed={"plate": "鄂A·12345"}, occupants=[CREW[0]],
-                                enterprise="91320583MA1XY71231")
+    scenario = station.scenario(
+        observed={"plate": "鄂A·12345"}, occupants=[CREW[0]], enterprise="91320583MA1XY71231"
+    )
     decision = station.json("checkpoint", "decide", scenario, "--json")
     assert decision["outcome"] == "ESCORT_REQUIRED"
     assert decision["hard_hit"] == ["420000"]
@@ -193,19 +237,39 @@ def test_bundle_import_refuses_forgery_rollback_and_an_unpinned_root(station):
     from passcore.keys import generate_signing_key
 
     other.write_text(generate_signing_key().public.pem)
-    assert "different root" in station.run("checkpoint", "bundle", "import", station.tmp / "v2.cose", "--root",
-                                           other, expect=2).stderr
+    assert (
+        "different root"
+        in station.run(
+            "checkpoint", "bundle", "import", station.tmp / "v2.cose", "--root", other, expect=2
+        ).stderr
+    )
 
 
 def test_verify_with_a_bundle_file_and_an_instant(station):
     claims = station.issue()
     station.run("checkpass", "bundle", "export", "--out", station.tmp / "b.cose")
-    station.run("checkpoint", "bundle", "import", station.tmp / "b.cose", "--root",
-                station.server_home / "keys" / "root.pub.pem")
+    station.run(
+        "checkpoint",
+        "bundle",
+        "import",
+        station.tmp / "b.cose",
+        "--root",
+        station.server_home / "keys" / "root.pub.pem",
+    )
     text = (station.tmp / "pass" / "pass.txt").read_text().strip()
     later = (datetime.fromisoformat(claims["valid_until"]) + timedelta(seconds=1)).isoformat()
-    report = station.json("checkpoint", "verify", "--text", text, "--bundle", station.tmp / "b.cose", "--at", later,
-                          "--json", expect=3)
+    report = station.json(
+        "checkpoint",
+        "verify",
+        "--text",
+        text,
+        "--bundle",
+        station.tmp / "b.cose",
+        "--at",
+        later,
+        "--json",
+        expect=3,
+    )
     assert report["reasons"][0]["code"] == "PASS_EXPIRED"
 
 
@@ -216,8 +280,12 @@ GARBAGE_IMAGES = {
     "random.png": os.urandom(4096),
     "text.png": "这不是图片 not an image".encode(),
     "truncated.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",
-    "bomb.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (60000).to_bytes(4, "big") * 2
-                 + b"\x08\x00\x00\x00\x00" + b"\x00" * 4),
+    "bomb.png": (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+        + (60000).to_bytes(4, "big") * 2
+        + b"\x08\x00\x00\x00\x00"
+        + b"\x00" * 4
+    ),
 }
 
 
@@ -259,16 +327,36 @@ def test_verify_needs_a_bundle_and_exactly_one_source(station):
         "{not json",
         json.dumps({"occupants": []}),
         json.dumps({"occupants": [{"role": "driver", "name": "张伟"}], "observed": {"plate": "苏EA1234"}}),
-        json.dumps({"occupants": [{"role": "driver", "name": "张伟", "temperature_c": 45}],
-                    "observed": {"plate": "苏EA1234"}}),
-        json.dumps({"occupants": [{"role": "driver", "name": "张伟", "temperature_c": 36.5}],
-                    "observed": {"plate": "苏EA1234"}, "ocupants": []}),
-        json.dumps({"occupants": [{"role": "driver", "name": "张伟", "temperature_c": 36.5}],
-                    "observed": {"plate": "<script>"}}),
+        json.dumps(
+            {
+                "occupants": [{"role": "driver", "name": "张伟", "temperature_c": 45}],
+                "observed": {"plate": "苏EA1234"},
+            }
+        ),
+        json.dumps(
+            {
+                "occupants": [{"role": "driver", "name": "张伟", "temperature_c": 36.5}],
+                "observed": {"plate": "苏EA1234"},
+                "ocupants": [],
+            }
+        ),
+        json.dumps(
+            {
+                "occupants": [{"role": "driver", "name": "张伟", "temperature_c": 36.5}],
+                "observed": {"plate": "<script>"},
+            }
+        ),
         json.dumps([1, 2, 3]),
     ],
-    ids=["not json", "nobody aboard", "temperature missing", "implausible temperature", "typo in a field",
-         "hostile plate", "not an object"],
+    ids=[
+        "not json",
+        "nobody aboard",
+        "temperature missing",
+        "implausible temperature",
+        "typo in a field",
+        "hostile plate",
+        "not an object",
+    ],
 )
 def test_malformed_scenarios_are_bad_input(station, content):
     station.publish()
@@ -280,7 +368,13 @@ def test_malformed_scenarios_are_bad_input(station, content):
 @pytest.mark.parametrize(
     "changes",
     [
-        {"driver": {"name": "张伟", "id_number": "320583198503121235", "licence_number": "320583198503121234"}},
+        {
+            "driver": {
+                "name": "张伟",
+                "id_number": "320583198503121235",
+                "licence_number": "320583198503121234",
+            }
+        },
         {"vehicle": {"plate": "XX123", "plate_colour": "blue"}},
         {"enterprise": {"name": "x", "uscc": "91320583MA1XY71232"}},
         {"origin": "999999"},
@@ -288,7 +382,15 @@ def test_malformed_scenarios_are_bad_input(station, content):
         {"valid_until": "2020-01-01T00:00:00+08:00"},
         {"surprise": True},
     ],
-    ids=["ID check digit", "plate", "USCC check digit", "region", "zero-width name", "window", "unknown field"],
+    ids=[
+        "ID check digit",
+        "plate",
+        "USCC check digit",
+        "region",
+        "zero-width name",
+        "window",
+        "unknown field",
+    ],
 )
 def test_an_invalid_application_is_refused_and_nothing_is_issued(station, changes):
     path = station.application(**changes)
@@ -300,8 +402,13 @@ def test_an_invalid_application_is_refused_and_nothing_is_issued(station, change
 
 def test_a_validity_window_longer_than_the_policy_allows_is_refused(station):
     start = datetime.now(UTC)
-    path = station.application(valid_from=start.isoformat(), valid_until=(start + timedelta(days=31)).isoformat())
-    assert "at most 30 days" in station.run("checkpass", "issue", path, "--out", station.tmp / "x", expect=2).stderr
+    path = station.application(
+        valid_from=start.isoformat(), valid_until=(start + timedelta(days=31)).isoformat()
+    )
+    assert (
+        "at most 30 days"
+        in station.run("checkpass", "issue", path, "--out", station.tmp / "x", expect=2).stderr
+    )
 
 
 def test_unknown_pass_and_bad_options_are_bad_input(station):

@@ -9,8 +9,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN_IN_PASSCORE = {"sqlmodel", "sqlalchemy", "fastapi", "cv2", "httpx", "sqlite3", "requests", "socket",
-                         "os", "subprocess", "zxingcpp", "server", "checkpoint_client"}
+FORBIDDEN_IN_PASSCORE = {
+    "sqlmodel",
+    "sqlalchemy",
+    "fastapi",
+    "cv2",
+    "httpx",
+    "sqlite3",
+    "requests",
+    "socket",
+    "os",
+    "subprocess",
+    "zxingcpp",
+    "server",
+    "checkpoint_client",
+}
 
 
 def imported_modules(package: str):
@@ -35,7 +48,9 @@ def test_passcore_reads_no_clock():
         assert ".now(" not in source and "time.time(" not in source and "utcnow" not in source, path.name
 
 
-@pytest.mark.parametrize(("package", "other"), [("server", "checkpoint_client"), ("checkpoint_client", "server")])
+@pytest.mark.parametrize(
+    ("package", "other"), [("server", "checkpoint_client"), ("checkpoint_client", "server")]
+)
 def test_the_two_programs_never_import_each_other(package, other):
     assert [p.name for p, m in imported_modules(package) if m == other] == []
 
@@ -46,8 +61,15 @@ def test_only_camera_module_may_import_cv2():
 
 
 PUBLIC_MODULES = [
-    "passcore.errors", "passcore.ids", "passcore.claims", "passcore.wire", "passcore.keys", "passcore.trust",
-    "passcore.policy", "passcore.rules", "passcore.reasons",
+    "passcore.errors",
+    "passcore.ids",
+    "passcore.claims",
+    "passcore.wire",
+    "passcore.keys",
+    "passcore.trust",
+    "passcore.policy",
+    "passcore.rules",
+    "passcore.reasons",
 ]
 
 

@@ -53,8 +53,9 @@ def test_a_bundle_signed_by_another_key_under_the_roots_kid_is_refused(root_key,
 
     bundle = make_bundle([issuer(issuer_key)])
     impostor = COSEKey.from_pem(generate_signing_key().to_pem(), alg="EdDSA", kid=root_key.kid)
-    data = COSE.new().encode(cbor2.dumps(bundle.to_payload()), impostor, protected={1: -8, 4: root_key.kid},
-                             unprotected={})
+    data = COSE.new().encode(
+        cbor2.dumps(bundle.to_payload()), impostor, protected={1: -8, 4: root_key.kid}, unprotected={}
+    )
     with pytest.raises(errors.BundleSignatureInvalid):
         trust.load_bundle(data, root=root_key.public, now=NOW)
 
@@ -85,13 +86,15 @@ def test_a_bundle_with_inconsistent_key_entries_is_malformed(root_key, issuer_ke
     payload["issuers"][0]["kid"] = b"\x00" * 8
     from cwt import COSE
 
-    data = COSE.new().encode(cbor2.dumps(payload), root_key.cose_key, protected={1: -8, 4: root_key.kid},
-                             unprotected={})
+    data = COSE.new().encode(
+        cbor2.dumps(payload), root_key.cose_key, protected={1: -8, 4: root_key.kid}, unprotected={}
+    )
     with pytest.raises(errors.BundleMalformed):
         trust.load_bundle(data, root=root_key.public, now=NOW)
 
 
 # --- verify_pass ----------------------------------------------------------------------------------------------
+
 
 def test_valid_pass(issuer_key):
     text, _ = signed(key=issuer_key)
@@ -120,16 +123,23 @@ def test_expired_is_not_misuse_but_revoked_and_forged_are(issuer_key):
     bundle = make_bundle([issuer(issuer_key)], revoked=frozenset({claims.pass_id}))
     revoked = trust.verify_pass(signed(claims, issuer_key)[0], bundle, now=NOW)
     assert (revoked.code, revoked.misuse) == ("PASS_REVOKED", True)
-    expired = trust.verify_pass(signed(claims, issuer_key)[0], make_bundle([issuer(issuer_key)]),
-                                now=claims.valid_until)
+    expired = trust.verify_pass(
+        signed(claims, issuer_key)[0], make_bundle([issuer(issuer_key)]), now=claims.valid_until
+    )
     assert (expired.code, expired.misuse) == ("PASS_EXPIRED", False)
-    fake = trust.verify_pass(forged(claims, claimed_key=issuer_key), make_bundle([issuer(issuer_key)]), now=NOW)
+    fake = trust.verify_pass(
+        forged(claims, claimed_key=issuer_key), make_bundle([issuer(issuer_key)]), now=NOW
+    )
     assert (fake.code, fake.misuse, fake.claims) == ("PASS_SIGNATURE_INVALID", True, None)
 
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(trust.KEY_ACTIVE, "PASS_VALID"), (trust.KEY_PREVIOUS, "PASS_VALID"), (trust.KEY_RETIRED, "PASS_UNKNOWN_KEY")],
+    [
+        (trust.KEY_ACTIVE, "PASS_VALID"),
+        (trust.KEY_PREVIOUS, "PASS_VALID"),
+        (trust.KEY_RETIRED, "PASS_UNKNOWN_KEY"),
+    ],
 )
 def test_rotated_keys_stay_valid_until_retired(issuer_key, status, code):
     text, _ = signed(key=issuer_key)
@@ -147,25 +157,33 @@ def test_a_pass_issued_outside_its_keys_validity_is_refused(issuer_key):
 
 
 def test_es256_passes_are_accepted_for_verification():
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     import zlib
 
     import base45
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cwt import COSE, COSEKey
 
     from passcore import wire
     from passcore.keys import PublicKey
 
     private = ec.generate_private_key(ec.SECP256R1())
-    public = PublicKey.from_pem(private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    public = PublicKey.from_pem(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     from tests.factories import claims_to_cwt
 
-    message = COSE.new().encode(cbor2.dumps(claims_to_cwt(make_claims())), COSEKey.from_pem(pem, alg="ES256",
-                                kid=public.kid), protected={1: -7, 4: public.kid}, unprotected={})
+    message = COSE.new().encode(
+        cbor2.dumps(claims_to_cwt(make_claims())),
+        COSEKey.from_pem(pem, alg="ES256", kid=public.kid),
+        protected={1: -7, 4: public.kid},
+        unprotected={},
+    )
     text = wire.PREFIX + base45.b45encode(zlib.compress(message)).decode()
     bundle = make_bundle([trust.IssuerKey(public, trust.KEY_ACTIVE, NOW - timedelta(days=30))])
     assert trust.verify_pass(text, bundle, now=NOW).valid
@@ -173,8 +191,14 @@ def test_es256_passes_are_accepted_for_verification():
 
 def test_verification_never_raises_for_a_random_qr_code(issuer_key):
     bundle = make_bundle([issuer(issuer_key)])
-    for text in ("", "hello", "WIFI:S:guest;T:WPA;P:secret;;", "HC1:6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDE",
-                 "CP1:", "CP1:" + "A" * 5000):
+    for text in (
+        "",
+        "hello",
+        "WIFI:S:guest;T:WPA;P:secret;;",
+        "HC1:6BFOXN*TS0BI$ZD4N9:9S6RCVN5+O30K3/XIV0W23NTDE",
+        "CP1:",
+        "CP1:" + "A" * 5000,
+    ):
         result = trust.verify_pass(text, bundle, now=NOW)
         assert (result.valid, result.code) == (False, "PASS_MALFORMED")
 

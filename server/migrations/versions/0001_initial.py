@@ -65,7 +65,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(500), nullable=False),
         sa.Column("revoked_by", sa.String(100), nullable=False),
         sa.PrimaryKeyConstraint("pass_id", name="pk_revocation"),
-        sa.ForeignKeyConstraint(["pass_id"], ["issued_pass.pass_id"], name="fk_revocation_pass_id_issued_pass"),
+        sa.ForeignKeyConstraint(
+            ["pass_id"], ["issued_pass.pass_id"], name="fk_revocation_pass_id_issued_pass"
+        ),
     )
     op.create_index("ix_revocation_revoked_at", "revocation", ["revoked_at"])
     op.create_table(
@@ -87,7 +89,9 @@ def upgrade() -> None:
         sa.Column("signed", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("version", name="pk_bundle_version"),
         sa.ForeignKeyConstraint(
-            ["policy_version"], ["policy_version.version"], name="fk_bundle_version_policy_version_policy_version"
+            ["policy_version"],
+            ["policy_version.version"],
+            name="fk_bundle_version_policy_version_policy_version",
         ),
     )
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Debian packages the tests need beyond Python: poppler-utils renders printed passes to images (the PDF's QR
+# is scanned from the rendered page), fonts-noto-cjk so Chinese renders as characters, not boxes.
+# Installs only what is missing; needs root (or sudo).
+set -euo pipefail
+packages=(poppler-utils poppler-data fonts-noto-cjk)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+  echo "system-deps: please install ${missing[*]} with your package manager" >&2
+  exit 1
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "system-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,168 @@
+"""Demo data: Hubei as the hard-hit area (as in February 2020), demo passes, a forged one, and scenarios.
+
+`checkpass demo --out DIR` writes what a checkpoint needs to try every outcome offline.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import base45
+import cbor2
+from cwt import COSE, COSEKey
+from sqlmodel import Session
+
+from passcore import claims as claims_mod
+from passcore import wire
+from passcore.claims import PassClaims
+from passcore.keys import generate_signing_key
+from server.applications.schemas import ApplicationCreate, parse_application
+from server.config import Settings
+from server.keyring import service as keyring
+from server.passes import render
+from server.passes import service as passes
+from server.policy import service as policy_service
+
+__all__ = ["DEMO_HARD_HIT", "forge_pass", "seed"]
+
+DEMO_HARD_HIT = "420000"
+
+
+def _applications(now: datetime) -> dict[str, dict[str, Any]]:
+    window = {
+        "valid_from": (now - timedelta(hours=1)).isoformat(),
+        "valid_until": (now + timedelta(days=14)).isoformat(),
+    }
+    return {
+        "kunshan": {
+            "enterprise": {"name": "昆山精密机械有限公司", "uscc": "91320583MA1XY71231"},
+            "vehicle": {"plate": "苏E·A1234", "plate_colour": "yellow"},
+            "driver": {
+                "name": "张伟",
+                "id_number": "320583198503121234",
+                "licence_number": "320583198503121234",
+                "phone": "13800000000",
+            },
+            "escorts": [
+                {"name": "李娜", "id_number": "320583199007054567"},
+                {"name": "王强", "id_number": "320506197911203215"},
+            ],
+            "origin": "320583",
+            "destination": "310000",
+            "travel_history": ["320500"],
+            "cargo": "精密零部件",
+        }
+        | window,
+        "wuhan": {
+            "enterprise": {"name": "武汉长江物流有限公司", "uscc": "91420100MA4K00001U"},
+            "vehicle": {"plate": "鄂A·D12345", "plate_colour": "green"},
+            "driver": {
+                "name": "刘洋",
+                "id_number": "420102198801017893",
+                "licence_number": "420102198801017893",
+                "phone": "13900000000",
+            },
+            "escorts": [],
+            "origin": "420100",
+            "destination": "320583",
+            "travel_history": ["420100"],
+            "cargo": "医用防护物资",
+        }
+        | window,
+    }
+
+
+def forge_pass(claims: PassClaims, *, claimed_kid: bytes) -> str:
+    """A pass that names a trusted key but is signed by a throwaway one: what a forger would print."""
+    impostor = generate_signing_key()
+    key = COSEKey.from_pem(impostor.to_pem(), alg="EdDSA", kid=claimed_kid)
+    message = COSE.new().encode(
+        cbor2.dumps(claims_mod.to_cwt(claims)), key, protected={1: -8, 4: claimed_kid}, unprotected={}
+    )
+    return wire.PREFIX + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
+
+
+def _write_pass(out: Path, text: str, claims: PassClaims, card: render.PassCard) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pass.txt").write_text(text + "\n", encoding="ascii")
+    render.write_all(text, card, out)
+    (out / "pass.json").write_text(
+        json.dumps(claims.readable(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+
+
+def _scenarios(kunshan: str, wuhan: str, forged: str) -> dict[str, dict[str, Any]]:
+    confirmed = {"identity_confirmed": True, "licence_confirmed": True}
+    crew = [
+        {"role": "driver", "name": "张伟", "temperature_c": 36.5},
+        {"role": "escort", "name": "李娜", "temperature_c": 36.6},
+        {"role": "escort", "name": "王强", "temperature_c": 36.4},
+    ]
+    return {
+        "release": {"pass": kunshan, "observed": {"plate": "苏E·A1234"} | confirmed, "occupants": crew},
+        "fever": {
+            "pass": kunshan,
+            "observed": {"plate": "苏E·A1234"} | confirmed,
+            "occupants": [crew[0], crew[1] | {"temperature_c": 38.2}],
+        },
+        "hard-hit-escort": {
+            "pass": wuhan,
+            "observed": {"plate": "鄂A·D12345"} | confirmed,
+            "occupants": [{"role": "driver", "name": "刘洋", "temperature_c": 36.8, "origin": "420100"}],
+        },
+        "forged": {
+            "pass": forged,
+            "observed": {"plate": "苏E·B9999"} | confirmed,
+            "occupants": [crew[0] | {"name": "赵六"}],
+        },
+        "no-pass": {
+            "observed": {"plate": "浙A·12345"},
+            "vehicle_origin": "330100",
+            "occupants": [{"role": "driver", "name": "孙磊", "temperature_c": 36.7, "origin": "330100"}],
+        },
+    }
+
+
+def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card: Any) -> dict[str, Any]:
+    """Seed demo data and write passes and scenarios under ``out``; ``card`` builds a PassCard."""
+    keyring.ensure_keys(session=session, settings=settings, now=now)
+    policy_service.ensure_default(session=session, now=now)
+    policy = policy_service.current(session)
+    if DEMO_HARD_HIT not in policy.hard_hit:
+        policy = policy_service.set_policy(
+            session=session,
+            changes={"hard_hit": [*policy.hard_hit, DEMO_HARD_HIT]},
+            now=now,
+            by="checkpass demo",
+        )
+    signer = keyring.active_issuer(session=session, settings=settings)
+    texts: dict[str, str] = {}
+    issued: dict[str, PassClaims] = {}
+    applications: dict[str, ApplicationCreate] = {}
+    for name, data in _applications(now).items():
+        application = parse_application(data)
+        result = passes.issue(
+            session=session,
+            application=application,
+            signer=signer,
+            policy=policy,
+            issuer_region=settings.issuer_region,
+            now=now,
+        )
+        _write_pass(out / name, result.qr_text, result.claims, card(result.claims, application, settings))
+        texts[name], issued[name], applications[name] = result.qr_text, result.claims, application
+    fake = replace(issued["kunshan"], plate="苏EB9999", driver=replace(issued["kunshan"].driver, name="赵六"))
+    texts["forged"] = forge_pass(fake, claimed_kid=signer.kid)
+    _write_pass(out / "forged", texts["forged"], fake, card(fake, applications["kunshan"], settings))
+    scenario_dir = out / "scenarios"
+    scenario_dir.mkdir(parents=True, exist_ok=True)
+    for name, scenario in _scenarios(texts["kunshan"], texts["wuhan"], texts["forged"]).items():
+        (scenario_dir / f"{name}.json").write_text(
+            json.dumps(scenario, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    return {"passes": {name: c.pass_id for name, c in issued.items()}, "policy_version": policy.version}
