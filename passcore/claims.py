@@ -143,22 +143,22 @@ def to_cwt(claims: PassClaims) -> dict[int, Any]:
     region, _, number = claims.serial.rpartition("-")
     if region != claims.issuer or not number.isdigit():
         raise ValueError("serial must be the issuer's region code, a hyphen and a number")
-    body: dict[int, Any] = {
+    driver = [claims.driver.name, claims.driver.id_masked]
+    if claims.driver.licence_masked != claims.driver.id_masked:
+        driver.append(claims.driver.licence_masked)  # a Chinese licence number is the ID number: carried once
+    members: dict[int, Any] = {
         K_SERIAL: int(number),
         K_PLATE: claims.plate,
         K_COLOUR: PLATE_COLOURS[claims.plate_colour],
-        # A Chinese licence number is the ID number: then the QR carries it once.
-        K_DRIVER: [claims.driver.name, claims.driver.id_masked]
-        + ([claims.driver.licence_masked] if claims.driver.licence_masked != claims.driver.id_masked else []),
+        K_DRIVER: driver,
+        K_ESCORTS: [[p.name, p.id_masked] for p in claims.escorts],
         K_ENTERPRISE: claims.enterprise,
         K_ORIGIN: int(claims.origin),
         K_DESTINATION: int(claims.destination),
+        K_HISTORY: [int(c) for c in claims.travel_history],
     }
-    # Optional members are left out when empty: every byte counts in the QR.
-    if claims.escorts:
-        body[K_ESCORTS] = [[p.name, p.id_masked] for p in claims.escorts]
-    if claims.travel_history:
-        body[K_HISTORY] = [int(c) for c in claims.travel_history]
+    # Empty optional members are left out (every byte counts in the QR); keys stay in ascending order.
+    body = {key: value for key, value in members.items() if value != []}
     return {
         CLAIM_ISS: claims.issuer,
         CLAIM_EXP: _epoch(claims.valid_until),
