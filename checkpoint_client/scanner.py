@@ -20,6 +20,8 @@ __all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "decode_frame", "decode_image_
 
 MAX_IMAGE_BYTES = 25 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # a 48-megapixel phone photo is the largest anyone has a reason to send
+# Raster formats only: Pillow would hand EPS or PDF-like files to external programs.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 
 
 def load_image(data: bytes, name: str = "image") -> Image.Image:
@@ -30,7 +32,7 @@ def load_image(data: bytes, name: str = "image") -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise InputError(
                     f"{name} has too many pixels ({image.width}×{image.height})", code="IMAGE_INVALID"
@@ -55,7 +57,8 @@ def decode_frame(frame: Any) -> list[str]:
 
 def decode_image_file(path: Path) -> list[str]:
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read(MAX_IMAGE_BYTES + 1)  # one byte over the limit is enough to refuse it
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}", code="IMAGE_INVALID") from err
     return decode_frame(load_image(data, path.name))

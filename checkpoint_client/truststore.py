@@ -81,7 +81,7 @@ def _held_version(settings: Settings) -> int | None:
 def held_bundle(settings: Settings, *, now: datetime) -> trust.TrustBundle:
     if not settings.bundle_path.exists():
         raise InputError(
-            "no trust bundle on this checkpoint: run `checkpoint bundle import FILE` (or `checkpoint sync`)",
+            "no trust bundle on this checkpoint: run `checkpoint bundle import FILE`",
             code="BUNDLE_MISSING",
         )
     return trust.load_bundle(_read(settings.bundle_path, "trust bundle"), root=pinned_root(settings), now=now)

@@ -61,7 +61,8 @@ MAX_ESCORTS = 6
 MAX_NAME = 32
 MAX_HISTORY = 16
 PASS_ID_BYTES = 12
-_MASKED = re.compile(r"^[0-9A-Z*]{8,20}$")
+# Visible head (up to 6), at least 4 stars, the last 4: an unmasked number never passes.
+_MASKED = re.compile(r"^[0-9A-Z]{0,6}\*{4,10}[0-9A-Z]{4}$")
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,9 @@ def from_cwt(cwt_claims: Any) -> PassClaims:
     if not isinstance(cwt_claims, dict):
         raise _fail("the CWT payload must be a map")
     required = {CLAIM_ISS, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI, CLAIM_PASS}
+    # True == 1 and 1.0 == 1 in Python: only real integers may be claim keys.
+    if not all(type(key) is int for key in cwt_claims):
+        raise _fail("claim keys must be integers")
     if missing := required - cwt_claims.keys():
         raise _fail(f"missing claim(s) {sorted(missing)}")
     if extra := cwt_claims.keys() - required:
@@ -216,6 +220,8 @@ def from_cwt(cwt_claims: Any) -> PassClaims:
     body = cwt_claims[CLAIM_PASS]
     if not isinstance(body, dict):
         raise _fail("the pass claim must be a map")
+    if not all(type(key) is int for key in body):
+        raise _fail("pass member keys must be integers")
     if extra := body.keys() - set(range(K_SERIAL, K_HISTORY + 1)):
         raise _fail(f"unexpected pass member(s) {sorted(map(repr, extra))}")
     for key in (K_SERIAL, K_PLATE, K_COLOUR, K_DRIVER, K_ENTERPRISE, K_ORIGIN, K_DESTINATION):
@@ -252,7 +258,10 @@ def from_cwt(cwt_claims: Any) -> PassClaims:
     history_raw = body.get(K_HISTORY, [])
     if not isinstance(history_raw, list) or len(history_raw) > MAX_HISTORY:
         raise _fail(f"travel history must be a list of at most {MAX_HISTORY}")
-    enterprise = _text(body[K_ENTERPRISE], "enterprise", 18)
+    try:
+        enterprise = ids.validate_uscc(_text(body[K_ENTERPRISE], "enterprise", 18))
+    except InputError as err:
+        raise _fail("enterprise must be a unified social credit code") from err
     issued_at = _time(cwt_claims[CLAIM_IAT], "iat")
     valid_from = _time(cwt_claims[CLAIM_NBF], "nbf")
     valid_until = _time(cwt_claims[CLAIM_EXP], "exp")

@@ -1,7 +1,8 @@
 """Key material: Ed25519 signing keys, public keys accepted for verification, and key ids.
 
 Pure: keys come in and go out as bytes (PEM or DER); reading and writing files is the caller's job.
-A ``kid`` is the first 8 bytes of SHA-256 over the key's DER SubjectPublicKeyInfo, as in the EU DCC.
+A ``kid`` is the first 8 bytes of SHA-256 over the key's DER SubjectPublicKeyInfo. (The EU DCC hashes the whole
+X.509 certificate instead; our issuer keys travel in the trust bundle without certificates.)
 """
 
 from __future__ import annotations

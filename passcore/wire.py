@@ -174,7 +174,7 @@ def loads_bounded(data: bytes, what: str, max_depth: int = MAX_CBOR_DEPTH) -> An
     check_cbor(data, max_depth)
     try:
         return cbor2.loads(data)
-    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as err:
+    except (cbor2.CBORDecodeError, ValueError, TypeError, ArithmeticError, RuntimeError) as err:
         raise _malformed(f"{what} is not valid CBOR", "CBOR_INVALID") from err
 
 
@@ -190,7 +190,8 @@ class CoseSign1:
 
     @property
     def alg(self) -> str | None:
-        return _ALG_NAMES.get(self.protected.get(HEADER_ALG))  # type: ignore[arg-type]
+        alg = self.protected.get(HEADER_ALG)
+        return _ALG_NAMES.get(alg) if type(alg) is int else None  # not a bool, float or unhashable value
 
     @property
     def kid(self) -> bytes | None:
@@ -226,7 +227,9 @@ def verify_signature(
     """Check ``cose``'s signature with ``key``; the algorithm must be protected, allowed and the key's own."""
     alg = cose.alg
     if alg is None or alg not in algorithms:
-        raise PassSignatureInvalid(f"signature algorithm {cose.protected.get(HEADER_ALG)!r} is not accepted")
+        label = cose.protected.get(HEADER_ALG)
+        shown = label if type(label) is int else type(label).__name__  # never repr a hostile value
+        raise PassSignatureInvalid(f"signature algorithm {shown!r} is not accepted")
     if alg != key.alg:
         raise PassSignatureInvalid(f"the pass says {alg} but the key is {key.alg}")
     # Only the protected header and payload are signed. The library picks its key by a kid from either header,
@@ -258,4 +261,8 @@ def encode(claims: PassClaims, key: SigningKey, *, prefix: str = PREFIX) -> str:
 
 def decode(text: str, *, prefix: str = PREFIX) -> CoseSign1:
     """QR text -> parsed COSE_Sign1 (signature not yet checked: see ``trust.verify_pass``)."""
-    return parse_cose(inflate(b45decode(strip_prefix(text, prefix))))
+    cose = parse_cose(inflate(b45decode(strip_prefix(text, prefix))))
+    # A pass's protected header holds alg and kid only; anything else (e.g. crit) we would not understand.
+    if not cose.protected.keys() <= {HEADER_ALG, HEADER_KID}:
+        raise _malformed("the protected header holds more than alg and kid", "COSE_INVALID")
+    return cose

@@ -74,7 +74,7 @@ def test_golden_text_layers_are_the_documented_ones():
 
 
 def test_a_different_licence_number_is_carried_as_a_third_driver_item():
-    claims = make_claims(driver=claims_mod.Driver("张伟", "320583********1234", "A1234567"))
+    claims = make_claims(driver=claims_mod.Driver("张伟", "320583********1234", "****4567"))
     cwt = claims_mod.to_cwt(claims)
-    assert cwt[claims_mod.CLAIM_PASS][4] == ["张伟", "320583********1234", "A1234567"]
+    assert cwt[claims_mod.CLAIM_PASS][4] == ["张伟", "320583********1234", "****4567"]
     assert claims_mod.from_cwt(cwt) == claims
