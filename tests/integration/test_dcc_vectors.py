@@ -123,9 +123,10 @@ ABSENT_COMPRESSED_AND_COSE = _ids("PT/1.3.0", 1, 2, 3, 4)
 # ^ B45DECODE/COMPRESSION: b45decode(BASE45) must inflate to a COSE_Sign1 parse_cose accepts (nothing to
 #   compare with); VERIFY/EXPIRATION: the COSE is inflate(b45decode(BASE45)).
 PICTURE_UNDER_UNDERSCORE_KEY = _ids("LV", 1, 2, 3)  # the PNG is spelt "_2DCODE"; it is the picture of PREFIX
-NO_PICTURE = (
-    _ids("FR", *(f"DGC_QrCode_{n:05d}_Raw" for n in range(1, 19)), "recovery_ok", "test_pcr_ok", "vaccin_ok")
-    + _ids("common", "B1")
+NO_PICTURE = _ids(
+    "FR", *(f"DGC_QrCode_{n:05d}_Raw" for n in range(1, 19)), "recovery_ok", "test_pcr_ok", "vaccin_ok"
+) + _ids(
+    "common", "B1"
 )  # PICTUREDECODE true but no picture at all: cannot be run (they are not parametrized)
 
 # Every `false` case, and how our layer refuses it: PassError detail (or code), expiry reason, or InputError code.
@@ -154,12 +155,54 @@ EXPECTED_FAILURES = {
 
 # Per step: cases run (true / false), set aside, expected deviations, run on a stand-in layer, not runnable.
 EXPECTED_COUNTS = {
-    UNPREFIX: {"true": 533, "false": 3, "set aside": 0, "deviation": 0, "stand-in layer": 0, "not runnable": 0},
-    B45DECODE: {"true": 533, "false": 1, "set aside": 0, "deviation": 0, "stand-in layer": 34, "not runnable": 0},
-    COMPRESSION: {"true": 504, "false": 2, "set aside": 0, "deviation": 0, "stand-in layer": 5, "not runnable": 0},
-    VERIFY: {"true": 529, "false": 7, "set aside": 13, "deviation": 2, "stand-in layer": 4, "not runnable": 0},
-    EXPIRATION: {"true": 462, "false": 5, "set aside": 10, "deviation": 1, "stand-in layer": 4, "not runnable": 0},
-    PICTURE: {"true": 492, "false": 1, "set aside": 0, "deviation": 0, "stand-in layer": 3, "not runnable": 22},
+    UNPREFIX: {
+        "true": 533,
+        "false": 3,
+        "set aside": 0,
+        "deviation": 0,
+        "stand-in layer": 0,
+        "not runnable": 0,
+    },
+    B45DECODE: {
+        "true": 533,
+        "false": 1,
+        "set aside": 0,
+        "deviation": 0,
+        "stand-in layer": 34,
+        "not runnable": 0,
+    },
+    COMPRESSION: {
+        "true": 504,
+        "false": 2,
+        "set aside": 0,
+        "deviation": 0,
+        "stand-in layer": 5,
+        "not runnable": 0,
+    },
+    VERIFY: {
+        "true": 529,
+        "false": 7,
+        "set aside": 13,
+        "deviation": 2,
+        "stand-in layer": 4,
+        "not runnable": 0,
+    },
+    EXPIRATION: {
+        "true": 462,
+        "false": 5,
+        "set aside": 10,
+        "deviation": 1,
+        "stand-in layer": 4,
+        "not runnable": 0,
+    },
+    PICTURE: {
+        "true": 492,
+        "false": 1,
+        "set aside": 0,
+        "deviation": 0,
+        "stand-in layer": 3,
+        "not runnable": 22,
+    },
 }
 
 
@@ -277,7 +320,9 @@ def _run_b45decode(case: Case) -> tuple[object, object]:
     inflated = wire.inflate(decoded, DCC_INFLATE_LIMIT)  # ABSENT_COMPRESSED: compare one layer further in
     if case.hex("COSE") is not None:
         return inflated, case.hex("COSE")
-    wire.parse_cose(inflated, require_tag=False)  # ABSENT_COMPRESSED_AND_COSE: it must at least be a COSE_Sign1
+    wire.parse_cose(
+        inflated, require_tag=False
+    )  # ABSENT_COMPRESSED_AND_COSE: it must at least be a COSE_Sign1
     return True, True
 
 
