@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -99,9 +100,8 @@ def verify(
         _print_json(report)
     elif result.valid and result.claims:
         c = result.claims
-        typer.echo(
-            f"VALID  {c.serial}  {report['claims']['plate']}  {c.driver.name}  until {c.valid_until.isoformat()}"
-        )
+        until = c.valid_until.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")
+        typer.echo(f"VALID  {c.serial}  {report['claims']['plate']}  {c.driver.name}  until {until}")
     else:
         typer.echo(f"INVALID  {result.code}: {result.message}")
     if not result.valid:

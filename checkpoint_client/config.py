@@ -16,6 +16,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path("."), description="state directory: keys/ (pinned root) and db/")
     lang: Literal["zh", "en"] = "zh"
+    timezone: str = "Asia/Shanghai"  # times are stored in UTC and shown in local time
 
     @property
     def root_path(self) -> Path:

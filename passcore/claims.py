@@ -20,6 +20,7 @@ __all__ = [
     "CLAIM_PASS",
     "MAX_ESCORTS",
     "PLATE_COLOURS",
+    "PLATE_COLOUR_NAMES_ZH",
     "Driver",
     "PassClaims",
     "Person",
@@ -56,6 +57,14 @@ _COLOUR_ALIASES = {
     "yellow-green": "yellow_green",
 }
 _COLOUR_BY_CODE = {v: k for k, v in PLATE_COLOURS.items()}
+PLATE_COLOUR_NAMES_ZH = {
+    "blue": "蓝牌",
+    "yellow": "黄牌",
+    "green": "绿牌",
+    "yellow_green": "黄绿牌",
+    "white": "白牌",
+    "black": "黑牌",
+}
 
 MAX_ESCORTS = 6
 MAX_NAME = 32

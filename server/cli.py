@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from passcore import ids
-from passcore.claims import PassClaims
+from passcore.claims import PLATE_COLOUR_NAMES_ZH, PassClaims
 from passcore.errors import CheckpassError, InputError
 from server import demo as demo_data
 from server.applications.schemas import ApplicationCreate, parse_application
@@ -112,7 +112,7 @@ def _card(claims: PassClaims, application: ApplicationCreate, settings: Settings
         serial=claims.serial,
         pass_id=claims.pass_id,
         plate=ids.format_plate(claims.plate),
-        plate_colour=claims.plate_colour,
+        plate_colour=f"{PLATE_COLOUR_NAMES_ZH[claims.plate_colour]} {claims.plate_colour}",
         enterprise=application.enterprise.name,
         driver=f"{claims.driver.name}  {claims.driver.id_masked}",
         escorts=tuple(f"{p.name}  {p.id_masked}" for p in claims.escorts),
