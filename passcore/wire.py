@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 PREFIX = "CP1:"
-# A pass for a driver and two escorts is about 450 characters; the largest QR code holds 4,296.
+# A pass for a driver and two escorts is about 375 characters; the largest QR code holds 4,296.
 MAX_TEXT_CHARS = 4296
 # A pass inflates to a few hundred bytes: anything past this is a zlib bomb.
 MAX_INFLATED_BYTES = 16 * 1024

@@ -56,18 +56,24 @@ class PassCard:
     issuer: str
 
 
-def qr_code(text: str) -> qrcode.QRCode:
-    """Smallest QR (ECC M) holding ``text`` in alphanumeric mode; ValueError if text is not Base45."""
+def _qr_data(text: str) -> qrcode.QRCode:
     qr = qrcode.QRCode(version=None, error_correction=qrcode.constants.ERROR_CORRECT_M, border=_BORDER)
     # Forcing the mode makes non-Base45 text an error instead of a silent fall back to byte mode,
     # which would need a noticeably bigger symbol.
     qr.add_data(QRData(text, mode=MODE_ALPHA_NUM))
+    return qr
+
+
+def qr_code(text: str) -> qrcode.QRCode:
+    """Smallest QR (ECC M) holding ``text`` in alphanumeric mode; ValueError if text is not Base45."""
+    qr = _qr_data(text)
     qr.make(fit=True)
     return qr
 
 
 def qr_version(text: str) -> int:
-    return int(qr_code(text).version)
+    """The version ``qr_code`` would choose, without building the symbol (choosing its mask is slow)."""
+    return int(_qr_data(text).best_fit())
 
 
 def write_png(text: str, path: Path, *, box_size: int = 8) -> None:
