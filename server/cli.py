@@ -23,10 +23,12 @@ from passcore import ids
 from passcore.claims import PLATE_COLOUR_NAMES_ZH, PassClaims
 from passcore.errors import CheckpassError, InputError
 from server import demo as demo_data
+from server.accounts import service as accounts
 from server.applications.schemas import ApplicationCreate, parse_application
 from server.bundles import service as bundles
 from server.config import Settings, get_settings
 from server.db import make_engine, migrate, session_scope
+from server.errors import AppError
 from server.keyring import service as keyring
 from server.passes import render
 from server.passes import service as passes
@@ -41,9 +43,11 @@ app = typer.Typer(
     add_completion=False,
 )
 keys_app = typer.Typer(help="Issuer keys.", no_args_is_help=True)
+user_app = typer.Typer(help="Portal accounts of bureau staff.", no_args_is_help=True)
 policy_app = typer.Typer(help="The release policy.", no_args_is_help=True)
 bundle_app = typer.Typer(help="The signed trust bundle.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(user_app, name="user")
 app.add_typer(policy_app, name="policy")
 app.add_typer(bundle_app, name="bundle")
 
@@ -198,6 +202,70 @@ def _key_json(record: Any) -> dict[str, Any]:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (use PostgreSQL for more than one).")] = 1,
+) -> None:
+    """Run the portal and API (embedded SQLite by default; CHECKPASS_DATABASE_URL for PostgreSQL)."""
+    import uvicorn
+
+    with _state(create=True) as (settings, session):
+        keyring.ensure_keys(session=session, settings=settings, now=_now())
+        policy_service.ensure_default(session=session, now=_now())
+    typer.echo(f"checkpass: serving on http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(
+        "server.main:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    role: Annotated[str, typer.Option(help="admin, reviewer or auditor")] = "admin",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Create a bureau account (the first administrator, reviewers, auditors)."""
+    if role not in ("admin", "reviewer", "auditor"):
+        _fail("--role must be admin, reviewer or auditor (enterprises register on the portal)")
+    password = _password(password_stdin)
+    with _state(create=True) as (_settings, session):
+        user = accounts.create_user(
+            session=session, username=username, password=password, role=role, display_name=name, now=_now()
+        )
+    typer.echo(f"created {user.role} {user.username}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Set a new password (and sign the user out everywhere)."""
+    password = _password(password_stdin)
+    with _state() as (_settings, session):
+        user = accounts.reset_password(session=session, username=username, password=password)
+    typer.echo(f"password of {user.username} reset; their sessions are ended")
+
+
+@app.command()
 def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for demo passes, scenarios and the bundle.")
@@ -339,6 +407,9 @@ def main() -> None:
         app()
     except CheckpassError as err:
         typer.echo(f"checkpass: error: {err.message}", err=True)
+        sys.exit(2)
+    except AppError as err:
+        typer.echo(f"checkpass: error: {err.detail}", err=True)
         sys.exit(2)
     except SQLAlchemyError as err:
         typer.echo(

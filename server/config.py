@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     issuer_name: str = "昆山市交通运输局"
     bundle_validity_days: int = Field(default=7, ge=1, le=90)
     timezone: str = "Asia/Shanghai"
+    session_hours: int = Field(default=12, ge=1, le=720)
+    login_max_failures: int = Field(default=5, ge=1, le=100, description="failed logins before throttling")
+    login_window_minutes: int = Field(default=15, ge=1, le=1440)
+    enrolment_code_hours: int = Field(default=24, ge=1, le=720)
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure cookies; default: when served over HTTPS"
+    )
 
     @field_validator("issuer_region")
     @classmethod

@@ -12,5 +12,8 @@ class Enterprise(SQLModel, table=True):
     name: str = Field(max_length=100)
     contact: str = Field(default="", max_length=50)
     phone: str = Field(default="", max_length=30)
+    region: str = Field(default="", max_length=6)
     verified: bool = False
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verified_by: int | None = Field(default=None)  # user id of the administrator (no FK: users come later)
     created_at: datetime = Field(sa_type=UTCDateTime)

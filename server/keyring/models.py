@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime
@@ -15,7 +16,7 @@ class KeyRecord(SQLModel, table=True):
     kid: str = Field(primary_key=True, max_length=16)  # hex of passcore.keys.kid_for
     role: str = Field(max_length=8)
     alg: str = Field(max_length=8)
-    public_key_pem: str
+    public_key_pem: str = Field(sa_type=Text)
     status: str = Field(max_length=10)  # passcore.trust.KEY_ACTIVE / KEY_PREVIOUS / KEY_RETIRED
     valid_from: datetime = Field(sa_type=UTCDateTime)
     valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime
@@ -15,9 +16,12 @@ class IssuedPass(SQLModel, table=True):
     kid: str = Field(foreign_key="signing_key.kid", max_length=16)
     enterprise_uscc: str = Field(foreign_key="enterprise.uscc", index=True, max_length=18)
     plate: str = Field(index=True, max_length=10)
-    claims_json: str  # what the QR says (masked)
-    application_json: str  # what was applied for, full ID numbers included: stays on the server
-    qr_text: str
+    claims_json: str = Field(sa_type=Text)  # what the QR says (masked)
+    application_json: str = Field(
+        sa_type=Text
+    )  # what was applied for, full ID numbers included: stays on the server
+    qr_text: str = Field(sa_type=Text)
+    application_id: int | None = Field(default=None, unique=True)  # one pass per application, enforced here
     issued_at: datetime = Field(sa_type=UTCDateTime)
     valid_from: datetime = Field(sa_type=UTCDateTime)
     valid_until: datetime = Field(sa_type=UTCDateTime)

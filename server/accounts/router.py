@@ -1,0 +1,183 @@
+"""Sign-in, sign-out, enterprise registration (portal pages) and API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from server.accounts import service as accounts
+from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_ENTERPRISE, ROLE_REVIEWER
+from server.deps import SESSION_COOKIE, ClockDep, PrincipalDep, SessionDep, SettingsDep
+from server.errors import AppError
+from server.web.pages import lang_of, page
+
+web = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
+
+HOME = {
+    ROLE_ENTERPRISE: "/enterprise/applications",
+    ROLE_REVIEWER: "/review/queue",
+    ROLE_AUDITOR: "/review/queue",
+    ROLE_ADMIN: "/admin/enterprises",
+}
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: an open redirect would let a phishing link land on a look-alike site after sign-in.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return None
+
+
+@web.get("/", response_class=HTMLResponse)
+def home(request: Request, principal: PrincipalDep) -> Response:
+    if principal.user is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(HOME.get(principal.user.role, "/login"), status_code=303)
+
+
+@web.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, principal: PrincipalDep, next: str | None = None) -> Response:
+    return page(request, "accounts/login.html", principal, next=_safe_next(next) or "")
+
+
+@web.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: ClockDep,
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    try:
+        user = accounts.authenticate(
+            session=session,
+            username=username,
+            password=password,
+            client=_client(request),
+            settings=settings,
+            now=now,
+        )
+    except AppError as err:
+        return page(
+            request,
+            "accounts/login.html",
+            principal,
+            status=err.status,
+            next=_safe_next(next) or "",
+            username=username,
+            failure=err.code,
+        )
+    token, _ = accounts.start_session(session=session, user=user, settings=settings, now=now)
+    session.commit()
+    response = RedirectResponse(_safe_next(next) or HOME.get(user.role, "/"), status_code=303)
+    secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        max_age=settings.session_hours * 3600,
+    )
+    return response
+
+
+@web.post("/logout")
+def logout(request: Request, session: SessionDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts.end_session(session=session, token=token)
+        session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@web.get("/register", response_class=HTMLResponse)
+def register_form(request: Request, principal: PrincipalDep) -> Response:
+    return page(request, "accounts/register.html", principal, form={})
+
+
+@web.post("/register", response_class=HTMLResponse)
+def register(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    now: ClockDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    uscc: Annotated[str, Form(max_length=40)] = "",
+    contact: Annotated[str, Form(max_length=100)] = "",
+    phone: Annotated[str, Form(max_length=40)] = "",
+    region: Annotated[str, Form(max_length=10)] = "",
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    form = {
+        "name": name,
+        "uscc": uscc,
+        "contact": contact,
+        "phone": phone,
+        "region": region,
+        "username": username,
+    }
+    try:
+        accounts.register_enterprise(
+            session=session,
+            name=name,
+            uscc=uscc,
+            contact=contact,
+            phone=phone,
+            region=region,
+            username=username,
+            password=password,
+            now=now,
+            lang=lang_of(request, principal),
+        )
+    except AppError as err:
+        session.rollback()
+        return page(
+            request, "accounts/register.html", principal, status=err.status, form=form, errors=err.fields
+        )
+    session.commit()
+    return page(request, "accounts/registered.html", principal, form=form)
+
+
+class TokenRequest(BaseModel):
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=200)
+    name: str = Field(default="api", max_length=100)
+
+
+class TokenResponse(BaseModel):
+    token: str
+    role: str
+
+
+@api.post("/token", response_model=TokenResponse, responses={401: {}, 429: {}})
+def issue_token(
+    body: TokenRequest, request: Request, session: SessionDep, settings: SettingsDep, now: ClockDep
+) -> TokenResponse:
+    """A bearer token for scripts: send it as `Authorization: Bearer <token>`; it is shown only once."""
+    user = accounts.authenticate(
+        session=session,
+        username=body.username,
+        password=body.password,
+        client=_client(request),
+        settings=settings,
+        now=now,
+    )
+    token = accounts.create_api_token(session=session, user=user, name=body.name, now=now)
+    session.commit()
+    return TokenResponse(token=token, role=user.role)

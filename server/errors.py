@@ -1,0 +1,78 @@
+"""HTTP errors: one small tree, rendered by one handler as RFC 9457 problem+json (API) or an HTML page (portal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AppError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "LoginRequired",
+    "NotFound",
+    "TooManyRequests",
+    "Unauthorized",
+]
+
+
+class AppError(Exception):
+    status = 400
+    code = "BAD_REQUEST"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        code: str | None = None,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code:
+            self.code = code
+        self.fields = fields or {}  # field name -> message, for forms
+        self.headers = headers or {}
+
+    def problem(self, instance: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            "instance": instance,
+        }
+        if self.fields:
+            body["errors"] = self.fields
+        return body
+
+
+class BadRequest(AppError):
+    status, code, title = 422, "INVALID_INPUT", "Invalid input"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "UNAUTHORIZED", "Sign in first"
+
+
+class LoginRequired(Unauthorized):
+    """A portal page needs a signed-in user: the handler redirects to the login page."""
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "FORBIDDEN", "Not allowed"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "NOT_FOUND", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "CONFLICT", "Conflict"
+
+
+class TooManyRequests(AppError):
+    status, code, title = 429, "TOO_MANY_REQUESTS", "Too many attempts"

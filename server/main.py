@@ -1,0 +1,94 @@
+"""create_app(settings): the engine, the routers, the error handlers. Nothing happens at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from passcore.errors import CheckpassError
+from server.accounts import router as accounts
+from server.config import Settings, get_settings
+from server.db import make_engine
+from server.deps import Principal, csrf_protect
+from server.errors import AppError, BadRequest, LoginRequired, NotFound
+from server.web.pages import page
+
+__all__ = ["create_app", "create_app_from_env"]
+
+PROBLEM = "application/problem+json"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+}
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _render_error(request: Request, err: AppError) -> Response:
+    if isinstance(err, LoginRequired) and request.method == "GET" and _wants_html(request):
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    if _wants_html(request):
+        return page(request, "error.html", Principal(), status=err.status, error=err)
+    return JSONResponse(
+        err.problem(request.url.path), status_code=err.status, media_type=PROBLEM, headers=err.headers
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="checkpass",
+        version="1",
+        summary="Checkpoint vehicle passes: the bureau's server",
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+
+    @app.exception_handler(AppError)
+    def app_error(request: Request, err: AppError) -> Response:
+        return _render_error(request, err)
+
+    @app.exception_handler(CheckpassError)
+    def core_error(request: Request, err: CheckpassError) -> Response:
+        return _render_error(request, BadRequest(err.message, code=err.code))
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, err: RequestValidationError) -> Response:
+        fields = {".".join(str(p) for p in e["loc"][1:]) or "body": str(e["msg"]) for e in err.errors()}
+        return _render_error(request, BadRequest("the request is not valid", fields=fields))
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        error = NotFound() if err.status_code == 404 else AppError(str(err.detail))
+        error.status = err.status_code
+        return _render_error(request, error)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(accounts.web)
+    app.include_router(accounts.api)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For `checkpass serve` (uvicorn --factory): settings from the environment, read when a worker starts."""
+    return create_app(get_settings())

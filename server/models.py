@@ -1,0 +1,32 @@
+"""Every table, imported in one place so the metadata is complete (migrations, tests)."""
+
+from server.accounts.models import ApiToken, LoginAttempt, User, WebSession
+from server.applications.models import Application, ApplicationEvent
+from server.bundles.models import BundleVersion
+from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
+from server.crossings.models import Crossing, CrossingConflict, EscortRequest
+from server.enterprises.models import Enterprise
+from server.keyring.models import KeyRecord
+from server.passes.models import IssuedPass, Revocation
+from server.policy.models import PolicyVersion
+
+__all__ = [
+    "ApiToken",
+    "Application",
+    "ApplicationEvent",
+    "BundleVersion",
+    "Checkpoint",
+    "Crossing",
+    "CrossingConflict",
+    "Device",
+    "EnrolmentCode",
+    "Enterprise",
+    "EscortRequest",
+    "IssuedPass",
+    "KeyRecord",
+    "LoginAttempt",
+    "PolicyVersion",
+    "Revocation",
+    "User",
+    "WebSession",
+]

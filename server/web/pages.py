@@ -1,0 +1,71 @@
+"""Rendering portal pages: the template environment, the user's language, CSRF token and display helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from passcore import ids
+from server.deps import CSRF_COOKIE, Principal, csrf_value
+from server.web.i18n import LANGS, translate
+
+__all__ = ["LANG_COOKIE", "lang_of", "page", "templates"]
+
+LANG_COOKIE = "cp_lang"
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")  # autoescape is on for .html
+
+
+def lang_of(request: Request, principal: Principal | None = None) -> str:
+    for candidate in (
+        request.query_params.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        principal.user.lang if principal and principal.user else None,
+    ):
+        if candidate in LANGS:
+            return candidate  # type: ignore[return-value]
+    return "zh"
+
+
+def _local(moment: datetime | None, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _region(code: str | None) -> str:
+    return f"{ids.region_name(code)} ({code})" if code else ""
+
+
+def page(
+    request: Request, name: str, principal: Principal, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    lang = lang_of(request, principal)
+    zone = request.app.state.settings.timezone
+    csrf = csrf_value(request, principal)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "lang": lang,
+            "t": lambda key, **values: translate(key, lang, **values),
+            "user": principal.user,
+            "csrf": csrf,
+            "local": lambda moment: _local(moment, zone),
+            "region": _region,
+            "plate": lambda p: ids.format_plate(p) if p else "",
+            "errors": {},
+            **context,
+        },
+        status_code=status,
+    )
+    if principal.web is None and request.cookies.get(CSRF_COOKIE) != csrf:
+        response.set_cookie(
+            CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        )
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
