@@ -53,6 +53,8 @@ class Policy:
     hard_hit_without_enterprise: str = REFUSE
     identity_check: str = IDENTITY_CONFIRM
     escort_wait_limit_minutes: int = 60
+    # How long the bureau may take to answer an application (Wujiang service discipline: 3 working days).
+    review_answer_hours: int = 72
     max_validity_days: int = 30
     temperature_min_c: Decimal = Decimal("34.0")
     temperature_max_c: Decimal = Decimal("43.0")

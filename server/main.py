@@ -12,10 +12,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passcore.errors import CheckpassError
 from server.accounts import router as accounts
+from server.applications import router as applications
+from server.bundles import router as bundles
+from server.checkpoints import router as checkpoints
 from server.config import Settings, get_settings
+from server.crossings import router as crossings
 from server.db import make_engine
 from server.deps import Principal, csrf_protect
+from server.enterprises import router as enterprises
 from server.errors import AppError, BadRequest, LoginRequired, NotFound
+from server.passes import router as passes
+from server.policy import router as policy
 from server.web.pages import page
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -83,8 +90,9 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(accounts.web)
-    app.include_router(accounts.api)
+    for domain in (accounts, applications, passes, enterprises, policy, bundles, checkpoints, crossings):
+        app.include_router(domain.web)
+        app.include_router(domain.api)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     return app
 

@@ -80,7 +80,6 @@ def login(
             failure=err.code,
         )
     token, _ = accounts.start_session(session=session, user=user, settings=settings, now=now)
-    session.commit()
     response = RedirectResponse(_safe_next(next) or HOME.get(user.role, "/"), status_code=303)
     secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
     response.set_cookie(
@@ -99,7 +98,6 @@ def logout(request: Request, session: SessionDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         accounts.end_session(session=session, token=token)
-        session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -150,7 +148,6 @@ def register(
         return page(
             request, "accounts/register.html", principal, status=err.status, form=form, errors=err.fields
         )
-    session.commit()
     return page(request, "accounts/registered.html", principal, form=form)
 
 
@@ -179,5 +176,4 @@ def issue_token(
         now=now,
     )
     token = accounts.create_api_token(session=session, user=user, name=body.name, now=now)
-    session.commit()
     return TokenResponse(token=token, role=user.role)

@@ -1,4 +1,8 @@
-"""Accounts: passwords (argon2id), login with throttling, web sessions, API tokens, enterprise registration."""
+"""Accounts: passwords (argon2id), login with throttling, web sessions, API tokens, enterprise registration.
+
+Each use case commits its own work (routers never commit); ``create_user`` and ``reset_password`` leave the
+commit to their caller, since the CLI and the demo combine them with other steps.
+"""
 
 from __future__ import annotations
 
@@ -141,6 +145,7 @@ def authenticate(
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)
         session.add(user)
+        session.commit()
     return user
 
 
@@ -156,7 +161,7 @@ def start_session(
         expires_at=now + timedelta(hours=settings.session_hours),
     )
     session.add(web)
-    session.flush()
+    session.commit()
     return token, web
 
 
@@ -174,6 +179,7 @@ def end_session(*, session: Session, token: str) -> None:
     web = session.get(WebSession, token_hash(token))
     if web is not None:
         session.delete(web)
+        session.commit()
 
 
 def create_api_token(
@@ -190,7 +196,7 @@ def create_api_token(
             created_at=now,
         )
     )
-    session.flush()
+    session.commit()
     return token
 
 
@@ -263,4 +269,5 @@ def register_enterprise(
         now=now,
         lang=lang,
     )
+    session.commit()
     return enterprise, user
