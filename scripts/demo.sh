@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The system's main job on the embedded defaults (SQLite under db/, keys under keys/): the bureau initialises,
-# seeds demo data and issues passes; a checkpoint imports the signed trust bundle and, offline, verifies the
-# printed passes and decides every demo case.
+# The system on the embedded defaults (SQLite under db/, keys under keys/): the bureau initialises, seeds demo
+# data (passes, accounts) and issues passes; a checkpoint imports the signed trust bundle and, offline, verifies
+# the printed passes and decides every demo case; then the portal serves on http://127.0.0.1:8000/.
+# --no-serve stops before the portal (for scripted runs). PORT=8080 scripts/demo.sh picks another port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -26,3 +27,8 @@ for scenario in "$out"/scenarios/*.json; do
   checkpoint decide "$scenario"
 done
 echo; echo "Printable passes: $out/*/pass.pdf · bundle: $out/bundle.cose · state: keys/ db/"
+[ "${1:-}" = "--no-serve" ] && exit 0
+
+port="${PORT:-8000}"
+echo; echo "== portal: http://127.0.0.1:$port/ — sign in with a demo account above (Ctrl-C stops)"
+exec checkpass serve --host 127.0.0.1 --port "$port"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests need beyond Python: poppler-utils renders printed passes to images (the PDF's QR
-# is scanned from the rendered page), fonts-noto-cjk so Chinese renders as characters, not boxes.
+# is scanned from the rendered page), fonts-noto-cjk so Chinese renders as characters, not boxes, and chromium
+# for the browser tests (driven by Playwright; Playwright never downloads a browser here).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
-packages=(poppler-utils poppler-data fonts-noto-cjk)
+packages=(poppler-utils poppler-data fonts-noto-cjk chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

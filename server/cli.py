@@ -286,6 +286,9 @@ def demo(
         f"demo data in {out}: passes {', '.join(summary['passes'])} and a forged one, scenarios in "
         f"{out / 'scenarios'}, trust bundle version {row.version} in {out / 'bundle.cose'}"
     )
+    typer.echo(f"demo accounts, password {demo_data.DEMO_PASSWORD}:")
+    for username, role, _uscc, name in demo_data.DEMO_USERS:
+        typer.echo(f"  {username:<24} {role:<10} {name}")
 
 
 @keys_app.command("rotate")

@@ -15,22 +15,34 @@ from typing import Any
 import base45
 import cbor2
 from cwt import COSE, COSEKey
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from passcore import claims as claims_mod
 from passcore import wire
 from passcore.claims import PassClaims
 from passcore.keys import generate_signing_key
+from server.accounts import service as accounts
+from server.accounts.models import User
 from server.applications.schemas import ApplicationCreate, parse_application
 from server.config import Settings
+from server.errors import AppError, BadRequest
 from server.keyring import service as keyring
 from server.passes import render
 from server.passes import service as passes
 from server.policy import service as policy_service
 
-__all__ = ["DEMO_HARD_HIT", "forge_pass", "seed"]
+__all__ = ["DEMO_HARD_HIT", "DEMO_PASSWORD", "DEMO_USERS", "forge_pass", "seed"]
 
 DEMO_HARD_HIT = "420000"
+# Demo accounts only: `checkpass demo` (re)sets them to this password and prints it.
+DEMO_PASSWORD = "checkpass-demo-2020"  # noqa: S105  (public on purpose; see _demo_users)
+DEMO_USERS = (
+    ("demo-enterprise", "enterprise", "91320583MA1XY71231", "陈经理"),
+    ("demo-enterprise-wuhan", "enterprise", "91420100MA4K00001U", "刘经理"),
+    ("demo-reviewer", "reviewer", None, "审核员 王芳"),
+    ("demo-auditor", "auditor", None, "审计员 李明"),
+    ("demo-admin", "admin", None, "管理员 赵磊"),
+)
 
 
 def _applications(now: datetime) -> dict[str, dict[str, Any]]:
@@ -128,6 +140,29 @@ def _scenarios(kunshan: str, wuhan: str, forged: str) -> dict[str, dict[str, Any
     }
 
 
+def _demo_users(session: Session, now: datetime) -> None:
+    # Accounts with a published password must never appear beside real ones.
+    real = session.exec(select(User.username).where(~col(User.username).startswith("demo-"))).first()
+    if real is not None:
+        raise BadRequest(
+            "this database has real accounts: demo data (with public passwords) is refused here",
+            code="DEMO_REFUSED",
+        )
+    for username, role, uscc, name in DEMO_USERS:
+        try:
+            accounts.reset_password(session=session, username=username, password=DEMO_PASSWORD)
+        except AppError:
+            accounts.create_user(
+                session=session,
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                enterprise_uscc=uscc,
+                display_name=name,
+                now=now,
+            )
+
+
 def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card: Any) -> dict[str, Any]:
     """Seed demo data and write passes and scenarios under ``out``; ``card`` builds a PassCard."""
     keyring.ensure_keys(session=session, settings=settings, now=now)
@@ -156,6 +191,7 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
         )
         _write_pass(out / name, result.qr_text, result.claims, card(result.claims, application, settings))
         texts[name], issued[name], applications[name] = result.qr_text, result.claims, application
+    _demo_users(session, now)
     fake = replace(issued["kunshan"], plate="苏EB9999", driver=replace(issued["kunshan"].driver, name="赵六"))
     texts["forged"] = forge_pass(fake, claimed_kid=signer.kid)
     _write_pass(out / "forged", texts["forged"], fake, card(fake, applications["kunshan"], settings))

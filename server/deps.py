@@ -61,6 +61,12 @@ class Principal:
 
 
 def get_principal(request: Request, session: SessionDep, now: ClockDep) -> Principal:
+    principal = _find_principal(request, session, now)
+    request.state.principal = principal  # error pages show who is signed in
+    return principal
+
+
+def _find_principal(request: Request, session: Session, now: datetime) -> Principal:
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         row = accounts.token_owner(session=session, token=auth[7:].strip(), now=now)

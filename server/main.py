@@ -44,7 +44,8 @@ def _render_error(request: Request, err: AppError) -> Response:
     if isinstance(err, LoginRequired) and request.method == "GET" and _wants_html(request):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if _wants_html(request):
-        return page(request, "error.html", Principal(), status=err.status, error=err)
+        principal = getattr(request.state, "principal", None) or Principal()
+        return page(request, "error.html", principal, status=err.status, error=err)
     return JSONResponse(
         err.problem(request.url.path), status_code=err.status, media_type=PROBLEM, headers=err.headers
     )

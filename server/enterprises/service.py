@@ -18,7 +18,17 @@ def record_verified(
     """The bureau is issuing to this enterprise, so it is verified; a changed name or contact is updated."""
     row = session.get(Enterprise, uscc)
     if row is None:
-        row = Enterprise(uscc=uscc, name=name, contact=contact, phone=phone, verified=True, created_at=now)
+        # Characters 3-8 of a credit code are the registering authority's region code.
+        row = Enterprise(
+            uscc=uscc,
+            name=name,
+            contact=contact,
+            phone=phone,
+            region=uscc[2:8],
+            verified=True,
+            verified_at=now,
+            created_at=now,
+        )
     else:
         row.name, row.contact, row.phone, row.verified = (
             name,
