@@ -10,12 +10,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from passcore import ids
 from passcore.claims import MAX_ESCORTS, MAX_NAME, normalise_colour
 from passcore.errors import InputError
 
-__all__ = ["ApplicationCreate", "parse_application"]
+__all__ = ["ApplicationCreate", "error_keys", "parse_application"]
+
+
+def _problem(key: str, message: str) -> PydanticCustomError:
+    """A validation error whose type is a stable key (for forms and API clients) and whose text is ``message``."""
+    # The message goes in as a context value: a template would read braces in it as placeholders.
+    return PydanticCustomError(key, "{message}", {"message": message})
 
 
 def _ids_check(check: Any) -> Any:
@@ -23,7 +30,7 @@ def _ids_check(check: Any) -> Any:
         try:
             return check(value)  # type: ignore[no-any-return]
         except InputError as err:
-            raise ValueError(err.message) from err
+            raise _problem(err.code.lower(), err.message) from err
 
     return run
 
@@ -32,22 +39,29 @@ def _person_name(value: str) -> str:
     value = unicodedata.normalize("NFC", value.strip())
     # Invisible and control characters would make two names that look alike compare unequal at the checkpoint.
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
-        raise ValueError("names may not contain control or invisible characters")
+        raise _problem("name_invisible", "names may not contain control or invisible characters")
     if not value:
-        raise ValueError("name is empty")
+        raise _problem("name_empty", "name is empty")
     return value
 
 
 def _phone(value: str) -> str:
     value = value.strip()
     if value and not all(ch.isdigit() or ch in "+- " for ch in value):
-        raise ValueError("a phone number has digits, spaces, + and - only")
+        raise _problem("phone_invalid", "a phone number has digits, spaces, + and - only")
     return value
+
+
+def _colour(value: str) -> str:
+    try:
+        return normalise_colour(value)
+    except ValueError as err:
+        raise _problem("plate_colour_invalid", str(err)) from err
 
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
-        raise ValueError("give the time with its zone, e.g. 2026-02-10T08:00:00+08:00")
+        raise _problem("time_zone_missing", "give the time with its zone, e.g. 2026-02-10T08:00:00+08:00")
     return value
 
 
@@ -68,7 +82,7 @@ class EnterpriseRef(_Strict):
 
 class Vehicle(_Strict):
     plate: Annotated[str, Field(max_length=20), AfterValidator(_ids_check(ids.normalize_plate))]
-    plate_colour: Annotated[str, AfterValidator(normalise_colour)] = "blue"
+    plate_colour: Annotated[str, AfterValidator(_colour)] = "blue"
 
 
 class Escort(_Strict):
@@ -97,7 +111,7 @@ class ApplicationCreate(_Strict):
     @model_validator(mode="after")
     def _window(self) -> ApplicationCreate:
         if self.valid_until <= self.valid_from:
-            raise ValueError("valid_until must be after valid_from")
+            raise _problem("window_order", "valid_until must be after valid_from")
         return self
 
 
@@ -111,3 +125,41 @@ def parse_application(data: Any) -> ApplicationCreate:
             for e in err.errors()
         )
         raise InputError(f"invalid application: {problems}", code="APPLICATION_INVALID") from err
+
+
+# Pydantic's own error types -> our keys; the custom ones above (and passcore's codes) pass through as they are.
+_PYDANTIC_KEYS = {
+    "missing": "required",
+    "string_too_long": "too_long",
+    "too_long": "too_many",
+    "extra_forbidden": "unknown_field",
+    "string_type": "wrong_type",
+    "list_type": "wrong_type",
+    "dict_type": "wrong_type",
+    "model_type": "wrong_type",
+    "model_attributes_type": "wrong_type",
+}
+
+
+def error_keys(err: ValidationError) -> dict[str, str]:
+    """``{"driver.id_number": "id_number_invalid", …}``: each problem's field (dotted) and a stable message key.
+
+    The first problem of a field wins; a problem with the whole application (the window's order) is the
+    end of the window's.
+    """
+    keys: dict[str, str] = {}
+    for error in err.errors():
+        field = ".".join(map(str, error["loc"])) or "valid_until"
+        kind = str(error["type"])
+        if field.endswith("licence_number") and kind in ("string_too_short", "string_pattern_mismatch"):
+            key = "licence_invalid"
+        elif kind.startswith(("datetime", "date", "time")) and kind != "time_zone_missing":
+            key = "time_invalid"
+        elif kind in _PYDANTIC_KEYS:
+            key = _PYDANTIC_KEYS[kind]
+        elif isinstance(error.get("ctx"), dict) and "message" in error["ctx"]:
+            key = kind  # one of ours
+        else:
+            key = "invalid"
+        keys.setdefault(field, key)
+    return keys

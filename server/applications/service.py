@@ -1,0 +1,385 @@
+"""The application workflow: draft -> submitted -> approved / rejected -> issued -> revoked / expired.
+
+Every state change is a conditional UPDATE (``... WHERE status = <the state it leaves>``), so two people acting on
+one application at once cannot both succeed: the loser's update matches no row and gets STATUS_CONFLICT. Each
+change is recorded as an ApplicationEvent in the same transaction. Use cases commit once at their end.
+(issued -> revoked is recorded by ``server.passes.service.revoke_pass``, as part of the revocation.)
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from passcore import ids
+from passcore.errors import InputError
+from server.accounts.models import ROLE_ADMIN, ROLE_ENTERPRISE, ROLE_REVIEWER, User
+from server.applications.models import (
+    APPROVED,
+    DRAFT,
+    EXPIRED,
+    ISSUED,
+    REJECTED,
+    REVOKED,
+    SUBMITTED,
+    Application,
+    ApplicationEvent,
+)
+from server.applications.schemas import ApplicationCreate, error_keys, parse_application
+from server.config import Settings
+from server.enterprises.models import Enterprise
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.keyring import service as keyring
+from server.passes import service as passes
+from server.passes.models import IssuedPass
+from server.policy import service as policy_service
+
+__all__ = [
+    "REVIEW_ROLES",
+    "TRANSITIONS",
+    "approve",
+    "body_of",
+    "create",
+    "expire_due",
+    "get_visible",
+    "reject",
+    "submit",
+    "update_draft",
+]
+
+REVIEW_ROLES = (ROLE_REVIEWER, ROLE_ADMIN)
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    DRAFT: (SUBMITTED,),
+    SUBMITTED: (APPROVED, REJECTED),
+    APPROVED: (ISSUED,),
+    ISSUED: (REVOKED, EXPIRED),
+}
+MAX_REASON = 500
+_ISSUE_ATTEMPTS = 5
+
+
+def body_of(application: Application) -> ApplicationCreate:
+    return ApplicationCreate.model_validate_json(application.body_json)
+
+
+# --- who may do what -------------------------------------------------------------------------------------
+
+
+def _require_reviewer(user: User) -> None:
+    if user.role not in REVIEW_ROLES:
+        raise Forbidden("only reviewers decide applications", code="ROLE_FORBIDDEN")
+
+
+def _require_clerk(user: User) -> str:
+    if user.role != ROLE_ENTERPRISE or not user.enterprise_uscc:
+        raise Forbidden("only enterprise users apply for passes", code="ROLE_FORBIDDEN")
+    return user.enterprise_uscc
+
+
+def _verified_enterprise(session: Session, uscc: str) -> Enterprise:
+    enterprise = session.get(Enterprise, uscc)
+    if enterprise is None or not enterprise.verified:
+        raise Forbidden(
+            "your enterprise has not been verified by the transport bureau yet; you can apply once it is",
+            code="ENTERPRISE_NOT_VERIFIED",
+        )
+    return enterprise
+
+
+def get_visible(*, session: Session, application_id: int, user: User) -> Application:
+    """The application if ``user`` may see it; an enterprise's own only, and another's is simply not found."""
+    application = session.get(Application, application_id)
+    if application is None or (
+        user.role == ROLE_ENTERPRISE and application.enterprise_uscc != user.enterprise_uscc
+    ):
+        raise NotFound(f"no application {application_id}", code="APPLICATION_NOT_FOUND")
+    return application
+
+
+# --- validation ------------------------------------------------------------------------------------------
+
+
+def _validate(session: Session, data: Any, enterprise: Enterprise, now: datetime) -> ApplicationCreate:
+    """Parse ``data`` as an application of ``enterprise``, within the current policy's validity limit."""
+    if not isinstance(data, dict):
+        raise BadRequest("an application is a JSON object", code="APPLICATION_INVALID")
+    given = data.get("enterprise")
+    if given is not None:
+        try:
+            own = isinstance(given, dict) and ids.validate_uscc(given.get("uscc")) == enterprise.uscc
+        except InputError:
+            own = False
+        if not own:
+            raise Forbidden("you can apply only for your own enterprise", code="ENTERPRISE_MISMATCH")
+    # The enterprise is always the applicant's own, under the name the bureau verified.
+    data = {**data, "enterprise": {"name": enterprise.name, "uscc": enterprise.uscc}}
+    try:
+        body = parse_application(data)
+    except InputError as err:
+        cause = err.__cause__
+        fields = error_keys(cause) if isinstance(cause, ValidationError) else {}
+        raise BadRequest(err.message, code=err.code, fields=fields) from err
+    try:
+        passes.check_window(body, policy_service.current(session), now)
+    except InputError as err:
+        key = "window_over" if body.valid_until <= now else "window_too_long"
+        raise BadRequest(err.message, code=err.code, fields={"valid_until": key}) from err
+    return body
+
+
+# --- state changes ---------------------------------------------------------------------------------------
+
+
+def _event(
+    session: Session,
+    application: Application,
+    actor: User | None,
+    old: str,
+    new: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    session.add(
+        ApplicationEvent(
+            application_id=application.id or 0,
+            at=now,
+            actor_id=actor.id if actor else None,
+            from_status=old,
+            to_status=new,
+            reason=reason[:MAX_REASON],
+        )
+    )
+
+
+def _transition(
+    session: Session,
+    application: Application,
+    *,
+    to: str,
+    actor: User | None,
+    now: datetime,
+    reason: str = "",
+    values: dict[str, Any] | None = None,
+) -> None:
+    old = application.status
+    if to not in TRANSITIONS.get(old, ()):
+        raise Conflict(f"an application that is {old} cannot become {to}", code="STATUS_CONFLICT")
+    if not _move(session, application, old, to, now, values):
+        session.rollback()
+        raise Conflict("the application was changed meanwhile; reload it", code="STATUS_CONFLICT")
+    _event(session, application, actor, old, to, reason, now)
+
+
+def _move(
+    session: Session,
+    application: Application,
+    old: str,
+    to: str,
+    now: datetime,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """``UPDATE application SET status = to … WHERE id = … AND status = old``: whether it was still ``old``."""
+    result = session.execute(
+        update(Application)
+        .where(col(Application.id) == application.id, col(Application.status) == old)
+        .values(status=to, updated_at=now, **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(application)  # read back what the update wrote
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def create(*, session: Session, user: User, data: Any, submit: bool, now: datetime) -> Application:
+    """A new application of the user's own (verified) enterprise: saved as a draft, or submitted at once."""
+    enterprise = _verified_enterprise(session, _require_clerk(user))
+    body = _validate(session, data, enterprise, now)
+    application = Application(
+        enterprise_uscc=enterprise.uscc,
+        created_by=user.id or 0,
+        status=DRAFT,
+        body_json=body.model_dump_json(),
+        plate=body.vehicle.plate,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(application)
+    session.flush()
+    _event(session, application, user, "", DRAFT, "", now)
+    if submit:
+        _transition(session, application, to=SUBMITTED, actor=user, now=now, values={"submitted_at": now})
+    session.commit()
+    return application
+
+
+def _own(session: Session, user: User, application_id: int) -> tuple[Application, Enterprise]:
+    uscc = _require_clerk(user)
+    application = get_visible(session=session, application_id=application_id, user=user)
+    return application, _verified_enterprise(session, uscc)
+
+
+def update_draft(
+    *, session: Session, user: User, application_id: int, data: Any, submit: bool, now: datetime
+) -> Application:
+    """Change a draft (recorded as draft -> draft), and submit it if asked."""
+    application, enterprise = _own(session, user, application_id)
+    if application.status != DRAFT:
+        raise Conflict(
+            f"an application that is {application.status} cannot be changed", code="STATUS_CONFLICT"
+        )
+    body = _validate(session, data, enterprise, now)
+    result = session.execute(
+        update(Application)
+        .where(col(Application.id) == application.id, col(Application.status) == DRAFT)
+        .values(body_json=body.model_dump_json(), plate=body.vehicle.plate, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict("the application was changed meanwhile; reload it", code="STATUS_CONFLICT")
+    session.expire(application)
+    _event(session, application, user, DRAFT, DRAFT, "", now)
+    if submit:
+        _transition(session, application, to=SUBMITTED, actor=user, now=now, values={"submitted_at": now})
+    session.commit()
+    return application
+
+
+def submit(*, session: Session, user: User, application_id: int, now: datetime) -> Application:
+    """Send a draft to the bureau; it is validated again (the window may have passed since it was saved)."""
+    application, enterprise = _own(session, user, application_id)
+    if application.status != DRAFT:
+        raise Conflict(
+            f"an application that is {application.status} cannot be submitted", code="STATUS_CONFLICT"
+        )
+    body = _validate(session, body_of(application).model_dump(mode="json"), enterprise, now)
+    _transition(
+        session,
+        application,
+        to=SUBMITTED,
+        actor=user,
+        now=now,
+        values={"submitted_at": now, "body_json": body.model_dump_json()},
+    )
+    session.commit()
+    return application
+
+
+def approve(
+    *, session: Session, reviewer: User, application_id: int, settings: Settings, now: datetime
+) -> Application:
+    """Approve a submitted application and issue its pass in the same transaction (events: approved, issued)."""
+    for attempt in range(_ISSUE_ATTEMPTS):
+        try:
+            return _approve_once(session, reviewer, application_id, settings, now)
+        except BadRequest as err:
+            # Pass numbers are taken optimistically (the next free one, retried on a clash); when many
+            # passes are issued at once that can run out of tries. All was rolled back: start again.
+            if err.code != "SERIAL_CONFLICT" or attempt == _ISSUE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _approve_once(
+    session: Session, reviewer: User, application_id: int, settings: Settings, now: datetime
+) -> Application:
+    _require_reviewer(reviewer)
+    application = get_visible(session=session, application_id=application_id, user=reviewer)
+    # The conditional update comes first: it takes the row, so a concurrent approval waits for this
+    # transaction and then finds the application no longer submitted. No pass is signed before it.
+    values = {"decided_at": now, "decided_by": reviewer.id, "reason": ""}
+    _transition(session, application, to=APPROVED, actor=reviewer, now=now, values=values)
+    try:
+        enterprise = session.get(Enterprise, application.enterprise_uscc)
+        if enterprise is None or not enterprise.verified:
+            raise Conflict(
+                "the enterprise is no longer verified; a pass cannot be issued to it",
+                code="ENTERPRISE_NOT_VERIFIED",
+            )
+        issued = passes.issue(
+            session=session,
+            application=body_of(application),
+            signer=keyring.active_issuer(session=session, settings=settings),
+            policy=policy_service.current(session),
+            issuer_region=settings.issuer_region,
+            now=now,
+        )
+        issued.record.application_id = application.id
+        session.add(issued.record)
+        session.flush()
+        _transition(
+            session,
+            application,
+            to=ISSUED,
+            actor=reviewer,
+            now=now,
+            values={"pass_id": issued.record.pass_id},
+        )
+        session.commit()
+    except InputError as err:
+        session.rollback()
+        # APPLICATION_INVALID here: the window is over, or longer than a policy changed since allows.
+        code = "CANNOT_ISSUE" if err.code == "APPLICATION_INVALID" else err.code
+        raise BadRequest(f"no pass can be issued: {err.message}", code=code) from err
+    except IntegrityError as err:  # the unique application_id of a pass: a second pass never survives
+        session.rollback()
+        raise Conflict("a pass was already issued for this application", code="STATUS_CONFLICT") from err
+    except BaseException:
+        session.rollback()
+        raise
+    return application
+
+
+def reject(
+    *, session: Session, reviewer: User, application_id: int, reason: str, now: datetime
+) -> Application:
+    _require_reviewer(reviewer)
+    application = get_visible(session=session, application_id=application_id, user=reviewer)
+    reason = reason.strip()
+    if not reason:
+        raise BadRequest(
+            "a rejection needs a reason", code="REASON_REQUIRED", fields={"reason": "reason_required"}
+        )
+    if len(reason) > MAX_REASON:
+        raise BadRequest(
+            f"the reason is longer than {MAX_REASON} characters",
+            code="REASON_TOO_LONG",
+            fields={"reason": "reason_too_long"},
+        )
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in reason):
+        raise BadRequest(
+            "the reason contains control characters",
+            code="REASON_INVALID",
+            fields={"reason": "reason_invalid"},
+        )
+    values = {"decided_at": now, "decided_by": reviewer.id, "reason": reason}
+    _transition(session, application, to=REJECTED, actor=reviewer, now=now, reason=reason, values=values)
+    session.commit()
+    return application
+
+
+def expire_due(*, session: Session, now: datetime) -> int:
+    """Mark issued applications whose pass has run out as expired (an event each); returns how many.
+
+    Run before applications are shown, so there is no job to schedule; an application someone else has just
+    expired or revoked is skipped, never an error.
+    """
+    due = session.exec(
+        select(Application)
+        .join(IssuedPass, col(IssuedPass.pass_id) == col(Application.pass_id))
+        .where(Application.status == ISSUED, col(IssuedPass.valid_until) <= now)
+        .order_by(col(Application.id))  # the same lock order everywhere: no deadlock between two of these
+    ).all()
+    expired = 0
+    for application in due:
+        if _move(session, application, ISSUED, EXPIRED, now):
+            _event(session, application, None, ISSUED, EXPIRED, "", now)
+            expired += 1
+    if expired:
+        session.commit()
+    return expired
