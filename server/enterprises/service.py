@@ -1,15 +1,18 @@
-"""Enterprises: registration by the pass-issuing path, and the directory the trust bundle carries."""
+"""Enterprises: the administrator's list and verification, and the directory the trust bundle carries."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from passcore import trust
+from passcore import ids, trust
+from passcore.errors import InputError
+from server.accounts.models import User
 from server.enterprises.models import Enterprise
+from server.errors import NotFound
 
-__all__ = ["directory", "record_verified"]
+__all__ = ["directory", "list_enterprises", "record_verified", "verifier", "verify"]
 
 
 def record_verified(
@@ -44,3 +47,35 @@ def record_verified(
 def directory(session: Session) -> list[trust.Enterprise]:
     rows = session.exec(select(Enterprise).where(Enterprise.verified).order_by(Enterprise.uscc))
     return [trust.Enterprise(r.uscc, r.name, r.contact, r.phone) for r in rows]
+
+
+def list_enterprises(session: Session) -> list[tuple[Enterprise, str | None]]:
+    """Every enterprise with the username of the administrator who verified it; those waiting come first."""
+    query = (
+        select(Enterprise, User.username)
+        .outerjoin(User, col(User.id) == Enterprise.verified_by)
+        .order_by(col(Enterprise.verified), col(Enterprise.created_at).desc(), col(Enterprise.uscc))
+    )
+    return [(enterprise, username) for enterprise, username in session.exec(query)]
+
+
+def verify(*, session: Session, uscc: str, admin: User, now: datetime) -> Enterprise:
+    """An administrator confirms the enterprise is real; from now on it can apply. Verifying again changes nothing."""
+    try:
+        uscc = ids.validate_uscc(uscc)
+    except InputError:
+        uscc = ""  # not a credit code, so not an enterprise of ours (and never sent to the database)
+    enterprise = session.get(Enterprise, uscc) if uscc else None
+    if enterprise is None:
+        raise NotFound("no such enterprise", code="ENTERPRISE_NOT_FOUND")
+    if not enterprise.verified:
+        enterprise.verified, enterprise.verified_at, enterprise.verified_by = True, now, admin.id
+        session.add(enterprise)
+        session.commit()
+    return enterprise
+
+
+def verifier(session: Session, enterprise: Enterprise) -> str | None:
+    """The username of the administrator who verified ``enterprise`` (None for the CLI or the demo)."""
+    user = session.get(User, enterprise.verified_by) if enterprise.verified_by else None
+    return user.username if user else None

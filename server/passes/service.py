@@ -1,4 +1,8 @@
-"""Issuing and revoking passes."""
+"""Issuing, finding and revoking passes.
+
+``issue``, ``get_pass``, ``revoke`` and ``revoked_ids`` serve the CLI and the bundle; the portal and the API use
+``visible_pass``, ``pass_view``, ``list_passes`` and ``revoke_pass``, which apply who may see and revoke what.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,39 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from passcore import ids, wire
 from passcore.claims import PASS_ID_BYTES, Driver, PassClaims, Person
 from passcore.errors import InputError
 from passcore.keys import SigningKey
 from passcore.policy import Policy
+from server.accounts.models import ROLE_ADMIN, ROLE_ENTERPRISE, ROLE_REVIEWER, User
+from server.applications.models import ISSUED, REVOKED, Application, ApplicationEvent
 from server.applications.schemas import ApplicationCreate
+from server.config import Settings
 from server.enterprises import service as enterprises
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.passes import card, views
 from server.passes.models import IssuedPass, Revocation
+from server.passes.views import PASS_STATUSES, PassView, status_of
 
-__all__ = ["Issued", "get_pass", "issue", "revoke", "revoked_ids"]
+__all__ = [
+    "PASS_STATUSES",
+    "Issued",
+    "PassView",
+    "can_revoke",
+    "delivery_file",
+    "get_pass",
+    "issue",
+    "list_passes",
+    "pass_view",
+    "revoke",
+    "revoke_pass",
+    "revoked_ids",
+    "status_of",
+    "visible_pass",
+]
 
 PASS_ID_RE_LEN = PASS_ID_BYTES * 2
 
@@ -130,17 +155,132 @@ def get_pass(session: Session, pass_id: str) -> IssuedPass:
     return record
 
 
-def revoke(*, session: Session, pass_id: str, reason: str, by: str, now: datetime) -> tuple[Revocation, bool]:
-    """Revoke a pass; revoking again changes nothing. Returns the revocation and whether it is new."""
+def revoke(
+    *, session: Session, pass_id: str, reason: str, by: str, now: datetime, actor_id: int | None = None
+) -> tuple[Revocation, bool]:
+    """Revoke a pass (not committed); revoking again changes nothing. Returns the revocation and whether it is new.
+
+    The pass's application, if it came from one, moves to revoked with an event: its history is the one place a
+    clerk or an auditor reads what happened to it.
+    """
     record = get_pass(session, pass_id)
     existing = session.get(Revocation, record.pass_id)
     if existing is not None:
         return existing, False
     revocation = Revocation(pass_id=record.pass_id, revoked_at=now, reason=reason[:500], revoked_by=by)
     session.add(revocation)
+    application = session.get(Application, record.application_id) if record.application_id else None
+    if application is not None and application.status == ISSUED:
+        session.add(
+            ApplicationEvent(
+                application_id=application.id or 0,
+                at=now,
+                actor_id=actor_id,
+                from_status=application.status,
+                to_status=REVOKED,
+                reason=reason[:500],
+            )
+        )
+        application.status, application.updated_at = REVOKED, now
+        session.add(application)
     session.flush()
     return revocation, True
 
 
 def revoked_ids(session: Session) -> list[str]:
     return list(session.exec(select(Revocation.pass_id).order_by(Revocation.pass_id)))
+
+
+REVOKERS = (ROLE_ENTERPRISE, ROLE_REVIEWER, ROLE_ADMIN)  # auditors look, they do not act
+MAX_REASON = 500
+
+
+def visible_pass(*, session: Session, pass_id: str, viewer: User) -> IssuedPass:
+    """The pass, or NotFound when it does not exist *or* belongs to another enterprise (no existence leak)."""
+    record = session.exec(
+        select(IssuedPass).where(IssuedPass.pass_id == views.key(pass_id), views.scope(viewer))
+    ).first()
+    if record is None:
+        raise NotFound("no such pass", code="PASS_NOT_FOUND")
+    return record
+
+
+def pass_view(*, session: Session, pass_id: str, viewer: User, now: datetime) -> PassView:
+    row = session.exec(views.views(viewer).where(IssuedPass.pass_id == views.key(pass_id))).first()
+    if row is None:
+        raise NotFound("no such pass", code="PASS_NOT_FOUND")
+    record, revocation, name = row
+    return views.view(record, revocation, name, now)
+
+
+def list_passes(
+    *,
+    session: Session,
+    viewer: User,
+    now: datetime,
+    query: str = "",
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[PassView]:
+    """Newest first; ``query`` is a pass number, a plate or a pass id (see ``views.search``)."""
+    if status is not None and status not in PASS_STATUSES:
+        raise BadRequest("unknown status", code="STATUS_INVALID", fields={"status": "passes_status_invalid"})
+    statement = views.views(viewer)
+    text = query.replace("\x00", "").strip()[:40]  # PostgreSQL refuses NUL even in a LIKE pattern
+    if text:
+        statement = statement.where(views.search(text))
+    if status is not None:
+        statement = statement.where(views.status_filter(status, now))
+    statement = (
+        statement.order_by(col(IssuedPass.issued_at).desc(), col(IssuedPass.serial).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [views.view(record, revocation, name, now) for record, revocation, name in session.exec(statement)]
+
+
+def can_revoke(viewer: User) -> bool:
+    """Whether ``viewer`` may revoke the passes it can see (its own, for an enterprise)."""
+    return viewer.role in REVOKERS
+
+
+def revoke_pass(*, session: Session, pass_id: str, viewer: User, reason: str, now: datetime) -> Revocation:
+    """Revoke a pass with a reason, recording who; the next trust bundle carries it to the checkpoints."""
+    record = visible_pass(session=session, pass_id=pass_id, viewer=viewer)
+    if not can_revoke(viewer):
+        raise Forbidden("auditors cannot revoke passes", code="ROLE_FORBIDDEN")
+    reason = reason.strip()
+    # Control characters (NUL above all, which PostgreSQL cannot store) have no place in a reason someone reads.
+    if not reason or len(reason) > MAX_REASON or any(ord(ch) < 32 and ch not in "\t\n\r" for ch in reason):
+        raise BadRequest(
+            "give the reason for revoking (up to 500 characters)",
+            code="REASON_REQUIRED",
+            fields={"reason": "passes_reason_required"},
+        )
+    try:
+        revocation, new = revoke(
+            session=session,
+            pass_id=record.pass_id,
+            reason=reason,
+            by=viewer.username,
+            now=now,
+            actor_id=viewer.id,
+        )
+        if not new:
+            raise Conflict("the pass is already revoked", code="PASS_ALREADY_REVOKED")
+        session.commit()
+    except IntegrityError as err:  # revoked by someone else a moment ago
+        session.rollback()
+        raise Conflict("the pass is already revoked", code="PASS_ALREADY_REVOKED") from err
+    return revocation
+
+
+def delivery_file(
+    *, session: Session, pass_id: str, viewer: User, kind: card.Format, settings: Settings, page: str = "A5"
+) -> card.DeliveryFile:
+    """A PNG, SVG or PDF of a pass the viewer can see. A revoked pass is not handed out again for printing."""
+    record = visible_pass(session=session, pass_id=pass_id, viewer=viewer)
+    if session.get(Revocation, record.pass_id) is not None:
+        raise Conflict("this pass is revoked and can no longer be downloaded", code="PASS_REVOKED")
+    return card.render_file(record, kind, settings, page=page)

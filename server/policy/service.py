@@ -1,18 +1,44 @@
-"""Release-policy versions: read the one in force, add a new one."""
+"""Release-policy versions: read the one in force, add a new one.
+
+``update`` is the administrator's use case: it validates each field on its own (so a form can show every mistake
+beside its field), stores the new version and signs the trust bundle that carries it, in one commit.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from passcore import ids
 from passcore.errors import InputError
-from passcore.policy import Policy
+from passcore.policy import (
+    ESCORT_REQUIRED,
+    IDENTITY_CONFIRM,
+    IDENTITY_ID_LAST4,
+    REFUSE,
+    Policy,
+    parse_temperature,
+)
+from server.bundles.models import BundleVersion
+from server.config import Settings
+from server.errors import BadRequest
 from server.policy.models import PolicyVersion
 
-__all__ = ["current", "ensure_default", "set_policy"]
+__all__ = [
+    "EDITABLE",
+    "PolicyChange",
+    "by_version",
+    "current",
+    "ensure_default",
+    "history",
+    "set_policy",
+    "update",
+]
 
 
 def _latest(session: Session) -> PolicyVersion | None:
@@ -61,3 +87,112 @@ def set_policy(*, session: Session, changes: dict[str, Any], now: datetime, by: 
     data["version"] = old.version + 1
     data["effective_from"] = now.isoformat()
     return _store(session, Policy.from_dict(data), now, by)
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    policy: Policy  # the policy in force afterwards
+    bundle: BundleVersion  # the trust bundle version that carries it
+    changed: bool  # False when the values given were those already in force: no new version
+
+
+def _codes(value: Any) -> list[str]:
+    items = value.replace("，", ",").replace("、", ",").split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or len(items) > 5000:
+        raise ValueError("a list of region codes")
+    return sorted({ids.validate_region(str(item)) for item in items if str(item).strip()})
+
+
+def _yes_no(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "no", "true", "false"):
+        return value.strip().lower() in ("yes", "true")
+    raise ValueError("yes or no")
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"one of {', '.join(choices)}")
+        return str(value)
+
+    return check
+
+
+def _whole(value: Any) -> int:
+    number = int(value.strip()) if isinstance(value, str) and value.strip().isdigit() else value
+    if type(number) is not int or not 1 <= number <= 10_000:
+        raise ValueError("a whole number from 1 to 10000")
+    return number
+
+
+def _note(value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or len(value) > 500
+        or any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value)
+    ):
+        raise ValueError("text of at most 500 characters")
+    return value.strip()
+
+
+# field -> (parser, message key shown beside the field). The thresholds that are not here (plausible
+# temperature range, staleness, retention) are changed deliberately, with `checkpass policy set`.
+EDITABLE: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "hard_hit": (_codes, "admin_hard_hit_invalid"),
+    "fever_threshold_c": (lambda v: str(parse_temperature(v)), "admin_fever_invalid"),
+    "pass_mandatory": (_yes_no, "admin_choice_invalid"),
+    "hard_hit_without_enterprise": (_one_of(REFUSE, ESCORT_REQUIRED), "admin_choice_invalid"),
+    "identity_check": (_one_of(IDENTITY_CONFIRM, IDENTITY_ID_LAST4), "admin_choice_invalid"),
+    "escort_wait_limit_minutes": (_whole, "admin_number_invalid"),
+    "review_answer_hours": (_whole, "admin_number_invalid"),
+    "max_validity_days": (_whole, "admin_number_invalid"),
+    "note": (_note, "admin_note_invalid"),
+}
+
+
+def _clean(changes: Mapping[str, Any], old: Policy) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    fields: dict[str, str] = {}
+    for name, value in changes.items():
+        if name not in EDITABLE:
+            fields[name] = "admin_field_unknown"
+            continue
+        parse, message = EDITABLE[name]
+        try:
+            clean[name] = parse(value)
+        except (InputError, ValueError, TypeError):
+            fields[name] = message
+    fever = clean.get("fever_threshold_c")
+    if fever is not None and not old.temperature_min_c < parse_temperature(fever) <= old.temperature_max_c:
+        fields["fever_threshold_c"] = "admin_fever_invalid"
+    if fields:
+        raise BadRequest("please correct the marked fields", code="POLICY_INVALID", fields=fields)
+    return clean
+
+
+def update(
+    *, session: Session, settings: Settings, changes: Mapping[str, Any], now: datetime, by: str
+) -> PolicyChange:
+    """A new policy version effective now, and the signed trust bundle carrying it, committed together."""
+    # Imported here: the bundle reads the policy, so a module-level import would be circular.
+    from server.bundles import service as bundles
+
+    old = current(session)
+    clean = _clean(changes, old)
+    before = old.to_dict()
+    try:
+        if Policy.from_dict(before | clean).to_dict() == before:
+            return PolicyChange(old, bundles.publish(session=session, settings=settings, now=now), False)
+        policy = set_policy(session=session, changes=clean, now=now, by=by)
+    except InputError as err:
+        raise BadRequest(err.message, code="POLICY_INVALID") from err
+    bundle = bundles.refresh(session=session, settings=settings, now=now)
+    session.commit()
+    return PolicyChange(policy, bundle, True)
+
+
+def history(session: Session, limit: int = 10) -> list[PolicyVersion]:
+    query = select(PolicyVersion).order_by(col(PolicyVersion.version).desc()).limit(limit)
+    return list(session.exec(query))
