@@ -1,0 +1,32 @@
+"""The hash chain of crossing records: one canonical byte form of a record and its SHA-256.
+
+Pure (standard library only) because the checkpoint client must compute exactly the same bytes when it writes a
+record; issue 4 may move this module into ``passcore`` so that both programs import one copy.
+
+A record's ``hash`` is SHA-256 (lower-case hex) over the canonical JSON of the record without its ``hash`` key:
+keys sorted, no insignificant whitespace, UTF-8 without ``\\u`` escapes for non-ASCII text, numbers as Python's
+``json`` module writes them (integers as integers; 36.5 as ``36.5``). ``prev_hash`` is the previous record's ``hash``
+on the same device, and 64 zeros for the device's first record (``seq`` 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["GENESIS", "canonical", "record_hash"]
+
+GENESIS = "0" * 64
+
+
+def canonical(value: Mapping[str, Any]) -> bytes:
+    """The bytes that are hashed and stored. Raises ValueError for NaN/Infinity and unencodable text."""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8")  # UnicodeEncodeError (a ValueError) for lone surrogates
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 of the record's canonical form without its own ``hash``."""
+    return hashlib.sha256(canonical({k: v for k, v in record.items() if k != "hash"})).hexdigest()
