@@ -52,10 +52,10 @@ from passcore.claims import Driver, PassClaims, Person
 from passcore.keys import generate_signing_key
 from passcore.policy import Policy
 from server.applications.schemas import parse_application
-from server.cli import _card  # private, but the card exactly as `checkpass issue` builds it
 from server.config import get_settings
 from server.passes import render
 from server.passes import service as passes
+from server.passes.card import card_for  # the card exactly as `checkpass issue` and the portal build it
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_APPLICATION = ROOT / "examples" / "application.json"
@@ -404,7 +404,7 @@ def bench_issue(runs: int, now: datetime) -> dict[str, Any]:
             out.mkdir()
             (out / "pass.txt").write_text(text + "\n", encoding="ascii")
             marks.append(clock())
-            card = _card(claims, application, settings)
+            card = card_for(claims, application, settings)
             marks.append(clock())
             render.write_all(text, card, out, page="A5")
             marks.append(clock())

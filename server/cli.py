@@ -13,18 +13,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
-from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from passcore import ids
-from passcore.claims import PLATE_COLOUR_NAMES_ZH, PassClaims
 from passcore.errors import CheckpassError, InputError
 from server import demo as demo_data
 from server.accounts import service as accounts
-from server.applications.schemas import ApplicationCreate, parse_application
+from server.applications.schemas import parse_application
 from server.bundles import service as bundles
 from server.config import Settings, get_settings
 from server.db import make_engine, migrate, session_scope
@@ -32,6 +30,7 @@ from server.errors import AppError
 from server.keyring import service as keyring
 from server.passes import render
 from server.passes import service as passes
+from server.passes.card import card_for
 from server.policy import service as policy_service
 
 __all__ = ["app", "main"]
@@ -105,29 +104,6 @@ def init() -> None:
     )
 
 
-def _card(claims: PassClaims, application: ApplicationCreate, settings: Settings) -> render.PassCard:
-    zone = ZoneInfo(settings.timezone)
-
-    def local(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-    route = " → ".join(ids.region_name(code) for code in (claims.origin, claims.destination))
-    return render.PassCard(
-        serial=claims.serial,
-        pass_id=claims.pass_id,
-        plate=ids.format_plate(claims.plate),
-        plate_colour=f"{PLATE_COLOUR_NAMES_ZH[claims.plate_colour]} {claims.plate_colour}",
-        enterprise=application.enterprise.name,
-        driver=f"{claims.driver.name}  {claims.driver.id_masked}",
-        escorts=tuple(f"{p.name}  {p.id_masked}" for p in claims.escorts),
-        route=route,
-        cargo=application.cargo,
-        valid_from=local(claims.valid_from),
-        valid_until=local(claims.valid_until),
-        issuer=settings.issuer_name,
-    )
-
-
 @app.command()
 def issue(
     application_file: Annotated[Path, typer.Argument(metavar="APPLICATION.json")],
@@ -152,7 +128,9 @@ def issue(
         )
         out.mkdir(parents=True, exist_ok=True)
         (out / "pass.txt").write_text(issued.qr_text + "\n", encoding="ascii")
-        paths = render.write_all(issued.qr_text, _card(issued.claims, application, settings), out, page=page)
+        paths = render.write_all(
+            issued.qr_text, card_for(issued.claims, application, settings), out, page=page
+        )
         readable = issued.claims.readable()
         (out / "pass.json").write_text(
             json.dumps(readable, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -274,7 +252,7 @@ def demo(
     """Seed demo data: Hubei (420000) hard-hit, demo passes, a forged pass, scenarios and a trust bundle."""
     now = _now()
     with _state(create=True) as (settings, session):
-        summary = demo_data.seed(session=session, settings=settings, out=out, now=now, card=_card)
+        summary = demo_data.seed(session=session, settings=settings, out=out, now=now, card=card_for)
         row = bundles.current(
             session=session,
             root=keyring.load_root(settings),

@@ -23,6 +23,7 @@ from passcore.claims import PassClaims
 from passcore.keys import generate_signing_key
 from server.accounts import service as accounts
 from server.accounts.models import User
+from server.applications import service as applications
 from server.applications.schemas import ApplicationCreate, parse_application
 from server.config import Settings
 from server.errors import AppError, BadRequest
@@ -163,6 +164,17 @@ def _demo_users(session: Session, now: datetime) -> None:
             )
 
 
+def _demo_queue(session: Session, now: datetime) -> None:
+    """An application waiting for review, so the reviewer's queue has something to show."""
+    clerk = session.exec(select(User).where(User.username == "demo-enterprise")).one()
+    data = _applications(now)["kunshan"] | {
+        "vehicle": {"plate": "苏E·C5678", "plate_colour": "blue"},
+        "escorts": [{"name": "李娜", "id_number": "320583199007054567"}],
+        "cargo": "电子元器件",
+    }
+    applications.create(session=session, user=clerk, data=data, submit=True, now=now)
+
+
 def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card: Any) -> dict[str, Any]:
     """Seed demo data and write passes and scenarios under ``out``; ``card`` builds a PassCard."""
     keyring.ensure_keys(session=session, settings=settings, now=now)
@@ -192,6 +204,7 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
         _write_pass(out / name, result.qr_text, result.claims, card(result.claims, application, settings))
         texts[name], issued[name], applications[name] = result.qr_text, result.claims, application
     _demo_users(session, now)
+    _demo_queue(session, now)
     fake = replace(issued["kunshan"], plate="苏EB9999", driver=replace(issued["kunshan"].driver, name="赵六"))
     texts["forged"] = forge_pass(fake, claimed_kid=signer.kid)
     _write_pass(out / "forged", texts["forged"], fake, card(fake, applications["kunshan"], settings))

@@ -62,7 +62,14 @@ class Principal:
 
 def get_principal(request: Request, session: SessionDep, now: ClockDep) -> Principal:
     principal = _find_principal(request, session, now)
-    request.state.principal = principal  # error pages show who is signed in
+    # Error pages show who is signed in. They get copies: a rollback later in the request expires the session's
+    # own objects, which then cannot be read once the session is closed.
+    request.state.principal = Principal(
+        user=User.model_validate(principal.user.model_dump()) if principal.user else None,
+        device_id=principal.device_id,
+        web=WebSession.model_validate(principal.web.model_dump()) if principal.web else None,
+        token=principal.token,
+    )
     return principal
 
 

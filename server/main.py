@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passcore.errors import CheckpassError
@@ -21,6 +22,7 @@ from server.db import make_engine
 from server.deps import Principal, csrf_protect
 from server.enterprises import router as enterprises
 from server.errors import AppError, BadRequest, LoginRequired, NotFound
+from server.keyring import router as keyring
 from server.passes import router as passes
 from server.policy import router as policy
 from server.web.pages import page
@@ -69,6 +71,16 @@ def create_app(settings: Settings) -> FastAPI:
     def core_error(request: Request, err: CheckpassError) -> Response:
         return _render_error(request, BadRequest(err.message, code=err.code))
 
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    def out_of_range(request: Request, err: Exception) -> Response:
+        # PostgreSQL refuses NUL characters in text and both databases refuse integers past their range: the
+        # request's values were unusable, whatever route let them through.
+        return _render_error(
+            request,
+            BadRequest("a value is out of range or contains forbidden characters", code="VALUE_UNUSABLE"),
+        )
+
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, err: RequestValidationError) -> Response:
         fields = {".".join(str(p) for p in e["loc"][1:]) or "body": str(e["msg"]) for e in err.errors()}
@@ -91,7 +103,17 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for domain in (accounts, applications, passes, enterprises, policy, bundles, checkpoints, crossings):
+    for domain in (
+        accounts,
+        applications,
+        passes,
+        enterprises,
+        policy,
+        keyring,
+        bundles,
+        checkpoints,
+        crossings,
+    ):
         app.include_router(domain.web)
         app.include_router(domain.api)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

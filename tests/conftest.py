@@ -61,3 +61,18 @@ def database_url(request, tmp_path) -> str | None:
     if request.param == "sqlite":
         return None
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """argon2id with its smallest cost in tests: hashing strength is the library's job, not what we test here
+    (the production hasher keeps argon2-cffi's recommended parameters)."""
+    from argon2 import PasswordHasher
+
+    from server.accounts import service
+
+    production = service._HASHER
+    service._HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    service._DUMMY_HASH = service._HASHER.hash("dummy")
+    yield
+    service._HASHER = production

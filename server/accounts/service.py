@@ -121,7 +121,8 @@ def authenticate(
     *, session: Session, username: str, password: str, client: str, settings: Settings, now: datetime
 ) -> User:
     """The user, or Unauthorized with a message that never says which part was wrong."""
-    name = username.strip().lower()[:50]
+    # Control characters cannot be in any username, and PostgreSQL refuses NUL in text.
+    name = "".join(ch for ch in username.strip().lower()[:50] if ch.isprintable())
     since = now - timedelta(minutes=settings.login_window_minutes)
     if (
         _failures(session, LoginAttempt.username, name, since) >= settings.login_max_failures
@@ -138,7 +139,7 @@ def authenticate(
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False
-    session.add(LoginAttempt(username=name, client=client[:64], at=now, success=ok))
+    session.add(LoginAttempt(username=name, client=client[:64].replace("\x00", ""), at=now, success=ok))
     session.commit()  # the attempt counts even though the request fails
     if not ok or user is None:
         raise Unauthorized("wrong username or password", code="LOGIN_FAILED")

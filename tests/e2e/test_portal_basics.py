@@ -48,8 +48,11 @@ def test_registration_shows_errors_next_to_the_fields(server, new_page):
 
 
 def test_demo_accounts_sign_in_and_land_on_their_role_page(server, new_page):
-    for username, landing in (("demo-admin", "/admin/enterprises"), ("demo-reviewer", "/review/queue"),
-                              ("demo-enterprise", "/enterprise/applications")):
+    for username, landing in (
+        ("demo-admin", "/admin/enterprises"),
+        ("demo-reviewer", "/review/queue"),
+        ("demo-enterprise", "/enterprise/applications"),
+    ):
         page = new_page()
         sign_in(page, server["url"], username)
         page.wait_for_url(f"**{landing}")
