@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import secrets
 import statistics
 import sys
@@ -38,10 +36,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import machine  # bench/machine.py: the script's own folder is on sys.path
 from sqlalchemy import insert
 from sqlmodel import Session
 
@@ -80,27 +78,7 @@ def summary(samples: list[int]) -> dict[str, float]:
 
 
 def environment() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "cpu": cpu,
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "python": platform.python_version(),
-        "libraries": versions,
-    }
+    return machine.describe(LIBRARIES)
 
 
 @contextmanager

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import socket
 import statistics
@@ -34,11 +33,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import httpx
+import machine  # bench/machine.py: the script's own folder is on sys.path
 from sqlalchemy import func, select
 
 import server.models  # noqa: F401  (every table, for the migrations' metadata)
@@ -58,28 +57,7 @@ USCC = "91320583MA1XY71231"
 
 
 def environment() -> dict[str, Any]:
-    def first(path: str, key: str) -> str:
-        try:
-            for line in Path(path).read_text(encoding="utf-8").splitlines():
-                if line.startswith(key):
-                    return line.split(":" if ":" in line else "=", 1)[1].strip().strip('"')
-        except OSError:
-            pass
-        return "unknown"
-
-    versions: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "cpu": first("/proc/cpuinfo", "model name"),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "os": f"{first('/etc/os-release', 'PRETTY_NAME')}, kernel {platform.release()}",
-        "python": platform.python_version(),
-        "libraries": versions,
-    }
+    return machine.describe(LIBRARIES)
 
 
 def make_records(count: int, start: datetime) -> list[dict[str, Any]]:

@@ -25,7 +25,6 @@ import gc
 import itertools
 import json
 import os
-import platform
 import secrets
 import statistics
 import subprocess
@@ -38,11 +37,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import base45
+import machine  # bench/machine.py: the script's own folder is on sys.path
 import qrcode.constants
 import qrcode.util
 from stdnum.cn import ric
@@ -133,30 +132,7 @@ def verdict(ok: bool) -> str:
 
 
 def environment() -> dict[str, Any]:
-    def first(path: str, key: str) -> str:
-        try:
-            for line in Path(path).read_text(encoding="utf-8").splitlines():
-                if line.startswith(key):
-                    return line.split(":" if ":" in line else "=", 1)[1].strip().strip('"')
-        except OSError:
-            pass
-        return "unknown"
-
-    versions: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    mem_kib = first("/proc/meminfo", "MemTotal").split()[0]
-    return {
-        "cpu": first("/proc/cpuinfo", "model name"),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gib": round(int(mem_kib) / 1024**2, 1) if mem_kib.isdigit() else None,
-        "os": f"{first('/etc/os-release', 'PRETTY_NAME')}, kernel {platform.release()}",
-        "python": platform.python_version(),
-        "libraries": versions,
-    }
+    return machine.describe(LIBRARIES)
 
 
 def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
