@@ -6,7 +6,9 @@ Every error is one line on stderr; never a traceback for bad input.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from checkpoint_client import station, truststore
+from checkpoint_client import commands, station, truststore
 from checkpoint_client.config import Settings, get_settings
 from checkpoint_client.scanner import decode_image_file
 from passcore import trust, wire
@@ -155,6 +157,14 @@ def bundle_import(
         f"trust bundle version {accepted.version} accepted (policy version {accepted.policy.version}, "
         f"{len(accepted.revoked)} revoked passes, expires {accepted.expires_at.isoformat()})"
     )
+
+
+def _load_command_modules() -> None:
+    for module in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"{commands.__name__}.{module.name}")
+
+
+_load_command_modules()
 
 
 def main() -> None:

@@ -3,11 +3,17 @@
 ``current`` (the CLI's) and ``refresh`` work inside the caller's transaction, so a key rotation or a policy change
 and the bundle version that announces it are committed together; ``publish`` is the use case of its own
 (serving the bundle), and ``delta`` compares two stored versions for the compact revocation delta.
+
+Building the content reads every revocation (about 0.2 s at 100,000), so ``publish`` first compares a cheap
+summary of the inputs (revocation count and newest time, policy, issuers, directory) with the one its process saw
+when it last served the newest version, and skips the build when nothing changed. Revocations are only ever added,
+so an unchanged count and newest time mean an unchanged list.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -105,12 +111,35 @@ def refresh(*, session: Session, settings: Settings, now: datetime) -> BundleVer
     raise Conflict("the trust bundle is being published by another request; try again", code="BUNDLE_BUSY")
 
 
+# (database URL, version, digest) -> the inputs summary that version was built or confirmed from, per process.
+_confirmed: dict[tuple[str, int, str], str] = {}
+_confirmed_lock = threading.Lock()
+
+
+def _inputs_summary(session: Session) -> str:
+    count, newest = passes.revocations_mark(session)
+    issuers = [(k.kid.hex(), k.status, k.valid_from, k.valid_until) for k in keyring.bundle_issuers(session)]
+    parts = (count, newest, policy_service.current(session).version, issuers, enterprises.directory(session))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
 def publish(*, session: Session, settings: Settings, now: datetime) -> BundleVersion:
     """The signed bundle to serve, committed (a version made here must exist before anyone names it)."""
+    # Taken before the build: a revocation committed during it makes the next request build again (never stale).
+    summary = _inputs_summary(session)
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    newest = latest(session)
+    half = timedelta(days=settings.bundle_validity_days) / 2
+    if newest is not None and now.replace(microsecond=0) < newest.issued_at + half:
+        with _confirmed_lock:
+            if _confirmed.get((url, newest.version, newest.digest)) == summary:
+                return newest
     for _attempt in range(2):
         try:
             row = refresh(session=session, settings=settings, now=now)
             session.commit()
+            with _confirmed_lock:
+                _confirmed[(url, row.version, row.digest)] = summary
             return row
         except OperationalError:
             # SQLite: a read snapshot taken before another worker committed its version cannot write; a new

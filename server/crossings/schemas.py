@@ -15,6 +15,7 @@ from server.checkpoints.service import usable_text
 
 __all__ = [
     "MAX_RECORDS",
+    "Checks",
     "CrossingBatch",
     "CrossingRecord",
     "EscortEnterprise",
@@ -76,6 +77,14 @@ class Occupant(Strict):
     travel_history: list[Region] = Field(max_length=30, description="14-day travel history")
 
 
+class Checks(Strict):
+    """What the officer checked against a pass; all null for a vehicle without one. No ID digits are kept."""
+
+    identity_confirmed: bool | None = Field(description="the driver is the person on the pass")
+    licence_confirmed: bool | None = Field(description="the driving licence matches the pass")
+    id_last4_matched: bool | None = Field(description="the typed last 4 ID characters matched the pass")
+
+
 class CrossingRecord(Strict):
     """One decision made at a checkpoint, as the device stored and hash-chained it. Every key is required."""
 
@@ -100,6 +109,10 @@ class CrossingRecord(Strict):
     bundle_version: int = Field(ge=0, le=2**31 - 1, description="0 when no trust bundle was loaded")
     occupants: list[Occupant] = Field(min_length=1, max_length=MAX_OCCUPANTS)
     vehicle_origin: Region | None
+    verification: ReasonCode | None = Field(
+        description="the pass verification's code (PASS_VALID, PASS_REVOKED, …); null when no pass was read"
+    )
+    checks: Checks
 
 
 class CrossingBatch(BaseModel):

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from passcore import ids
+from passcore.chain import GENESIS, canonical
 from passcore.errors import InputError
 from passcore.policy import ESCORT_REQUIRED
 from server.checkpoints.models import Device
-from server.crossings.chain import GENESIS, canonical
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from server.crossings.schemas import CrossingRecord
 from server.enterprises.models import Enterprise

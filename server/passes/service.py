@@ -191,6 +191,12 @@ def revoked_ids(session: Session) -> list[str]:
     return list(session.exec(select(Revocation.pass_id).order_by(Revocation.pass_id)))
 
 
+def revocations_mark(session: Session) -> tuple[int, datetime | None]:
+    """How many revocations and the newest one's time: revocations are only added, so this changes with the list."""
+    count, newest = session.exec(select(func.count(), func.max(Revocation.revoked_at))).one()
+    return count, newest
+
+
 REVOKERS = (ROLE_ENTERPRISE, ROLE_REVIEWER, ROLE_ADMIN)  # auditors look, they do not act
 MAX_REASON = 500
 

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from passcore.chain import GENESIS, record_hash
 from server.accounts.models import User
 from server.checkpoints import service as checkpoints
-from server.crossings.chain import GENESIS, record_hash
 from tests.integration.conftest import DEMO_USCC
 
 HOSTILE = "<script>alert(1)</script>张\u202eabc\u200b'\"&"
@@ -95,6 +95,8 @@ class Device(TestClient):
                 },
             ],
             "vehicle_origin": "320583",
+            "verification": "PASS_VALID",
+            "checks": {"identity_confirmed": True, "licence_confirmed": True, "id_last4_matched": None},
         } | changes
         record["hash"] = record_hash(record)
         self.last_hash = record["hash"]

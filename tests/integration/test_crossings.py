@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import Session, func, select
 
+from passcore.chain import GENESIS, canonical, record_hash
 from server.checkpoints.models import Device as DeviceRow
-from server.crossings.chain import GENESIS, canonical, record_hash
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from tests.integration import checkpoint_devices
 from tests.integration.checkpoint_devices import HOSTILE, Device, make_checkpoint

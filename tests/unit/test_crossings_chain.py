@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from server.crossings.chain import GENESIS, canonical, record_hash
+from passcore.chain import GENESIS, canonical, record_hash
 
 RECORD = {
     "id": "6f1c2a9e-3b7d-4c1e-9a51-2d8f0b6e4a17",
@@ -31,18 +31,21 @@ RECORD = {
         {"role": "escort", "name": "李娜", "temperature_c": 36.7, "origin": "320583", "travel_history": []},
     ],
     "vehicle_origin": "420100",
+    "verification": "PASS_VALID",
+    "checks": {"identity_confirmed": True, "licence_confirmed": True, "id_last4_matched": None},
 }
 CANONICAL = (
-    '{"bundle_version":14,"decided_at":"2026-02-10T16:05:12+08:00","enterprise":"91320583MA1XY71231",'
+    '{"bundle_version":14,"checks":{"id_last4_matched":null,"identity_confirmed":true,"licence_confirmed":true},'
+    '"decided_at":"2026-02-10T16:05:12+08:00","enterprise":"91320583MA1XY71231",'
     '"id":"6f1c2a9e-3b7d-4c1e-9a51-2d8f0b6e4a17","occupants":[{"name":"张伟","origin":"420100","role":"driver",'
     '"temperature_c":36.5,"travel_history":["420100"]},{"name":"李娜","origin":"320583","role":"escort",'
     '"temperature_c":36.7,"travel_history":[]}],"outcome":"ESCORT_REQUIRED","pass_id":"0123456789abcdef01234567",'
     '"plate":"鄂A12345","policy_version":2,"prev_hash":"'
     + GENESIS
     + '","reasons":["PASS_VALID","HARD_HIT_VEHICLE"],'
-    '"seq":1,"vehicle_origin":"420100"}'
+    '"seq":1,"vehicle_origin":"420100","verification":"PASS_VALID"}'
 )
-HASH = "c3fac06ef4a573b142fcdb5885a118837c26785d844240d1f87d3bb60b246115"
+HASH = "ae72ee3d292b484893b915ac1873d141e327f518ddbd3c40ce64947f95938cfb"
 
 
 def test_golden_vector():

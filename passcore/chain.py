@@ -1,7 +1,7 @@
 """The hash chain of crossing records: one canonical byte form of a record and its SHA-256.
 
-Pure (standard library only) because the checkpoint client must compute exactly the same bytes when it writes a
-record; issue 4 may move this module into ``passcore`` so that both programs import one copy.
+Pure (standard library only): the checkpoint client writes records with it and the server checks them with it,
+so both programs hash exactly the same bytes.
 
 A record's ``hash`` is SHA-256 (lower-case hex) over the canonical JSON of the record without its ``hash`` key:
 keys sorted, no insignificant whitespace, UTF-8 without ``\\u`` escapes for non-ASCII text, numbers as Python's
