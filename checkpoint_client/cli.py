@@ -19,7 +19,6 @@ import typer
 
 from checkpoint_client import commands, station, truststore
 from checkpoint_client.config import Settings, get_settings
-from checkpoint_client.scanner import decode_image_file
 from passcore import trust, wire
 from passcore.errors import CheckpassError, InputError
 
@@ -39,6 +38,9 @@ MAX_SCENARIO_BYTES = 64 * 1024
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 BundleOption = Annotated[
     Path | None, typer.Option("--bundle", help="Use this bundle file instead of the held one.")
+]
+DecoderOption = Annotated[
+    str, typer.Option("--decoder", help="QR decoder: zxing or pyzbar (pyzbar needs libzbar0).")
 ]
 
 
@@ -81,17 +83,23 @@ def verify(
     text: Annotated[str | None, typer.Option("--text", help="The QR text itself.")] = None,
     bundle: BundleOption = None,
     at: Annotated[str | None, typer.Option("--at", help="Verify as of this ISO time (default: now).")] = None,
+    decoder: DecoderOption = "zxing",
     as_json: JsonFlag = False,
 ) -> None:
     """Verify a pass offline against the trust bundle."""
     if (image is None) == (text is None):
         _fail("give either an IMAGE file or --text QR_TEXT")
+    # OpenCV and the decoders load only for an image: the other commands start without them.
+    from checkpoint_client import decoding
+
+    if decoder not in decoding.BACKENDS:
+        _fail(f"unknown decoder {decoder!r}: choose {' or '.join(decoding.BACKENDS)}")
     now = _now()
     when = _parse_at(at) or now
     settings = get_settings()
     trusted = _bundle(settings, bundle, now)
     if image is not None:
-        codes = decode_image_file(image)
+        codes = decoding.decode_image_file(image, decoder)
         if not codes:
             _fail(f"no QR code found in {image}: hold the pass flat, fill the frame, avoid glare")
         text = next((c for c in codes if c.startswith(wire.PREFIX)), codes[0])

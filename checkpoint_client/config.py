@@ -14,9 +14,19 @@ __all__ = ["Settings", "get_settings"]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHECKPOINT_", extra="ignore")
 
-    home: Path = Field(default=Path("."), description="state directory: keys/ (pinned root) and db/")
+    home: Path = Field(
+        default=Path("."), description="state directory: keys/ (pinned root, device credential) and db/"
+    )
     lang: Literal["zh", "en"] = "zh"
     timezone: str = "Asia/Shanghai"  # times are stored in UTC and shown in local time
+    # Sync with the server (checkpoint sync, and the screen's background sync).
+    sync_batch: int = Field(
+        default=500, ge=1, le=500, description="records per upload (the server takes 500)"
+    )
+    sync_attempts: int = Field(default=5, ge=1, le=20, description="tries per request on transient errors")
+    sync_backoff_s: float = Field(default=0.5, gt=0, le=60, description="first back-off; doubles each try")
+    sync_backoff_max_s: float = Field(default=30.0, gt=0, le=600, description="cap on one back-off")
+    sync_timeout_s: float = Field(default=30.0, gt=0, le=600, description="per HTTP request")
 
     @property
     def root_path(self) -> Path:
@@ -25,6 +35,14 @@ class Settings(BaseSettings):
     @property
     def bundle_path(self) -> Path:
         return self.home / "db" / "trust-bundle.cose"
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "db" / "checkpoint.sqlite3"
+
+    @property
+    def device_path(self) -> Path:
+        return self.home / "keys" / "device.json"
 
 
 def get_settings(**overrides: Any) -> Settings:

@@ -15,7 +15,15 @@ from passcore import trust
 from passcore.errors import BundleError, InputError
 from passcore.keys import PublicKey
 
-__all__ = ["held_bundle", "import_bundle", "pin_root", "pinned_root", "read_bundle_file"]
+__all__ = [
+    "accept_bundle",
+    "held_bundle",
+    "import_bundle",
+    "pin_root",
+    "pin_root_key",
+    "pinned_root",
+    "read_bundle_file",
+]
 
 MAX_FILE_BYTES = trust.MAX_BUNDLE_BYTES
 
@@ -51,7 +59,11 @@ def pinned_root(settings: Settings) -> PublicKey:
 
 def pin_root(settings: Settings, pem_file: Path) -> PublicKey:
     """Pin the bureau's root key; a different key already pinned is never silently replaced."""
-    key = PublicKey.from_pem(_read(pem_file, "root key"))
+    return pin_root_key(settings, PublicKey.from_pem(_read(pem_file, "root key")))
+
+
+def pin_root_key(settings: Settings, key: PublicKey) -> PublicKey:
+    """Pin a root key (from a file, or from the enrolment answer); refuses to replace a different one."""
     if settings.root_path.exists():
         held = pinned_root(settings)
         if held.kid != key.kid:
@@ -98,7 +110,12 @@ def import_bundle(
     """Verify a bundle (refusing rollbacks) and keep it as the checkpoint's current one."""
     if root_file is not None:
         pin_root(settings, root_file)
-    data = _read(path, "trust bundle")
+    return accept_bundle(settings, _read(path, "trust bundle"), now=now)
+
+
+def accept_bundle(settings: Settings, data: bytes, *, now: datetime) -> trust.TrustBundle:
+    """Bundle bytes from a file or the server: verified against the pinned root, refused when forged, older than
+    the held one or expired; kept as the checkpoint's current bundle when accepted."""
     bundle = trust.load_bundle(
         data, root=pinned_root(settings), now=now, held_version=_held_version(settings)
     )

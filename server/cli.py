@@ -399,3 +399,7 @@ def main() -> None:
             err=True,
         )
         sys.exit(1)
+
+
+# Commands kept in their domains add themselves to `app` (they import it, so they come last).
+from server.alerts import commands as _alert_commands  # noqa: E402,F401

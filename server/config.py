@@ -32,6 +32,20 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(
         default=None, description="Secure cookies; default: when served over HTTPS"
     )
+    # The audit (server/alerts, server/retention).
+    audit_max_speed_kmh: float = Field(
+        default=120.0, gt=0, le=1000, description="cloned pass: fastest believable speed between checkpoints"
+    )
+    audit_same_checkpoint_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=1440,
+        description="cloned pass: one pass seen twice at one checkpoint within this",
+    )
+    audit_interval_minutes: int = Field(
+        default=10, ge=1, le=1440, description="periodic audit checks; the retention purge runs once a day"
+    )
+    audit_schedule: bool = Field(default=True, description="run the periodic checks and purge inside `serve`")
 
     @field_validator("issuer_region")
     @classmethod

@@ -18,14 +18,16 @@ from cwt import COSE, COSEKey
 from sqlmodel import Session, col, select
 
 from passcore import claims as claims_mod
-from passcore import wire
+from passcore import trust, wire
 from passcore.claims import PassClaims
 from passcore.keys import generate_signing_key
 from server.accounts import service as accounts
 from server.accounts.models import User
 from server.applications import service as applications
 from server.applications.schemas import ApplicationCreate, parse_application
+from server.bundles import service as bundles
 from server.config import Settings
+from server.demo_crossings import seed_crossings
 from server.errors import AppError, BadRequest
 from server.keyring import service as keyring
 from server.passes import render
@@ -210,8 +212,23 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
     _write_pass(out / "forged", texts["forged"], fake, card(fake, applications["kunshan"], settings))
     scenario_dir = out / "scenarios"
     scenario_dir.mkdir(parents=True, exist_ok=True)
-    for name, scenario in _scenarios(texts["kunshan"], texts["wuhan"], texts["forged"]).items():
+    scenarios = _scenarios(texts["kunshan"], texts["wuhan"], texts["forged"])
+    for name, scenario in scenarios.items():
         (scenario_dir / f"{name}.json").write_text(
             json.dumps(scenario, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
-    return {"passes": {name: c.pass_id for name, c in issued.items()}, "policy_version": policy.version}
+    # The checkpoints' bundle, signed a few hours back: the demo crossings were decided with it.
+    root = keyring.load_root(settings)
+    row = bundles.current(
+        session=session,
+        root=root,
+        validity=timedelta(days=settings.bundle_validity_days),
+        now=now - timedelta(hours=4),
+    )
+    bundle = trust.load_bundle(bytes(row.signed), root=root.public, now=None)
+    uploaded = seed_crossings(session=session, bundle=bundle, scenarios=scenarios, now=now)
+    return {
+        "passes": {name: c.pass_id for name, c in issued.items()},
+        "policy_version": policy.version,
+        "crossings": uploaded,
+    }

@@ -13,7 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passcore.errors import CheckpassError
 from server.accounts import router as accounts
+from server.alerts import router as alerts
 from server.applications import router as applications
+from server.audit import router as audit
 from server.bundles import router as bundles
 from server.checkpoints import router as checkpoints
 from server.config import Settings, get_settings
@@ -113,6 +115,8 @@ def create_app(settings: Settings) -> FastAPI:
         bundles,
         checkpoints,
         crossings,
+        audit,
+        alerts,
     ):
         app.include_router(domain.web)
         app.include_router(domain.api)

@@ -1,6 +1,7 @@
 """Every table, imported in one place so the metadata is complete (migrations, tests)."""
 
 from server.accounts.models import ApiToken, LoginAttempt, User, WebSession
+from server.alerts.models import Alert, AlertEvent
 from server.applications.models import Application, ApplicationEvent
 from server.bundles.models import BundleVersion
 from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
@@ -9,8 +10,11 @@ from server.enterprises.models import Enterprise
 from server.keyring.models import KeyRecord
 from server.passes.models import IssuedPass, Revocation
 from server.policy.models import PolicyVersion
+from server.retention.models import RetentionRun
 
 __all__ = [
+    "Alert",
+    "AlertEvent",
     "ApiToken",
     "Application",
     "ApplicationEvent",
@@ -26,6 +30,7 @@ __all__ = [
     "KeyRecord",
     "LoginAttempt",
     "PolicyVersion",
+    "RetentionRun",
     "Revocation",
     "User",
     "WebSession",

@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from server.accounts.models import User
+from server.alerts import service as alerts
 from server.checkpoints.models import Checkpoint
 from server.checkpoints.service import usable_text
 from server.crossings.models import (
@@ -196,4 +197,5 @@ def hand_over(*, session: Session, escort: EscortRequest, at: datetime, now: dat
         return escort
     session.commit()
     session.refresh(escort)
+    alerts.escort_checked(session=session, escort=escort, now=now)  # handed over later than the limit?
     return escort

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime
@@ -16,23 +16,42 @@ ESCORT_OPEN, ESCORT_ANSWERED, ESCORT_HANDED_OVER, ESCORT_CANCELLED = (
 
 
 class Crossing(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("device_id", "seq", name="uq_crossing_device_id_seq"),)
+    # The audit lists crossings newest first in keyset pages of (decided_at, id): each filter has an index ending in
+    # those two columns, so the database reads one page in order whatever the table's size (server/audit/queries.py).
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq", name="uq_crossing_device_id_seq"),
+        # PostgreSQL also keeps what the dashboard groups by in this index, so its aggregates over a time range
+        # read the index alone, never the wide rows.
+        Index(
+            "ix_crossing_time",
+            "decided_at",
+            "id",
+            postgresql_include=["checkpoint_id", "outcome", "enterprise_uscc"],
+        ),
+        Index("ix_crossing_checkpoint_time", "checkpoint_id", "decided_at", "id"),
+        Index("ix_crossing_enterprise_time", "enterprise_uscc", "decided_at", "id"),
+        Index("ix_crossing_pass_time", "pass_id", "decided_at", "id"),
+        Index("ix_crossing_plate_time", "plate", "decided_at", "id"),
+        Index("ix_crossing_outcome_time", "outcome", "decided_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)  # made by the device, so a retried upload is recognised
     device_id: str = Field(foreign_key="device.id", index=True, max_length=32)
-    checkpoint_id: int = Field(foreign_key="checkpoint.id", index=True)
+    checkpoint_id: int = Field(foreign_key="checkpoint.id")
     seq: int  # the device's own counter: gaps are visible
     prev_hash: str = Field(max_length=64)
     record_hash: str = Field(max_length=64)
-    decided_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    decided_at: datetime = Field(sa_type=UTCDateTime)
     received_at: datetime = Field(sa_type=UTCDateTime)
-    outcome: str = Field(index=True, max_length=16)
-    plate: str = Field(index=True, max_length=10)
-    pass_id: str | None = Field(default=None, index=True, max_length=24)
-    enterprise_uscc: str | None = Field(default=None, index=True, max_length=18)
+    outcome: str = Field(max_length=16)
+    plate: str = Field(max_length=10)
+    pass_id: str | None = Field(default=None, max_length=24)
+    enterprise_uscc: str | None = Field(default=None, max_length=18)
     policy_version: int
     bundle_version: int
     body_json: str = Field(sa_type=Text)  # the record exactly as the device hashed it
+    # Set when retention anonymised the body: from then on sha256(body_json) no longer equals record_hash.
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CrossingConflict(SQLModel, table=True):
@@ -45,6 +64,7 @@ class CrossingConflict(SQLModel, table=True):
     device_id: str = Field(max_length=32)
     received_at: datetime = Field(sa_type=UTCDateTime)
     body_json: str = Field(sa_type=Text)
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class EscortRequest(SQLModel, table=True):
@@ -58,7 +78,7 @@ class EscortRequest(SQLModel, table=True):
     )
     plate: str = Field(max_length=10)
     status: str = Field(default=ESCORT_OPEN, index=True, max_length=12)
-    requested_at: datetime = Field(sa_type=UTCDateTime)
+    requested_at: datetime = Field(sa_type=UTCDateTime, index=True)  # the dashboard's range
     staff_name: str = Field(default="", max_length=50)
     staff_phone: str = Field(default="", max_length=30)
     eta: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from server.alerts import service as alerts
 from server.checkpoints import service as checkpoints
 from server.checkpoints.deps import BureauUser, CurrentDevice
 from server.crossings import escorts
@@ -45,14 +46,17 @@ api = APIRouter(prefix="/api/v1", tags=["crossings"])
     dependencies=[Depends(limit_body)],
     responses={401: {}, 403: {}, 413: {}},
 )
-def ingest(body: CrossingBatch, device: CurrentDevice, session: SessionDep, now: ClockDep) -> IngestResponse:
+def ingest(
+    body: CrossingBatch, device: CurrentDevice, session: SessionDep, settings: SettingsDep, now: ClockDep
+) -> IngestResponse:
     """Upload up to 500 crossing records (device token). Idempotent: send a batch again as often as needed.
 
     Each record is answered in `results` (same order): `accepted`, `duplicate` (already stored, identical),
     `conflict` (id or seq already taken by other content: refused and flagged for the audit) or `invalid`
     (`code` says why, e.g. `SCHEMA_INVALID`, `HASH_MISMATCH`). The checkpoint is the device's, never the body's.
     """
-    outcomes = crossings.ingest(session=session, device=device, records=body.records, now=now)
+    limits = alerts.Limits.of(settings)
+    outcomes = crossings.ingest(session=session, device=device, records=body.records, now=now, limits=limits)
     counts = {
         status: 0
         for status in (crossings.ACCEPTED, crossings.DUPLICATE, crossings.CONFLICT, crossings.INVALID)

@@ -23,6 +23,7 @@ from passcore import ids
 from passcore.chain import GENESIS, canonical
 from passcore.errors import InputError
 from passcore.policy import ESCORT_REQUIRED
+from server.alerts import service as alerts
 from server.checkpoints.models import Device
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from server.crossings.schemas import CrossingRecord
@@ -235,9 +236,15 @@ def _flag_conflicts(
 
 
 def ingest(
-    *, session: Session, device: Device, records: Sequence[object], now: datetime
+    *,
+    session: Session,
+    device: Device,
+    records: Sequence[object],
+    now: datetime,
+    limits: alerts.Limits | None = None,
 ) -> list[RecordOutcome]:
-    """Store a batch from ``device``; one outcome per record, in the batch's order."""
+    """Store a batch from ``device``; one outcome per record, in the batch's order. The audit's alerts for
+    it are raised right after, in a transaction of their own (``limits``: the cloned-pass thresholds)."""
     checked = [_check(index, raw) for index, raw in enumerate(records)]
     early = [c for c in checked if isinstance(c, RecordOutcome)]
     valid = [c for c in checked if isinstance(c, _Checked)]
@@ -252,4 +259,15 @@ def ingest(
             session.rollback()
             if attempt == ATTEMPTS - 1:
                 raise
+    by_index = {item.index: item for item in valid}
+    alerts.on_ingest(
+        session=session,
+        device=device,
+        accepted=[o.id for o in stored if o.status == ACCEPTED and o.id],
+        conflicts=[
+            (o.id, o.code, by_index[o.index].full) for o in stored if o.status == CONFLICT and o.id and o.code
+        ],
+        now=now,
+        limits=limits,
+    )
     return sorted([*early, *stored], key=lambda outcome: outcome.index)

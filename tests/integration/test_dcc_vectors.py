@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from checkpoint_client.scanner import decode_frame, load_image
+from checkpoint_client.decoding import decode_frame, load_image
 from passcore import wire
 from passcore.errors import CheckpassError, InputError, PassError
 from passcore.keys import PublicKey

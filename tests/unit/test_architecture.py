@@ -55,9 +55,9 @@ def test_the_two_programs_never_import_each_other(package, other):
     assert [p.name for p, m in imported_modules(package) if m == other] == []
 
 
-def test_only_camera_module_may_import_cv2():
+def test_only_the_frames_module_may_import_cv2():
     users = {p.name for p, m in imported_modules("checkpoint_client") if m == "cv2"}
-    assert users <= {"camera.py"}
+    assert users <= {"frames.py"}
 
 
 PUBLIC_MODULES = [

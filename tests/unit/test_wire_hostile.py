@@ -24,7 +24,7 @@ import qrcode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkpoint_client import scanner
+from checkpoint_client import decoding as scanner
 from passcore import claims as claims_mod
 from passcore import trust, wire
 from passcore.errors import (

@@ -1,0 +1,338 @@
+"""Frames -> QR texts, and the camera loop that turns a stream of frames into scans.
+
+zxing-cpp is the default decoder (issue 4 measured it against pyzbar and OpenCV). When its first read of a
+frame fails, a few cheap retries on a changed copy (half size, a global threshold, strong sharpening, a median
+filter) read codes that noise, darkness, haze or defocus kept from it; a frame it reads at once costs nothing
+more. pyzbar is the alternative backend (it needs the system library libzbar0).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zxingcpp
+
+from checkpoint_client import frames
+from checkpoint_client.frames import MAX_IMAGE_BYTES, Frame, FrameSource, load_image
+from passcore.errors import InputError
+
+__all__ = [
+    "BACKENDS",
+    "MAX_IMAGE_BYTES",
+    "CameraLoop",
+    "Decoded",
+    "Decoder",
+    "Repeats",
+    "Scan",
+    "decode_frame",
+    "decode_image_file",
+    "load_image",
+]
+
+log = logging.getLogger(__name__)
+BACKENDS = ("zxing", "pyzbar")
+DARK_LUMA = 50.0  # mean luma (0–255) under which the officer is told to switch on the torch
+DIM_LUMA, FLAT_CONTRAST = 90.0, 16.0  # a dim frame whose luma barely varies needs light as well
+_QR = zxingcpp.BarcodeFormat.QRCode
+
+
+@dataclass(frozen=True)
+class Decoded:
+    texts: tuple[str, ...]  # QR texts read in this frame, in reading order, each once (may be empty)
+    brightness: float  # mean luma 0–255
+    too_dark: bool  # suggest the torch / more light
+    detected_unread: bool  # a code was seen but not read (hint: hold steady / closer); zxing-cpp only
+    contrast: float = 0.0  # standard deviation of luma
+
+
+Corners = tuple[tuple[int, int], ...]  # a code's four corners in the frame, clockwise from top left
+
+
+def _zxing(gray: np.ndarray, binarizer: Any = None) -> tuple[list[str], list[Corners]]:
+    """Texts read, and where codes were found that could not be read."""
+    options = {"binarizer": binarizer} if binarizer is not None else {}
+    results = zxingcpp.read_barcodes(gray, formats=_QR, return_errors=True, **options)
+    texts = [r.text for r in results if r.valid and r.text]
+    unread = [_corners(r.position) for r in results if not r.valid]
+    return texts, unread
+
+
+def _corners(p: Any) -> Corners:
+    return tuple((q.x, q.y) for q in (p.top_left, p.top_right, p.bottom_right, p.bottom_left))
+
+
+def _retries(gray: np.ndarray, unread: list[Corners]) -> Iterator[tuple[list[str], bool]]:
+    """Reads of changed copies of a frame whose first read failed, cheapest and most useful first (measured
+    with bench/bench_decode.py); yields the texts and whether a code was seen. Half size and a global threshold
+    run on every such frame (a quarter of their rescues are frames where nothing was seen); the rest only where
+    zxing-cpp found a code it could not read, so an empty frame stays cheap."""
+    texts, seen = _zxing(frames.halve(gray))  # (its corners are in half-size pixels: not kept)
+    yield texts, bool(seen)
+    texts, seen = _zxing(frames.otsu(gray))
+    unread += seen
+    yield texts, bool(seen)
+    if not unread:
+        return
+    for change in (frames.unsharp, frames.median):
+        texts, seen = _zxing(change(gray))
+        yield texts, bool(seen)
+    # The region where the code was found, enlarged: finer modules for the binarizer to work on.
+    region = frames.crop(gray, unread[0])
+    for change in (lambda r: frames.unsharp(r, 3.0, 3.0), frames.clahe):
+        texts, seen = _zxing(change(region))
+        yield texts, bool(seen)
+
+
+def _pyzbar_module() -> Any:
+    try:
+        from pyzbar import pyzbar
+    except (ImportError, OSError) as err:  # pyzbar loads libzbar when it is imported
+        raise InputError(
+            "the pyzbar decoder needs the system library libzbar0 (apt-get install libzbar0), "
+            "or use --decoder zxing",
+            code="DECODER_UNAVAILABLE",
+        ) from err
+    return pyzbar
+
+
+class Decoder:
+    """One frame -> ``Decoded``. ``retries=False`` is plain zxing-cpp (kept for comparison)."""
+
+    def __init__(self, backend: str = "zxing", *, retries: bool = True) -> None:
+        if backend not in BACKENDS:
+            raise InputError(
+                f"unknown decoder {backend!r}: choose {' or '.join(BACKENDS)}", code="DECODER_UNAVAILABLE"
+            )
+        self.backend = backend
+        self.retries = retries and backend == "zxing"
+        self._pyzbar = _pyzbar_module() if backend == "pyzbar" else None
+
+    def decode(self, image: np.ndarray) -> Decoded:
+        gray = frames.to_gray(frames.check_image(image))
+        sample = gray[::4, ::4]  # a sixteenth of the pixels estimates exposure as well as all of them
+        brightness, contrast = float(sample.mean()), float(sample.std())
+        if self._pyzbar is not None:
+            found = self._pyzbar.decode(gray, symbols=[self._pyzbar.ZBarSymbol.QRCODE])
+            texts, detected = [r.data.decode("utf-8", "replace") for r in found if r.data], False
+        else:
+            texts, unread = _zxing(gray)
+            detected = bool(unread)
+            for retried, seen in _retries(gray, unread) if self.retries and not texts else ():
+                detected = detected or seen
+                if retried:
+                    texts = retried
+                    break
+        return Decoded(
+            texts=tuple(dict.fromkeys(texts)),
+            brightness=round(brightness, 1),
+            too_dark=brightness < DARK_LUMA or (brightness < DIM_LUMA and contrast < FLAT_CONTRAST),
+            detected_unread=detected and not texts,
+            contrast=round(contrast, 1),
+        )
+
+
+def decode_frame(frame: Any, backend: str = "zxing") -> list[str]:
+    """QR texts in one picture (a Pillow image or a numpy array)."""
+    image = frame if isinstance(frame, np.ndarray) else np.asarray(frame.convert("L"))
+    return list(Decoder(backend).decode(image).texts)
+
+
+def decode_image_file(path: Path, backend: str = "zxing") -> list[str]:
+    """QR texts in an image file (used by `checkpoint verify IMAGE`); ``InputError`` for a bad file."""
+    return list(Decoder(backend).decode(frames.read_image_file(Path(path))).texts)
+
+
+# --- scans from a stream of frames --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scan:
+    text: str
+    frame_index: int
+    source_name: str
+    captured_at: float  # monotonic, when the frame was read
+    decoded_at: float  # monotonic, when decoding finished
+
+
+class Repeats:
+    """Which texts of a frame are new scans. A pass held in front of the camera is one scan, even when some
+    frames in between fail to read it; it counts again only after it has been absent ``repeat_after_s``."""
+
+    def __init__(self, repeat_after_s: float = 3.0) -> None:
+        self.repeat_after_s = repeat_after_s
+        self._last_seen: dict[str, float] = {}
+        self._previous: frozenset[str] = frozenset()
+
+    def new(self, texts: Iterable[str], at: float) -> list[str]:
+        current = list(dict.fromkeys(texts))
+        fresh = [
+            t
+            for t in current
+            if t not in self._previous
+            and (t not in self._last_seen or at - self._last_seen[t] >= self.repeat_after_s)
+        ]
+        self._last_seen.update(dict.fromkeys(current, at))
+        self._last_seen = {
+            t: s for t, s in self._last_seen.items() if at - s < self.repeat_after_s or t in current
+        }
+        self._previous = frozenset(current)
+        return fresh
+
+
+class CameraLoop:
+    """Reads frames in one thread and decodes the newest in another. A frame that arrives while one is being
+    decoded replaces it and is counted as dropped: decoding never falls behind the camera. An unpaced file
+    source (``fps=None``) is the exception: a file can wait, so every frame of it is decoded."""
+
+    def __init__(
+        self,
+        source: FrameSource,
+        decoder: Decoder,
+        on_scan: Callable[[Scan], None],
+        *,
+        repeat_after_s: float = 3.0,
+    ) -> None:
+        self.source, self.decoder, self.on_scan = source, decoder, on_scan
+        self._repeats = Repeats(repeat_after_s)
+        self._wait_for_decoder = not source.realtime and source.pace is None
+        self._cond = threading.Condition()
+        self._pending: Frame | None = None
+        self._latest: Frame | None = None
+        self._jpeg: tuple[int, bytes] | None = None
+        self._reading_done = self._stopping = self._ended = False
+        self._counts = {"frames": 0, "dropped": 0, "decoded": 0, "scans": 0}
+        self._last: Decoded | None = None
+        self._error: str | None = None
+        self._times: deque[float] = deque(maxlen=60)
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._threads = [
+            threading.Thread(target=self._read, name="camera-read", daemon=True),
+            threading.Thread(target=self._decode, name="camera-decode", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self.source.close()  # ends a paced wait at once
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the source has ended and its last frame is decoded; True if it has."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._ended, timeout)
+
+    def latest_jpeg(self) -> bytes | None:
+        """The newest frame as JPEG, for the live picture (encoded once per frame, when asked for)."""
+        with self._cond:
+            frame, cached = self._latest, self._jpeg
+        if frame is None:
+            return None
+        if cached is not None and cached[0] == frame.index:
+            return cached[1]
+        data = frames.encode_jpeg(frame.image)
+        with self._cond:
+            self._jpeg = (frame.index, data)
+        return data
+
+    def status(self) -> dict[str, Any]:
+        with self._cond:
+            times, last = list(self._times), self._last
+            fps = (
+                (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+            )
+            return self._counts | {
+                "too_dark": bool(last and last.too_dark),
+                "detected_unread": bool(last and last.detected_unread),
+                "brightness": last.brightness if last else None,
+                "fps": round(fps, 1),
+                "error": self._error,
+                "ended": self._ended,
+                "skipped": len(self.source.skipped),
+            }
+
+    def _fail(self, message: str) -> None:
+        log.error("camera loop: %s", message)
+        with self._cond:
+            self._error = message
+
+    def _read(self) -> None:
+        try:
+            for frame in self.source:
+                with self._cond:
+                    if self._wait_for_decoder:
+                        self._cond.wait_for(lambda: self._pending is None or self._stopping)
+                    if self._stopping:
+                        break
+                    self._counts["frames"] += 1
+                    self._counts["dropped"] += self._pending is not None
+                    self._pending = self._latest = frame
+                    self._times.append(frame.captured_at)
+                    self._cond.notify_all()
+        except InputError as err:
+            self._fail(err.message)
+        except Exception as err:  # a camera driver or codec failure must show, not kill the thread silently
+            log.exception("camera loop: reading failed")
+            self._fail(f"reading frames failed: {type(err).__name__}: {err}")
+        finally:
+            self.source.close()
+            with self._cond:
+                self._reading_done = True
+                self._cond.notify_all()
+
+    def _decode(self) -> None:
+        try:
+            while (frame := self._next_frame()) is not None:
+                self._decode_one(frame)
+        except Exception as err:  # a bug here must show in the status, and must not leave the reader waiting
+            log.exception("camera loop: the decoding thread failed")
+            self._fail(f"the decoding thread failed: {type(err).__name__}: {err}")
+            with self._cond:
+                self._stopping = self._ended = True
+                self._cond.notify_all()
+
+    def _next_frame(self) -> Frame | None:
+        """The newest frame, once there is one; None when stopped or when the source has ended."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending is not None or self._reading_done or self._stopping)
+            frame, self._pending = self._pending, None
+            if self._stopping or frame is None:
+                self._ended = True
+                frame = None
+            self._cond.notify_all()
+            return frame
+
+    def _decode_one(self, frame: Frame) -> None:
+        try:
+            decoded = self.decoder.decode(frame.image)
+        except Exception as err:  # one bad frame must not stop the camera
+            log.exception("camera loop: decoding frame %s failed", frame.index)
+            self._fail(f"decoding failed: {type(err).__name__}: {err}")
+            return
+        done = time.monotonic()
+        with self._cond:
+            self._counts["decoded"] += 1
+            self._last = decoded
+            fresh = self._repeats.new(decoded.texts, frame.captured_at)
+            self._counts["scans"] += len(fresh)
+        for text in fresh:
+            try:
+                self.on_scan(Scan(text, frame.index, frame.name, frame.captured_at, done))
+            except Exception as err:
+                log.exception("camera loop: on_scan failed")
+                self._fail(f"handling a scan failed: {type(err).__name__}: {err}")

@@ -1,0 +1,134 @@
+"""The officer's screen: a small web app served to this laptop's own browser (`checkpoint run`).
+
+``create_app`` wires the pieces: the scan desk (camera scans and pasted texts), the held trust bundle, the local
+store (every decision committed before its outcome is shown) and the background sync.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from checkpoint_client.config import Settings
+from checkpoint_client.screen import routes, views
+from checkpoint_client.screen.desk import ScanDesk, Vehicle
+from checkpoint_client.screen.guard import ScreenGuard
+from checkpoint_client.screen.syncer import Syncer
+from checkpoint_client.screen.trustview import TrustHolder
+from checkpoint_client.screen.words import LANGS, translate
+from checkpoint_client.store import Store
+
+__all__ = ["Screen", "create_app"]
+
+HERE = Path(__file__).parent
+MAX_BODY = 64 * 1024  # the largest form (20 people) is a few KiB
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Screen:
+    """Everything the routes need, held on ``app.state.screen``."""
+
+    settings: Settings
+    store: Store
+    camera: Any  # decoding.CameraLoop | None
+    desk: ScanDesk
+    trust: TrustHolder
+    syncer: Syncer
+    token: str
+    lang: str
+    clock: Callable[[], datetime]
+    camera_error: str | None = None
+    started: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def describe(self, vehicle: Vehicle) -> dict[str, Any]:
+        now = self.now()
+        bundle = self.trust.state(now).bundle
+        view = views.vehicle_view(vehicle.text, bundle, now=now, zone=self.settings.timezone)
+        return view | {
+            "source": vehicle.source,
+            "captured_at": vehicle.captured_at,
+            "decoded_at": vehicle.decoded_at,
+        }
+
+    def words(self, request: Request, key: str, **values: Any) -> str:
+        return translate(key, routes.lang_of(request, self.lang), **values)
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    camera: Any = None,
+    *,
+    desk: ScanDesk | None = None,
+    token: str | None = None,
+    lang: str | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+    sync_interval_s: float | None = 30.0,
+    camera_error: str | None = None,
+) -> FastAPI:
+    """The screen app. ``camera`` is a running CameraLoop whose ``on_scan`` is ``desk.on_scan`` (run.py builds
+    the desk first); ``sync_interval_s`` None turns the background sync off (tests drive sync themselves)."""
+    desk = desk or ScanDesk()
+    trust = TrustHolder(settings)
+    syncer = Syncer(settings, store, clock=clock, interval_s=sync_interval_s, after=desk.refresh_views)
+    screen = Screen(
+        settings=settings,
+        store=store,
+        camera=camera,
+        desk=desk,
+        trust=trust,
+        syncer=syncer,
+        token=token or secrets.token_urlsafe(24),
+        lang=lang if lang in LANGS else settings.lang,
+        clock=clock,
+        camera_error=camera_error,
+    )
+    desk.describe = screen.describe
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        syncer.start()
+        try:
+            yield
+        finally:
+            desk.close()  # ends the page's event streams so the server can stop
+            syncer.stop()
+
+    app = FastAPI(
+        title="checkpoint screen",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        max_body_size=MAX_BODY,
+    )
+    app.state.screen = screen
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(routes.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        detail = f"{'.'.join(map(str, first.get('loc', ())))}: {first.get('msg')}"
+        message = screen.words(request, "E_REQUEST_INVALID", detail=detail)
+        return JSONResponse({"code": "REQUEST_INVALID", "message": message, "field": None}, status_code=422)
+
+    app.add_middleware(ScreenGuard, token=screen.token)
+    return app

@@ -1,0 +1,197 @@
+"""The officer's form -> station scenario -> decision -> the local store, in that order.
+
+The release rules live in passcore.rules and are applied through station (the same path as `checkpoint decide`).
+What this module adds is the screen's side: each problem placed next to the field it concerns and named by a code
+the page translates; a pass's plate taken from the pass when the officer confirmed it; and the guarantee that
+the outcome is returned only after the store has committed the decision.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from checkpoint_client import station
+from checkpoint_client.screen.desk import Vehicle
+from checkpoint_client.store import Store
+from passcore import ids, rules, trust
+from passcore.errors import InputError
+from passcore.policy import IDENTITY_ID_LAST4, Policy, parse_temperature
+
+__all__ = ["DecisionForm", "FieldError", "decide"]
+
+_Text = Annotated[str, Field(max_length=50)]  # a record holds names of at most 50 characters
+
+
+class FieldError(Exception):
+    """A problem with what the officer entered: nothing was recorded. ``values`` fill the message's blanks."""
+
+    def __init__(self, code: str, field: str | None = None, **values: Any) -> None:
+        super().__init__(code)
+        self.code, self.field, self.values = code, field, values
+
+
+class PersonForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["driver", "escort", "passenger"]
+    name: _Text = ""
+    temperature: Annotated[str, Field(max_length=16)] = ""
+    origin: Annotated[str, Field(max_length=16)] = ""
+
+
+class DecisionForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    vehicle_id: Annotated[int, Field(ge=1, le=2**53)]
+    plate: Annotated[str, Field(max_length=20)] = (
+        ""  # the plate as read, when it was not confirmed from the pass
+    )
+    plate_confirmed: bool | None = None
+    identity_confirmed: bool | None = None
+    licence_confirmed: bool | None = None
+    id_last4: Annotated[str, Field(max_length=8)] = ""
+    occupants: Annotated[list[PersonForm], Field(min_length=1, max_length=rules.MAX_OCCUPANTS)]
+    vehicle_origin: Annotated[str, Field(max_length=16)] = ""
+    enterprise: Annotated[str, Field(max_length=40)] = ""
+
+    @classmethod
+    def parse(cls, data: Any) -> DecisionForm:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(map(str, first["loc"])) or "form"
+            raise FieldError("REQUEST_INVALID", None, detail=f"{where}: {first['msg']}") from err
+
+
+def _temperature(value: str, policy: Policy, field: str) -> str:
+    # Checked here, not only in the rules, so the message lands next to the right person's field.
+    if not value.strip():
+        raise FieldError("TEMPERATURE_MISSING", field)
+    try:
+        number = parse_temperature(value.strip())
+    except InputError as err:
+        raise FieldError("TEMPERATURE_INVALID", field) from err
+    if not policy.temperature_min_c <= number <= policy.temperature_max_c:
+        raise FieldError(
+            "TEMPERATURE_IMPLAUSIBLE",
+            field,
+            value=str(number),
+            min=policy.temperature_min_c,
+            max=policy.temperature_max_c,
+        )
+    return str(number)
+
+
+def _region(value: str, field: str) -> str | None:
+    if not value.strip():
+        return None
+    try:
+        return ids.validate_region(value)
+    except InputError as err:
+        raise FieldError("REGION_INVALID", field) from err
+
+
+def _typed_plate(value: str) -> str:
+    try:
+        return ids.format_plate(value)
+    except InputError as err:
+        raise FieldError("PLATE_INVALID", "plate") from err
+
+
+def _observed(form: DecisionForm, claims: Any, policy: Policy) -> dict[str, Any]:
+    """What the officer observed, for a valid pass: every check the policy requires must have an answer."""
+    if form.plate_confirmed is None:
+        raise FieldError("PLATE_NOT_CHECKED", "check-plate")
+    plate = claims.plate if form.plate_confirmed else _typed_plate(form.plate)
+    observed: dict[str, Any] = {"plate": plate, "licence_confirmed": form.licence_confirmed}
+    if policy.identity_check == IDENTITY_ID_LAST4:
+        if not form.id_last4.strip():
+            raise FieldError("ID_LAST4_NEEDED", "id_last4")
+        if not (len(last4 := form.id_last4.strip().upper()) == 4 and all(c in "0123456789X" for c in last4)):
+            raise FieldError("ID_LAST4_INVALID", "id_last4")
+        observed["id_last4"] = last4
+    elif form.identity_confirmed is None:
+        raise FieldError("IDENTITY_NOT_CHECKED", "check-person")
+    else:
+        observed["identity_confirmed"] = form.identity_confirmed
+    if form.licence_confirmed is None:
+        raise FieldError("LICENCE_NOT_CHECKED", "check-licence")
+    return observed
+
+
+_RULE_FIELDS = {  # InputErrors the rules may still raise, and where they belong on the page
+    "PLATE_INVALID": "plate",
+    "IDENTITY_NOT_CHECKED": "check-person",
+    "LICENCE_NOT_CHECKED": "check-licence",
+    "USCC_INVALID": "enterprise",
+    "OCCUPANTS_INVALID": "occupants",
+    "OCCUPANTS_MISSING": "occupants",
+}
+
+
+def decide(
+    form: DecisionForm, vehicle: Vehicle, bundle: trust.TrustBundle, store: Store, *, now: datetime
+) -> tuple[rules.Decision, Any, tuple[rules.Occupant, ...]]:
+    """Decide for ``vehicle`` and commit the decision; (decision, stored crossing, occupants).
+
+    Raises FieldError for input to correct (nothing recorded) and lets StoreError through (NOT recorded).
+    """
+    policy = bundle.policy
+    people = []
+    for i, person in enumerate(form.occupants):
+        if not person.name.strip():
+            raise FieldError("NAME_MISSING", f"name-{i}")
+        people.append(
+            {
+                "role": person.role,
+                "name": person.name.strip(),
+                "temperature_c": _temperature(person.temperature, policy, f"temp-{i}"),
+                "origin": _region(person.origin, f"origin-{i}"),
+            }
+        )
+    verification = trust.verify_pass(vehicle.text, bundle, now=now) if vehicle.text else None
+    valid = verification is not None and verification.valid
+    observed = _observed(form, verification.claims, policy) if valid else {"plate": _typed_plate(form.plate)}
+    enterprise = form.enterprise.strip() or None
+    if enterprise:
+        try:
+            enterprise = ids.validate_uscc(enterprise)
+        except InputError as err:
+            raise FieldError("USCC_INVALID", "enterprise") from err
+    data = {
+        "pass": vehicle.text,
+        "observed": observed,
+        "occupants": people,
+        "vehicle_origin": _region(form.vehicle_origin, "vehicle_origin"),
+        "enterprise": None if valid else enterprise,
+    }
+    try:
+        scenario = station.parse_scenario(data)
+        verification, decision = station.evaluate(scenario, bundle, now=now)
+        checks = _checks(scenario, verification)
+        stored = store.record_decision(
+            decision,
+            occupants=scenario.occupants,
+            verification=verification.code if verification else None,
+            checks=checks,
+            vehicle_origin=scenario.vehicle_origin,
+        )
+    except InputError as err:
+        raise FieldError(err.code, _RULE_FIELDS.get(err.code), detail=err.message) from err
+    return decision, stored, scenario.occupants
+
+
+def _checks(scenario: station.Scenario, verification: trust.Verification | None) -> dict[str, bool | None]:
+    """What the officer checked against a valid pass (all None without one, as docs/api.md says)."""
+    if verification is None or not verification.valid or verification.claims is None:
+        return {"identity_confirmed": None, "licence_confirmed": None, "id_last4_matched": None}
+    observed = scenario.observed
+    typed = observed.id_last4
+    matched = None if typed is None else typed.upper() == ids.last4(verification.claims.driver.id_masked)
+    return {
+        "identity_confirmed": observed.identity_confirmed,
+        "licence_confirmed": observed.licence_confirmed,
+        "id_last4_matched": matched,
+    }

@@ -1,0 +1,172 @@
+"""The facts the alert rules judge, gathered from the database: a batch of crossings (with what only the
+server knows — revocations, the replay), the sightings of their passes, and escort requests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from passcore.policy import Policy
+from server.alerts import rules
+from server.alerts.replay import ReplayContext, replay_crossing
+from server.checkpoints.models import Checkpoint
+from server.config import Settings
+from server.crossings.models import Crossing, EscortRequest
+from server.passes.models import Revocation
+
+__all__ = ["Limits", "clone_findings", "crossing_findings", "escort_findings"]
+
+MAX_DISTANCE_KM = 5500  # further apart than any two checkpoints in one country: bounds the clone look-back
+MAX_SIGHTINGS = 5000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The thresholds of the cloned-pass check (settings, not policy: they tune the audit, not the decision)."""
+
+    max_speed_kmh: float = 120.0
+    same_checkpoint: timedelta = timedelta(minutes=10)
+    interval: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            max_speed_kmh=settings.audit_max_speed_kmh,
+            same_checkpoint=timedelta(minutes=settings.audit_same_checkpoint_minutes),
+            interval=timedelta(minutes=settings.audit_interval_minutes),
+        )
+
+    @property
+    def horizon(self) -> timedelta:
+        """How far apart two sightings can be and still be too fast for one vehicle."""
+        reach = timedelta(hours=MAX_DISTANCE_KM / self.max_speed_kmh)
+        return min(max(self.same_checkpoint, reach), timedelta(days=30))
+
+
+def fever_count(body: dict[str, Any], policy: Policy | None) -> int:
+    threshold = (policy or Policy()).fever_threshold_c
+    # A purged body keeps only whether each person had a fever.
+    return sum(
+        bool(o.get("fever")) if o["temperature_c"] is None else Decimal(str(o["temperature_c"])) >= threshold
+        for o in body["occupants"]
+    )
+
+
+def crossing_findings(
+    session: Session, crossings: list[Crossing], context: ReplayContext
+) -> list[rules.Finding]:
+    pass_ids = {c.pass_id for c in crossings if c.pass_id}
+    revoked = dict(
+        session.exec(
+            select(Revocation.pass_id, Revocation.revoked_at).where(col(Revocation.pass_id).in_(pass_ids))
+        ).all()
+    )
+    context.prefetch_passes(pass_ids)
+    findings: list[rules.Finding] = []
+    for crossing in crossings:
+        body = json.loads(crossing.body_json)
+        facts = rules.CrossingFacts(
+            crossing_id=crossing.id,
+            device_id=crossing.device_id,
+            checkpoint_id=crossing.checkpoint_id,
+            decided_at=crossing.decided_at,
+            outcome=crossing.outcome,
+            reasons=frozenset(body["reasons"]),
+            verification=body["verification"],
+            pass_id=crossing.pass_id,
+            fever_occupants=fever_count(body, context.policy(crossing.policy_version)),
+            revoked_at=revoked.get(crossing.pass_id) if crossing.pass_id else None,
+        )
+        findings += rules.crossing_findings(facts)
+        replay = replay_crossing(session, crossing, context=context)
+        if not replay.matches and replay.replayable:
+            findings.append(
+                rules.Finding(
+                    kind=rules.DECISION_DIFFERS,
+                    dedupe_key=f"{rules.DECISION_DIFFERS}:{crossing.id}",
+                    occurred_at=crossing.decided_at,
+                    crossing_id=crossing.id,
+                    device_id=crossing.device_id,
+                    pass_id=crossing.pass_id,
+                    checkpoint_id=crossing.checkpoint_id,
+                    detail={
+                        "problem": replay.detail,
+                        "uploaded": {
+                            "outcome": replay.recorded_outcome,
+                            "reasons": list(replay.recorded_reasons),
+                        },
+                        "replayed": {"outcome": replay.outcome, "reasons": list(replay.reasons)},
+                    },
+                )
+            )
+    return findings
+
+
+def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) -> list[rules.Finding]:
+    seen = [c for c in crossings if c.pass_id]
+    if not seen:
+        return []
+    start = min(c.decided_at for c in seen) - limits.horizon
+    end = max(c.decided_at for c in seen) + limits.horizon
+    query = (
+        select(
+            Crossing.id,
+            Crossing.pass_id,
+            Crossing.checkpoint_id,
+            Crossing.decided_at,
+            Crossing.device_id,
+            Checkpoint.latitude,
+            Checkpoint.longitude,
+        )
+        .join(Checkpoint, col(Checkpoint.id) == col(Crossing.checkpoint_id))
+        .where(
+            col(Crossing.pass_id).in_({c.pass_id for c in seen}),
+            col(Crossing.decided_at) >= start,
+            col(Crossing.decided_at) <= end,
+        )
+        .order_by(col(Crossing.decided_at))
+        .limit(MAX_SIGHTINGS)
+    )
+    by_pass: dict[str, list[rules.Sighting]] = {}
+    for cid, pass_id, checkpoint_id, at, device_id, lat, lon in session.exec(query):
+        by_pass.setdefault(pass_id, []).append(
+            rules.Sighting(cid, pass_id, checkpoint_id, at, lat, lon, device_id)
+        )
+    findings = []
+    ids = {c.id for c in seen}
+    for sightings in by_pass.values():
+        for new in (s for s in sightings if s.crossing_id in ids):
+            for other in sightings:
+                found = rules.clone_finding(
+                    new, other, max_speed_kmh=limits.max_speed_kmh, window=limits.same_checkpoint
+                )
+                if found is not None:
+                    findings.append(found)
+    return findings
+
+
+def escort_findings(
+    session: Session, escorts: Iterable[EscortRequest], now: datetime, context: ReplayContext
+) -> list[rules.Finding]:
+    findings = []
+    for escort in escorts:
+        crossing = session.get(Crossing, escort.crossing_id)
+        policy = context.policy(crossing.policy_version) if crossing else None
+        found = rules.escort_finding(
+            escort_id=escort.id or 0,
+            crossing_id=escort.crossing_id,
+            checkpoint_id=escort.checkpoint_id,
+            requested_at=escort.requested_at,
+            handed_over_at=escort.handed_over_at,
+            now=now,
+            limit_minutes=(policy or Policy()).escort_wait_limit_minutes,
+        )
+        if found is not None:
+            findings.append(found)
+    return findings

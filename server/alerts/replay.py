@@ -1,0 +1,246 @@
+"""Decision replay: recompute a crossing's decision from its recorded inputs under the policy and trust-bundle
+versions it was made with, and say whether the uploaded decision matches.
+
+The inputs are the record's own (plate, occupants with temperatures and origins, the officer's checks, the
+verification code), the pass as the server issued it (its QR text, verified again at the decision's instant
+against the bundle version the device used, so a revocation that bundle listed counts), and that bundle's policy
+and enterprise directory. A forged pass cannot be verified again (its text was never kept): its recorded
+verification code is taken as given, which is safe because it can only lead to REFUSE.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from passcore import ids, rules, trust
+from passcore.errors import CheckpassError
+from passcore.keys import PublicKey
+from passcore.policy import Policy
+from server.bundles.models import BundleVersion
+from server.crossings.models import Crossing
+from server.keyring.models import ROLE_ROOT, KeyRecord
+from server.passes.models import IssuedPass
+from server.policy.models import PolicyVersion
+
+__all__ = ["ReplayContext", "ReplayResult", "replay_body", "replay_crossing"]
+
+# Codes that say why a replay does not match (stable: they appear in alerts and the API).
+MATCHES, OUTCOME_DIFFERS, REASONS_DIFFER = "", "OUTCOME_DIFFERS", "REASONS_DIFFER"
+PURGED, BUNDLE_UNKNOWN, POLICY_UNKNOWN = "PURGED", "BUNDLE_UNKNOWN", "POLICY_UNKNOWN"
+POLICY_NOT_BUNDLED, PASS_NOT_ISSUED, INPUT_INCOMPLETE = (
+    "POLICY_NOT_BUNDLED",
+    "PASS_NOT_ISSUED",
+    "INPUT_INCOMPLETE",
+)
+# A mismatch is a finding; these only say the replay cannot be done any more.
+NOT_REPLAYABLE = frozenset({PURGED})
+_WITH_CLAIMS = frozenset({"PASS_VALID", "PASS_EXPIRED", "PASS_NOT_YET_VALID", "PASS_REVOKED"})
+_NO_MATCH = "----"  # typed digits that never equal an ID's last four (those are digits or X)
+_BUNDLE_CACHE: dict[tuple[int, str], trust.TrustBundle] = {}  # signed versions never change
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    matches: bool
+    outcome: str | None  # the replayed outcome; None when no decision could be made
+    reasons: tuple[str, ...]
+    detail: str  # "" when it matches, else one of the codes above
+    recorded_outcome: str = ""
+    recorded_reasons: tuple[str, ...] = ()
+    policy_version: int = 0
+    bundle_version: int = 0
+    verification: str | None = None  # the verification code the replay arrived at
+    message: str = field(default="", compare=False)  # for people: what went wrong, in English
+
+    @property
+    def replayable(self) -> bool:
+        return self.detail not in NOT_REPLAYABLE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "matches": self.matches,
+            "outcome": self.outcome,
+            "reasons": list(self.reasons),
+            "detail": self.detail,
+            "recorded_outcome": self.recorded_outcome,
+            "recorded_reasons": list(self.recorded_reasons),
+            "policy_version": self.policy_version,
+            "bundle_version": self.bundle_version,
+            "verification": self.verification,
+            "message": self.message,
+        }
+
+
+class ReplayContext:
+    """Bundles, policies and passes looked up once for many replays (an ingest batch, a CLI run)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._policies: dict[int, Policy | None] = {}
+        self._passes: dict[str, str | None] = {}
+        self._roots: list[PublicKey] | None = None
+
+    def prefetch_passes(self, pass_ids: set[str]) -> None:
+        wanted = pass_ids - self._passes.keys()
+        if wanted:
+            query = select(IssuedPass.pass_id, IssuedPass.qr_text).where(col(IssuedPass.pass_id).in_(wanted))
+            found = dict(self.session.exec(query).all())
+            self._passes |= {pass_id: found.get(pass_id) for pass_id in wanted}
+
+    def qr_text(self, pass_id: str) -> str | None:
+        self.prefetch_passes({pass_id})
+        return self._passes[pass_id]
+
+    def policy(self, version: int) -> Policy | None:
+        if version not in self._policies:
+            row = self.session.get(PolicyVersion, version)
+            self._policies[version] = Policy.from_dict(json.loads(row.body_json)) if row else None
+        return self._policies[version]
+
+    def bundle(self, version: int) -> trust.TrustBundle | None:
+        row = self.session.get(BundleVersion, version)
+        if row is None:
+            return None
+        key = (row.version, row.digest)
+        if key not in _BUNDLE_CACHE:
+            if self._roots is None:
+                query = select(KeyRecord.public_key_pem).where(KeyRecord.role == ROLE_ROOT)
+                self._roots = [PublicKey.from_pem(pem.encode()) for pem in self.session.exec(query)]
+            for root in self._roots:
+                try:
+                    bundle = trust.load_bundle(bytes(row.signed), root=root, now=None)
+                except CheckpassError:
+                    continue
+                if len(_BUNDLE_CACHE) > 64:
+                    _BUNDLE_CACHE.clear()
+                _BUNDLE_CACHE[key] = bundle
+                break
+            else:
+                return None
+        return _BUNDLE_CACHE[key]
+
+
+def _occupants(body: dict[str, Any]) -> list[rules.Occupant]:
+    return [
+        rules.Occupant(
+            role=o["role"],
+            name=o["name"],
+            # The record's number as written (36.5 -> "36.5"), so 37.3 stays exactly 37.3.
+            temperature_c=None if o["temperature_c"] is None else Decimal(str(o["temperature_c"])),
+            origin=o["origin"],
+            travel_history=tuple(o["travel_history"]),
+        )
+        for o in body["occupants"]
+    ]
+
+
+def _observation(body: dict[str, Any], claims: Any) -> rules.Observation:
+    checks = body["checks"]
+    id_last4 = None
+    if checks.get("id_last4_matched") is not None and claims is not None:
+        # Only whether the typed digits matched was kept: stand in the pass's own digits, or digits that never match.
+        id_last4 = ids.last4(claims.driver.id_masked) if checks["id_last4_matched"] else _NO_MATCH
+    return rules.Observation(
+        plate=body["plate"],
+        identity_confirmed=checks.get("identity_confirmed"),
+        licence_confirmed=checks.get("licence_confirmed"),
+        id_last4=id_last4,
+    )
+
+
+def _result(body: dict[str, Any], detail: str, message: str = "", **values: Any) -> ReplayResult:
+    return ReplayResult(
+        matches=detail == MATCHES,
+        outcome=values.pop("outcome", None),
+        reasons=values.pop("reasons", ()),
+        detail=detail,
+        recorded_outcome=body.get("outcome", ""),
+        recorded_reasons=tuple(body.get("reasons", ())),
+        policy_version=body.get("policy_version", 0),
+        bundle_version=body.get("bundle_version", 0),
+        message=message,
+        **values,
+    )
+
+
+def _verification(
+    body: dict[str, Any], bundle: trust.TrustBundle | None, qr_text: str | None, at: datetime
+) -> trust.Verification | str | None:
+    """The verification the device should have reached, or a code saying why it cannot be known."""
+    code, pass_id = body["verification"], body["pass_id"]
+    if code is None:
+        return None
+    if pass_id is not None and qr_text is not None and bundle is not None:
+        return trust.verify_pass(qr_text, bundle, now=at)
+    if code in _WITH_CLAIMS:
+        # A pass whose signature verified carries its id; one the bureau never issued means a key was misused.
+        return PASS_NOT_ISSUED if pass_id is not None else INPUT_INCOMPLETE
+    return trust.Verification(False, code, code)
+
+
+def replay_body(
+    body: dict[str, Any], *, bundle: trust.TrustBundle | None, policy: Policy | None, qr_text: str | None
+) -> ReplayResult:
+    """Replay one record's decision (``body`` is the record as uploaded) with the given versions."""
+    if bundle is not None:
+        # The policy travels inside the bundle: the device decided under the bundle's copy.
+        if bundle.policy.version != body["policy_version"]:
+            return _result(body, POLICY_NOT_BUNDLED, "the bundle used carries another policy version")
+        policy = bundle.policy
+    if policy is None:
+        return _result(body, POLICY_UNKNOWN, f"no policy version {body['policy_version']} on this server")
+    at = datetime.fromisoformat(body["decided_at"])
+    verification = _verification(body, bundle, qr_text, at)
+    if isinstance(verification, str):
+        return _result(body, verification, "the pass cannot be verified again from the record")
+    try:
+        decision = rules.decide(
+            verification=verification,
+            observed=_observation(body, verification.claims if verification else None),
+            occupants=_occupants(body),
+            policy=policy,
+            now=at,
+            vehicle_origin=body["vehicle_origin"],
+            enterprise=body["enterprise"],
+            known_enterprises=bundle.enterprises.keys() if bundle is not None else None,
+            bundle_version=body["bundle_version"],
+        )
+    except CheckpassError as err:
+        # The record lacks an input the decision needs: the device decided without it.
+        return _result(body, INPUT_INCOMPLETE, err.code, verification=verification and verification.code)
+    same_outcome = decision.outcome == body["outcome"]
+    same_reasons = set(decision.reasons) == set(body["reasons"])
+    detail = (
+        MATCHES if same_outcome and same_reasons else OUTCOME_DIFFERS if not same_outcome else REASONS_DIFFER
+    )
+    return _result(
+        body,
+        detail,
+        outcome=decision.outcome,
+        reasons=decision.reasons,
+        verification=verification.code if verification else None,
+    )
+
+
+def replay_crossing(
+    session: Session, crossing: Crossing, *, context: ReplayContext | None = None
+) -> ReplayResult:
+    """Replay a stored crossing under the policy and bundle versions it names."""
+    body = json.loads(crossing.body_json)
+    if crossing.purged_at is not None:
+        return _result(body, PURGED, "personal data was purged after the retention period")
+    context = context or ReplayContext(session)
+    bundle = context.bundle(crossing.bundle_version) if crossing.bundle_version else None
+    if crossing.bundle_version and bundle is None:
+        return _result(
+            body, BUNDLE_UNKNOWN, f"no trust bundle version {crossing.bundle_version} on this server"
+        )
+    policy = None if bundle else context.policy(crossing.policy_version)
+    qr_text = context.qr_text(crossing.pass_id) if crossing.pass_id else None
+    return replay_body(body, bundle=bundle, policy=policy, qr_text=qr_text)

@@ -1,0 +1,220 @@
+"""The dashboard's charts as SVG, drawn on the server with pygal from the aggregates in ``stats``.
+
+The SVG needs nothing from outside (pygal's tooltip script, which it would fetch from a CDN, is switched off), so
+the charts render on a bureau network with no internet. Words come in the viewer's language through ``t``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pygal
+from pygal.style import Style
+
+from passcore.reasons import OUTCOMES
+from server.audit.stats import WAIT_BIN_MINUTES, WAIT_BINS, Span
+
+__all__ = [
+    "CHARTS",
+    "OUTCOME_COLOURS",
+    "buckets",
+    "escort_waits",
+    "fever",
+    "outcomes",
+    "per_hour",
+    "top_enterprises",
+]
+
+Translate = Callable[..., str]
+CHARTS = ("per_hour", "outcomes", "escort_waits", "fever", "top_enterprises")
+OUTCOME_COLOURS = {
+    "RELEASE": "#1e7b34",
+    "ESCORT_REQUIRED": "#c98a00",
+    "REFUSE": "#b3261e",
+    "MEDICAL_HOLD": "#6a3fa0",
+}
+SERIES_COLOURS = ("#0b5cab", "#e07b00", "#1e7b34", "#b3261e", "#6a3fa0", "#00838f", "#8d6e63", "#9e9e9e")
+MAX_SERIES = 7  # more lines than this cannot be told apart: the rest are summed as "others"
+MAX_LABEL = 24  # characters of an enterprise name on the chart (the table below has the whole name)
+WIDE_CHAR_PX = 6.5
+FONT = '"Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
+
+
+def _style(colours: tuple[str, ...] = SERIES_COLOURS) -> Style:
+    return Style(
+        background="#ffffff",
+        plot_background="#ffffff",
+        foreground="#1b1f24",
+        foreground_strong="#1b1f24",
+        foreground_subtle="#d6dae0",
+        font_family=FONT,
+        title_font_family=FONT,
+        legend_font_family=FONT,
+        label_font_family=FONT,
+        major_label_font_family=FONT,
+        value_font_family=FONT,
+        tooltip_font_family=FONT,
+        title_font_size=18,
+        legend_font_size=13,
+        label_font_size=12,
+        major_label_font_size=12,
+        colors=colours,
+    )
+
+
+def _chart(
+    kind: type[pygal.graph.graph.Graph], title: str, colours: tuple[str, ...] = SERIES_COLOURS, **options
+):  # type: ignore[no-untyped-def]
+    return kind(
+        js=[],  # no tooltip script from a CDN: the chart must draw offline
+        disable_xml_declaration=True,
+        style=_style(colours),
+        title=title,
+        width=960,
+        height=400,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=4,
+        truncate_legend=24,
+        no_data_text=options.pop("no_data_text", ""),
+        print_zeroes=False,
+        **options,
+    )
+
+
+def _whole_numbers(chart: Any, highest: int) -> None:
+    """Counts have no fractions: for small counts, label the axis 0, 1, 2, … instead of 0.1, 0.2, …"""
+    if highest <= 10:
+        chart.y_labels = list(range(max(highest, 1) + 1))
+
+
+def buckets(span: Span, unit: str) -> list[str]:
+    """Every local hour ("2026-02-10 16") or day ("2026-02-10") of the span, in order, as stats keys them."""
+    zone = ZoneInfo(span.zone)
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    moment = span.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    if unit == "day":
+        moment = moment.replace(hour=0)
+    found = []
+    while moment < span.end:
+        found.append(moment.strftime("%Y-%m-%d %H" if unit == "hour" else "%Y-%m-%d"))
+        moment = (moment.astimezone(zone) + step).astimezone(zone)
+    return found
+
+
+def _wide(text: str) -> int:
+    return sum(1 for ch in text if ord(ch) > 0x2E80)
+
+
+def _label(key: str) -> str:
+    return f"{key[5:10]} {key[11:13]}:00" if len(key) > 10 else key[5:10]
+
+
+def _top(
+    series: dict[int, dict[str, int]], names: dict[int, str], others: str
+) -> list[tuple[str, dict[str, int]]]:
+    ranked = sorted(series.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    shown = [(names.get(cid, f"#{cid}"), counts) for cid, counts in ranked[:MAX_SERIES]]
+    rest: dict[str, int] = {}
+    for _, counts in ranked[MAX_SERIES:]:
+        for key, count in counts.items():
+            rest[key] = rest.get(key, 0) + count
+    return [*shown, (others, rest)] if rest else shown
+
+
+def per_hour(data: dict[int, dict[str, int]], names: dict[int, str], span: Span, t: Translate) -> str:
+    keys = buckets(span, "hour")
+    chart = _chart(
+        pygal.Line,
+        t("audit.chart.per_hour"),
+        show_dots=False,
+        fill=False,
+        show_minor_x_labels=False,
+        x_labels_major=[_label(k) for k in keys if k.endswith(" 00")] or None,
+        x_label_rotation=30,
+        no_data_text=t("audit.chart.no_data"),
+    )
+    chart.x_labels = [_label(k) for k in keys]
+    highest = 0
+    for name, counts in _top(data, names, t("audit.chart.others")):
+        chart.add(name, [counts.get(k, 0) for k in keys])
+        highest = max([highest, *counts.values()])
+    _whole_numbers(chart, highest)
+    return str(chart.render(is_unicode=True))
+
+
+def outcomes(data: dict[str, dict[str, int]], span: Span, t: Translate, lang: str) -> str:
+    keys = buckets(span, span.unit)
+    chart = _chart(
+        pygal.StackedBar,
+        t("audit.chart.outcomes_" + span.unit),
+        tuple(OUTCOME_COLOURS[o] for o in OUTCOMES),
+        show_minor_x_labels=len(keys) <= 31,
+        x_labels_major_every=max(len(keys) // 12, 1),
+        x_label_rotation=30,
+        no_data_text=t("audit.chart.no_data"),
+    )
+    chart.x_labels = [_label(k) for k in keys]
+    for outcome in OUTCOMES:
+        chart.add(t("audit.outcome." + outcome), [data.get(outcome, {}).get(k, 0) for k in keys])
+    _whole_numbers(chart, max((sum(data.get(o, {}).get(k, 0) for o in OUTCOMES) for k in keys), default=0))
+    return str(chart.render(is_unicode=True))
+
+
+def escort_waits(counts: list[int], limit: int, t: Translate) -> str:
+    chart = _chart(
+        pygal.StackedBar,
+        t("audit.chart.escort_waits", limit=limit),
+        ("#1e7b34", "#b3261e"),
+        no_data_text=t("audit.chart.no_data"),
+    )
+    labels, within, over = [], [], []
+    for number, count in enumerate(counts):
+        low, high = number * WAIT_BIN_MINUTES, (number + 1) * WAIT_BIN_MINUTES
+        labels.append(f"≥{low}" if number == WAIT_BINS - 1 else str(low))  # each bar: from this minute on
+        beyond = high > limit  # the bin holds waits past the limit (all of it, or the bin the limit falls in)
+        within.append(None if beyond else count)
+        over.append(count if beyond else None)
+    chart.x_labels = labels
+    chart.add(t("audit.chart.within_limit", limit=limit), within)
+    chart.add(t("audit.chart.over_limit", limit=limit), over)
+    _whole_numbers(chart, max(counts, default=0))
+    return str(chart.render(is_unicode=True))
+
+
+def fever(data: dict[int, dict[str, int]], names: dict[int, str], span: Span, t: Translate) -> str:
+    keys = buckets(span, "day")
+    chart = _chart(
+        pygal.StackedBar,
+        t("audit.chart.fever"),
+        x_label_rotation=30,
+        show_minor_x_labels=len(keys) <= 31,
+        x_labels_major_every=max(len(keys) // 12, 1),
+        no_data_text=t("audit.chart.no_fever"),
+    )
+    chart.x_labels = [_label(k) for k in keys]
+    series = _top(data, names, t("audit.chart.others"))
+    for name, counts in series:
+        chart.add(name, [counts.get(k, 0) for k in keys])
+    _whole_numbers(chart, max((sum(c.get(k, 0) for _, c in series) for k in keys), default=0))
+    return str(chart.render(is_unicode=True))
+
+
+def top_enterprises(rows: list[tuple[str, str, dict[str, int]]], t: Translate) -> str:
+    ordered = list(reversed(rows))  # pygal draws the first label at the bottom: the busiest goes on top
+    labels = [(name or uscc)[:MAX_LABEL] for uscc, name, _ in ordered]
+    chart = _chart(
+        pygal.HorizontalStackedBar,
+        t("audit.chart.top_enterprises"),
+        tuple(OUTCOME_COLOURS[o] for o in OUTCOMES),
+        truncate_label=-1,
+        # pygal sizes the label column as if every character were half a square wide; Chinese ones are square.
+        margin_left=int(WIDE_CHAR_PX * max((_wide(label) for label in labels), default=0)),
+        no_data_text=t("audit.chart.no_data"),
+    )
+    chart.x_labels = labels
+    for outcome in OUTCOMES:
+        chart.add(t("audit.outcome." + outcome), [counts.get(outcome, 0) for _, _, counts in ordered])
+    return str(chart.render(is_unicode=True))

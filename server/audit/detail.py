@@ -1,0 +1,177 @@
+"""One crossing as the auditor opens it: its pass, occupants, temperatures, reasons, versions, device and place
+in the device's chain, escort timeline against the policy's limit, conflicting uploads of its id, and the
+server's replay of the decision."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from passcore.errors import InputError
+from passcore.policy import Policy
+from server.checkpoints.models import Checkpoint, Device
+from server.crossings import escorts
+from server.crossings.models import Crossing, CrossingConflict, EscortRequest
+from server.enterprises.models import Enterprise
+from server.passes.models import IssuedPass, Revocation
+from server.policy import service as policy_service
+
+__all__ = ["Conflict", "Detail", "EscortTimeline", "Occupant", "load"]
+
+
+@dataclass(frozen=True)
+class Occupant:
+    role: str
+    name: str  # "" once the retention purge has removed it
+    temperature_c: Decimal | None
+    fever: bool
+    origin: str | None
+    travel_history: list[str]
+
+
+@dataclass(frozen=True)
+class EscortTimeline:
+    request: EscortRequest
+    enterprise: Enterprise | None
+    waited_minutes: int
+    limit_minutes: int
+
+    @property
+    def over_limit(self) -> bool:
+        return self.waited_minutes > self.limit_minutes
+
+
+@dataclass(frozen=True)
+class Conflict:
+    row: CrossingConflict
+    differing: list[str]  # the record's keys whose values differ from the stored crossing
+
+
+@dataclass
+class Detail:
+    crossing: Crossing
+    body: dict[str, Any]
+    checkpoint: Checkpoint | None
+    device: Device | None
+    enterprise: Enterprise | None
+    issued: IssuedPass | None
+    revocation: Revocation | None
+    policy: Policy | None  # the version the decision was made under, if the server has it
+    occupants: list[Occupant]
+    body_intact: bool  # sha256(body) still equals the record's hash
+    escort: EscortTimeline | None
+    conflicts: list[Conflict]
+    previous_id: str | None = None  # the device's record before this one, when the server has it
+    next_id: str | None = None
+    replay: Any = field(default=None)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [str(code) for code in self.body.get("reasons", [])]
+
+
+def _temperature(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _occupants(body: dict[str, Any], policy: Policy | None) -> list[Occupant]:
+    threshold = policy.fever_threshold_c if policy else Policy().fever_threshold_c
+    found = []
+    for raw in body.get("occupants", []):
+        if not isinstance(raw, dict):
+            continue
+        temperature = _temperature(raw.get("temperature_c"))
+        found.append(
+            Occupant(
+                role=str(raw.get("role") or ""),
+                name=str(raw.get("name") or ""),
+                temperature_c=temperature,
+                fever=temperature is not None and temperature >= threshold,
+                origin=raw.get("origin") if isinstance(raw.get("origin"), str) else None,
+                travel_history=[str(code) for code in raw.get("travel_history") or []],
+            )
+        )
+    return found
+
+
+def _policy(session: Session, version: int) -> Policy | None:
+    try:
+        return policy_service.by_version(session, version)
+    except InputError:
+        return None
+
+
+def _parse(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _conflicts(session: Session, crossing: Crossing, body: dict[str, Any]) -> list[Conflict]:
+    rows = session.exec(
+        select(CrossingConflict)
+        .where(CrossingConflict.crossing_id == crossing.id)
+        .order_by(col(CrossingConflict.received_at), col(CrossingConflict.id))
+    ).all()
+    found = []
+    for row in rows:
+        other = _parse(row.body_json)
+        keys = sorted((set(body) | set(other)) - {"hash"})
+        found.append(Conflict(row, [key for key in keys if body.get(key) != other.get(key)]))
+    return found
+
+
+def _escort(
+    session: Session, crossing: Crossing, now: datetime, policy: Policy | None
+) -> EscortTimeline | None:
+    request = session.exec(select(EscortRequest).where(EscortRequest.crossing_id == crossing.id)).first()
+    if request is None:
+        return None
+    limit = (policy or policy_service.current(session)).escort_wait_limit_minutes
+    enterprise = session.get(Enterprise, request.enterprise_uscc) if request.enterprise_uscc else None
+    return EscortTimeline(request, enterprise, escorts.waited_minutes(request, now), limit)
+
+
+def _neighbour(session: Session, crossing: Crossing, seq: int) -> str | None:
+    return session.exec(
+        select(Crossing.id).where(Crossing.device_id == crossing.device_id, Crossing.seq == seq)
+    ).first()
+
+
+def load(session: Session, crossing: Crossing, *, now: datetime, full: bool = True) -> Detail:
+    """Everything the detail page shows. ``full=False`` (an enterprise's view) skips the bureau-only parts:
+    conflicts, the device's chain and the replay."""
+    body = _parse(crossing.body_json)
+    policy = _policy(session, crossing.policy_version)
+    issued = session.get(IssuedPass, crossing.pass_id) if crossing.pass_id else None
+    detail = Detail(
+        crossing=crossing,
+        body=body,
+        checkpoint=session.get(Checkpoint, crossing.checkpoint_id),
+        device=session.get(Device, crossing.device_id) if full else None,
+        enterprise=session.get(Enterprise, crossing.enterprise_uscc) if crossing.enterprise_uscc else None,
+        issued=issued,
+        revocation=session.get(Revocation, issued.pass_id) if issued else None,
+        policy=policy,
+        occupants=_occupants(body, policy),
+        body_intact=hashlib.sha256(crossing.body_json.encode()).hexdigest() == crossing.record_hash,
+        escort=_escort(session, crossing, now, policy),
+        conflicts=_conflicts(session, crossing, body) if full else [],
+    )
+    if full:
+        detail.previous_id = _neighbour(session, crossing, crossing.seq - 1)
+        detail.next_id = _neighbour(session, crossing, crossing.seq + 1)
+    return detail

@@ -1,0 +1,192 @@
+"""CSV exports: the filtered crossings (streamed, any size) and the daily summary per checkpoint.
+
+Both are UTF-8 with a byte-order mark, so Excel opens the Chinese correctly, and every cell that a spreadsheet
+would take for a formula (it starts with = + - @, a tab or a carriage return) is prefixed with an apostrophe: names
+and enterprise names come from outside the bureau and must not run as formulas on an auditor's machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from passcore.reasons import OUTCOMES, outcome_words
+from server.audit import queries
+from server.audit.filters import CrossingFilter
+from server.audit.queries import Row
+from server.audit.stats import DailyRow
+from server.web.i18n import translate
+
+__all__ = [
+    "BOM",
+    "CSV_MEDIA",
+    "crossings_csv",
+    "crossings_response",
+    "daily_csv",
+    "filename",
+    "neutralise",
+    "text_response",
+]
+
+BOM = "\ufeff"
+CSV_MEDIA = "text/csv; charset=utf-8"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+Translate = Callable[..., str]
+
+
+def neutralise(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _line(cells: Iterable[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([neutralise(cell) for cell in cells])
+    return buffer.getvalue()
+
+
+def _plate(plate: str) -> str:
+    # Stored plates are already normalised (苏EA1234): only the display dot is added.
+    return f"{plate[:2]}·{plate[2:]}" if len(plate) > 2 else plate
+
+
+def _occupants(row: Row, health: bool) -> str:
+    parts = []
+    for occupant in row.occupants:
+        temperature = occupant.get("temperature_c") if health else None
+        parts.append(
+            " ".join(
+                str(part)
+                for part in (occupant.get("role"), occupant.get("name"), temperature)
+                if part not in (None, "")
+            )
+        )
+    return "; ".join(parts)
+
+
+CROSSING_COLUMNS = (
+    "time",
+    "checkpoint",
+    "plate",
+    "outcome_code",
+    "outcome",
+    "reasons",
+    "pass_id",
+    "enterprise_uscc",
+    "enterprise",
+    "occupants",
+    "policy_version",
+    "bundle_version",
+    "device",
+    "seq",
+    "crossing_id",
+)
+
+
+def _crossing_cells(row: Row, zone: ZoneInfo, lang: str, health: bool) -> list[Any]:
+    crossing = row.crossing
+    return [
+        crossing.decided_at.astimezone(zone).isoformat(timespec="seconds"),
+        row.checkpoint_name,
+        _plate(crossing.plate),
+        crossing.outcome,
+        outcome_words(crossing.outcome, lang),
+        " ".join(row.reasons),
+        crossing.pass_id or "",
+        crossing.enterprise_uscc or "",
+        row.enterprise_name or "",
+        _occupants(row, health),
+        crossing.policy_version,
+        crossing.bundle_version,
+        crossing.device_id,
+        crossing.seq,
+        crossing.id,
+    ]
+
+
+def crossings_csv(
+    engine: Engine, f: CrossingFilter, *, zone: str, lang: str, health: bool = True
+) -> Iterator[bytes]:
+    """The filtered crossings as CSV, newest first, produced a chunk at a time (``health=False``: without
+    temperatures).
+
+    It opens its own session: the response is written after the route has returned and its session is closed.
+    """
+    local = ZoneInfo(zone)
+    yield (BOM + _line(translate(f"audit.csv.{name}", lang) for name in CROSSING_COLUMNS)).encode()
+    with Session(engine) as session:
+        buffer, written = io.StringIO(), 0
+        writer = csv.writer(buffer)
+        for row in queries.iterate(session, f):
+            writer.writerow([neutralise(cell) for cell in _crossing_cells(row, local, lang, health)])
+            written += 1
+            if written % 500 == 0:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue().encode()
+
+
+def daily_csv(rows: list[DailyRow], names: dict[int, str], t: Translate) -> str:
+    header = [
+        t("audit.csv.day"),
+        t("audit.csv.checkpoint"),
+        t("audit.csv.total"),
+        *(t("audit.outcome." + outcome) for outcome in OUTCOMES),
+        t("audit.csv.escorts"),
+        t("audit.csv.escorts_over"),
+    ]
+    lines = [BOM + _line(header)]
+    for row in rows:
+        lines.append(
+            _line(
+                [
+                    row.day,
+                    names.get(row.checkpoint_id, f"#{row.checkpoint_id}"),
+                    row.total,
+                    *(row.counts[outcome] for outcome in OUTCOMES),
+                    row.escorts,
+                    row.escorts_over,
+                ]
+            )
+        )
+    return "".join(lines)
+
+
+def filename(prefix: str, now: datetime, zone: str) -> str:
+    return f"{prefix}-{now.astimezone(ZoneInfo(zone)).strftime('%Y%m%d-%H%M')}.csv"
+
+
+def _headers(name: str) -> dict[str, str]:
+    # Names and temperatures: no shared cache may keep them.
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"}
+
+
+def crossings_response(
+    engine: Engine,
+    f: CrossingFilter,
+    zone: str,
+    lang: str,
+    prefix: str,
+    now: datetime,
+    *,
+    health: bool = True,
+) -> StreamingResponse:
+    return StreamingResponse(
+        crossings_csv(engine, f, zone=zone, lang=lang, health=health),
+        media_type=CSV_MEDIA,
+        headers=_headers(filename(prefix, now, zone)),
+    )
+
+
+def text_response(text: str, name: str) -> Response:
+    return Response(text.encode(), media_type=CSV_MEDIA, headers=_headers(name))

@@ -1,0 +1,330 @@
+"""HTTP routes of the audit: the bureau's portal pages under /audit (crossings, a crossing, the dashboard, the daily
+summary, CSV exports) and an enterprise's own crossings under /enterprise/crossings. The JSON API is in ``api``."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import col, select
+
+from passcore.reasons import OUTCOMES, describe
+from server.audit import charts, export, queries, stats
+from server.audit import detail as details
+from server.audit.api import api
+from server.audit.deps import BureauCrossing, EnterpriseUser, OwnedCrossing, RawFilter, RawRange, span_of
+from server.audit.filters import parse
+from server.audit.replaying import replay_of
+from server.checkpoints.models import Checkpoint
+from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, require_bureau
+from server.errors import AppError
+from server.policy import service as policy_service
+from server.web.i18n import translate
+from server.web.pages import lang_of, page
+
+__all__ = ["api", "web"]
+
+web = APIRouter(include_in_schema=False)
+bureau = APIRouter(prefix="/audit", dependencies=[Depends(require_bureau)])
+After = Annotated[str, Query(max_length=200)]
+
+
+def _query(raw: dict[str, str], **extra: str) -> str:
+    return urlencode({key: value for key, value in (raw | extra).items() if value})
+
+
+def _helpers(request: Request, principal: PrincipalDep, zone: str) -> dict[str, Any]:
+    lang = lang_of(request, principal)
+    local = ZoneInfo(zone)
+    return {
+        "reason": lambda code: describe(code, lang),
+        "seconds": lambda moment: moment.astimezone(local).strftime("%Y-%m-%d %H:%M:%S") if moment else "",
+        "outcomes": list(OUTCOMES),
+    }
+
+
+def _list_page(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: dict[str, str],
+    after: str,
+    *,
+    scope: str,
+    enterprise: str | None = None,
+) -> Response:
+    """The crossings list for the bureau (scope "audit") or one enterprise (scope "enterprise")."""
+    base = "/audit/crossings" if scope == "audit" else "/enterprise/crossings"
+    context: dict[str, Any] = {"form": raw, "rows": [], "next_url": "", "scope": scope, "base": base}
+    context["checkpoints"] = session.exec(select(Checkpoint).order_by(col(Checkpoint.name))).all()
+    context["export_url"] = f"{base}.csv?{_query(raw, lang=lang_of(request, principal))}"
+    status = 200
+    try:
+        f = parse(session, raw, zone=settings.timezone)
+        if enterprise is not None:
+            f = f.only_enterprise(enterprise)
+        found = queries.page(session, f, after=queries.Cursor.decode(after) if after else None)
+    except AppError as err:
+        status, context["errors"], context["failure"] = err.status, err.fields, err.code
+    else:
+        context["rows"] = found.rows
+        if found.next:
+            context["next_url"] = f"{base}?{_query(raw, after=found.next.encode())}"
+        context["paged"] = bool(after)
+        context["first_url"] = f"{base}?{_query(raw)}"
+    return page(
+        request,
+        "audit/crossings.html",
+        principal,
+        status=status,
+        **context,
+        **_helpers(request, principal, settings.timezone),
+    )
+
+
+@bureau.get("/crossings", response_class=HTMLResponse)
+def crossings_page(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: RawFilter,
+    after: After = "",
+) -> Response:
+    return _list_page(request, principal, session, settings, raw, after, scope="audit")
+
+
+@bureau.get("/crossings.csv", response_class=Response)
+def crossings_csv(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: RawFilter,
+    now: ClockDep,
+) -> Response:
+    f = parse(session, raw, zone=settings.timezone)
+    lang = lang_of(request, principal)
+    return export.crossings_response(request.app.state.engine, f, settings.timezone, lang, "crossings", now)
+
+
+def _detail_page(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    found: details.Detail,
+    **context: Any,
+) -> Response:
+    return page(
+        request,
+        "audit/detail.html",
+        principal,
+        d=found,
+        c=found.crossing,
+        **context,
+        **_helpers(request, principal, settings.timezone),
+    )
+
+
+@bureau.get("/crossings/{crossing_id}", response_class=HTMLResponse)
+def crossing_page(
+    request: Request,
+    crossing: BureauCrossing,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: ClockDep,
+) -> Response:
+    found = details.load(session, crossing, now=now)
+    return _detail_page(
+        request, principal, session, settings, found, replay=replay_of(session, crossing), scope="audit"
+    )
+
+
+def _svg(svg: str) -> str:
+    """A chart as an image source. Inline <img> data keeps the page's strict style policy: the SVG's own styles
+    apply only inside the image."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def _dashboard_context(session: SessionDep, span: stats.Span, now: datetime, lang: str) -> dict[str, Any]:
+    def t(key: str, **values: Any) -> str:
+        return translate(key, lang, **values)
+
+    limit = policy_service.current(session).escort_wait_limit_minutes
+    names = stats.checkpoint_names(session)
+    hourly = stats.per_hour_by_checkpoint(session, span)
+    outcomes = stats.outcomes_over_time(session, span)
+    waits = stats.escort_waits(session, span, now)
+    fever = stats.fever_by_day(session, span)
+    top = stats.top_enterprises(session, span)
+    return {
+        "span": span,
+        "limit": limit,
+        "names": names,
+        "totals": stats.totals(session, span, limit, now),
+        "hourly": hourly,
+        "outcome_series": outcomes,
+        "waits": waits,
+        "wait_bin": stats.WAIT_BIN_MINUTES,
+        "fever": fever,
+        "top": top,
+        "charts": {
+            "per_hour": _svg(charts.per_hour(hourly, names, span, t)),
+            "outcomes": _svg(charts.outcomes(outcomes, span, t, lang)),
+            "escort_waits": _svg(charts.escort_waits(waits, limit, t)),
+            "fever": _svg(charts.fever(fever, names, span, t)),
+            "top_enterprises": _svg(charts.top_enterprises(top, t)),
+        },
+    }
+
+
+def _range_form(span: stats.Span, raw: dict[str, str]) -> dict[str, str]:
+    zone = ZoneInfo(span.zone)
+    return {
+        "from": raw.get("from") or span.start.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        "to": raw.get("to") or span.end.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+@bureau.get("/dashboard", response_class=HTMLResponse)
+def dashboard_page(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: RawRange,
+    now: ClockDep,
+) -> Response:
+    helpers = _helpers(request, principal, settings.timezone)
+    try:
+        span = span_of(raw, zone=settings.timezone, now=now)
+    except AppError as err:
+        return page(
+            request,
+            "audit/dashboard.html",
+            principal,
+            status=err.status,
+            form=raw,
+            errors=err.fields,
+            **helpers,
+        )
+    context = _dashboard_context(session, span, now, lang_of(request, principal))
+    return page(request, "audit/dashboard.html", principal, form=_range_form(span, raw), **context, **helpers)
+
+
+@bureau.get("/daily", response_class=HTMLResponse)
+def daily_page(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: RawRange,
+    now: ClockDep,
+) -> Response:
+    helpers = _helpers(request, principal, settings.timezone)
+    try:
+        span = span_of(raw, zone=settings.timezone, now=now)
+    except AppError as err:
+        return page(
+            request, "audit/daily.html", principal, status=err.status, form=raw, errors=err.fields, **helpers
+        )
+    limit = policy_service.current(session).escort_wait_limit_minutes
+    form = _range_form(span, raw)
+    return page(
+        request,
+        "audit/daily.html",
+        principal,
+        form=form,
+        rows=stats.daily_summary(session, span, limit, now),
+        names=stats.checkpoint_names(session),
+        limit=limit,
+        export_url=f"/audit/daily.csv?{_query(form, lang=lang_of(request, principal))}",
+        **helpers,
+    )
+
+
+@bureau.get("/daily.csv", response_class=Response)
+def daily_csv(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: RawRange,
+    now: ClockDep,
+) -> Response:
+    lang = lang_of(request, principal)
+    span = span_of(raw, zone=settings.timezone, now=now)
+    limit = policy_service.current(session).escort_wait_limit_minutes
+    text = export.daily_csv(
+        stats.daily_summary(session, span, limit, now),
+        stats.checkpoint_names(session),
+        lambda key, **values: translate(key, lang, **values),
+    )
+    return export.text_response(text, export.filename("daily", now, settings.timezone))
+
+
+web.include_router(bureau)
+
+
+# ---- an enterprise's own crossings ---------------------------------------------------------------------------
+
+
+@web.get("/enterprise/crossings", response_class=HTMLResponse)
+def my_crossings_page(
+    request: Request,
+    user: EnterpriseUser,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: RawFilter,
+    after: After = "",
+) -> Response:
+    return _list_page(
+        request,
+        principal,
+        session,
+        settings,
+        raw,
+        after,
+        scope="enterprise",
+        enterprise=user.enterprise_uscc or "",
+    )
+
+
+@web.get("/enterprise/crossings.csv", response_class=Response)
+def my_crossings_csv(
+    request: Request,
+    user: EnterpriseUser,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    raw: RawFilter,
+    now: ClockDep,
+) -> Response:
+    f = parse(session, raw, zone=settings.timezone).only_enterprise(user.enterprise_uscc or "")
+    lang = lang_of(request, principal)
+    # Health data stays with the bureau: an enterprise's export has names but no temperatures.
+    return export.crossings_response(
+        request.app.state.engine, f, settings.timezone, lang, "my-crossings", now, health=False
+    )
+
+
+@web.get("/enterprise/crossings/{crossing_id}", response_class=HTMLResponse)
+def my_crossing_page(
+    request: Request,
+    crossing: OwnedCrossing,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: ClockDep,
+) -> Response:
+    found = details.load(session, crossing, now=now, full=False)
+    return _detail_page(request, principal, session, settings, found, replay=None, scope="enterprise")

@@ -1,0 +1,125 @@
+"""JSON shapes of the audit API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+__all__ = [
+    "CrossingDetailPublic",
+    "CrossingPage",
+    "CrossingSummary",
+    "DailyRowPublic",
+    "Dashboard",
+    "EscortTimelinePublic",
+    "OccupantPublic",
+    "ReasonPublic",
+    "ReplayPublic",
+]
+
+
+class ReasonPublic(BaseModel):
+    code: str
+    message: str
+
+
+class CrossingSummary(BaseModel):
+    id: str
+    decided_at: datetime
+    checkpoint_id: int
+    checkpoint: str
+    plate: str
+    outcome: str
+    reasons: list[str]
+    pass_id: str | None
+    enterprise_uscc: str | None
+    enterprise: str | None
+    device_id: str
+    seq: int
+
+
+class CrossingPage(BaseModel):
+    items: list[CrossingSummary]
+    next_cursor: str | None  # pass as `after` for the next page; null on the last page
+
+
+class OccupantPublic(BaseModel):
+    role: str
+    name: str
+    temperature_c: float | None
+    fever: bool
+    origin: str | None
+    travel_history: list[str]
+
+
+class EscortTimelinePublic(BaseModel):
+    id: int
+    status: str
+    requested_at: datetime
+    answered_at: datetime | None
+    staff_name: str
+    eta: datetime | None
+    handed_over_at: datetime | None
+    waited_minutes: int
+    limit_minutes: int
+    over_limit: bool
+
+
+class ReplayPublic(BaseModel):
+    matches: bool
+    replayable: bool  # false once the record's personal data was purged
+    outcome: str | None  # what the server computes
+    reasons: list[str]
+    detail: str  # "" when it matches, else a code: OUTCOME_DIFFERS, REASONS_DIFFER, PURGED, BUNDLE_UNKNOWN, …
+    message: str
+
+
+class ConflictPublic(BaseModel):
+    received_at: datetime
+    device_id: str
+    differing: list[str]
+
+
+class CrossingDetailPublic(CrossingSummary):
+    received_at: datetime
+    reasons_in_words: list[ReasonPublic]
+    verification: str | None
+    checks: dict[str, Any]
+    vehicle_origin: str | None
+    occupants: list[OccupantPublic]
+    policy_version: int
+    bundle_version: int
+    prev_hash: str
+    record_hash: str
+    body_intact: bool  # sha256 of the stored body equals record_hash (false after a purge)
+    purged_at: datetime | None
+    pass_serial: str | None
+    escort: EscortTimelinePublic | None
+    conflicts: list[ConflictPublic]
+    replay: ReplayPublic | None
+
+
+class DailyRowPublic(BaseModel):
+    day: str
+    checkpoint_id: int
+    checkpoint: str
+    total: int
+    outcomes: dict[str, int]
+    escorts: int
+    escorts_over: int
+
+
+class Dashboard(BaseModel):
+    start: datetime
+    end: datetime
+    unit: str  # "hour" or "day": the bucket of `outcomes`
+    escort_wait_limit_minutes: int
+    totals: dict[str, int]
+    per_hour_by_checkpoint: dict[str, dict[str, int]]  # checkpoint id -> local hour -> crossings
+    outcomes: dict[str, dict[str, int]]  # outcome -> local hour or day -> crossings
+    fever_by_day: dict[str, dict[str, int]]  # checkpoint id -> local day -> crossings held for fever
+    escort_wait_bins_minutes: int
+    escort_waits: list[int]  # requests per bin; the last bin is open-ended
+    top_enterprises: list[dict[str, Any]]

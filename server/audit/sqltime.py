@@ -1,0 +1,92 @@
+"""Time arithmetic inside SQL, so the audit aggregates rows where they are stored instead of in Python.
+
+Two constructs, compiled for PostgreSQL and for SQLite (the only databases ``server.db`` makes engines for):
+
+- ``local_bucket(column, unit, zone, offset_minutes)``: the moment cut to the local hour or day. PostgreSQL cuts
+  with its own zone database (``date_trunc`` with a zone: the start of the bucket as a time with zone, much cheaper
+  per row than formatting text); SQLite has none, so it adds the zone's UTC offset (the caller takes it at the
+  start of the range: exact for zones without daylight saving, such as the default Asia/Shanghai) and answers the
+  local text. ``bucket_key`` turns either answer into the same text (``2026-02-10 16`` or ``2026-02-10``).
+- ``minutes_between(start, end)``: the minutes from ``start`` to ``end`` as a number.
+
+Their constant parts are written into the SQL text, not bound: PostgreSQL only accepts a grouped expression in the
+select list when it is textually the same as in GROUP BY, and two bind parameters never are.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Float
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.sqltypes import NullType
+
+__all__ = ["BUCKET_FORMATS", "bucket_key", "local_bucket", "minutes_between", "offset_minutes"]
+
+BUCKET_FORMATS = {"hour": "%Y-%m-%d %H", "day": "%Y-%m-%d"}
+_ZONE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
+
+
+def offset_minutes(zone: str, at: datetime) -> int:
+    """The zone's offset from UTC at ``at``, in whole minutes."""
+    offset = at.astimezone(ZoneInfo(zone)).utcoffset()
+    return int(offset.total_seconds() // 60) if offset else 0
+
+
+class local_bucket(FunctionElement[Any]):
+    type = NullType()  # text from SQLite, a time with zone from PostgreSQL: read by bucket_key
+    inherit_cache = False  # the unit, zone and offset are part of the SQL text, not of the cache key
+    name = "local_bucket"
+
+    def __init__(self, column: Any, unit: str, zone: str, offset: int) -> None:
+        if unit not in BUCKET_FORMATS:
+            raise ValueError(f"unknown bucket unit {unit!r}")
+        if not _ZONE.fullmatch(zone):
+            raise ValueError(f"not a zone name: {zone!r}")
+        self.unit, self.zone, self.offset = unit, zone, int(offset)
+        super().__init__(column)
+
+
+@compiles(local_bucket)
+def _bucket_sqlite(element: local_bucket, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"strftime('{BUCKET_FORMATS[element.unit]}', {column}, '{element.offset:+d} minutes')"
+
+
+@compiles(local_bucket, "postgresql")
+def _bucket_postgres(element: local_bucket, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"date_trunc('{element.unit}', {column}, '{element.zone}')"
+
+
+def bucket_key(value: Any, unit: str, zone: str) -> str:
+    """The bucket's local text, from either database's answer."""
+    if isinstance(value, datetime):
+        return value.astimezone(ZoneInfo(zone)).strftime(BUCKET_FORMATS[unit])
+    return str(value)
+
+
+class minutes_between(FunctionElement[float]):
+    type = Float()
+    inherit_cache = True
+    name = "minutes_between"
+
+    def __init__(self, start: ColumnElement[Any], end: ColumnElement[Any]) -> None:
+        super().__init__(start, end)
+
+
+@compiles(minutes_between)
+def _minutes_sqlite(element: minutes_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 1440.0)"
+
+
+@compiles(minutes_between, "postgresql")
+def _minutes_postgres(element: minutes_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(extract(epoch from ({end} - {start})) / 60.0)"

@@ -1,0 +1,231 @@
+"""The dashboard's and the daily summary's numbers, each one aggregate query (GROUP BY in the database).
+
+Python only reshapes the aggregated rows (a few hundred at most), never the crossings themselves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, case, cast, func
+from sqlmodel import Session, col, select
+
+from passcore.reasons import OUTCOMES
+from server.audit.sqltime import bucket_key, local_bucket, minutes_between, offset_minutes
+from server.checkpoints.models import Checkpoint
+from server.crossings.models import Crossing, CrossingConflict, EscortRequest
+from server.enterprises.models import Enterprise
+
+__all__ = [
+    "FEVER_OUTCOME",
+    "WAIT_BIN_MINUTES",
+    "Span",
+    "checkpoint_names",
+    "daily_summary",
+    "escort_waits",
+    "fever_by_day",
+    "outcomes_over_time",
+    "per_hour_by_checkpoint",
+    "top_enterprises",
+    "totals",
+]
+
+FEVER_OUTCOME = "MEDICAL_HOLD"  # precedence 1 of the rules: a fever and nothing else holds a vehicle
+WAIT_BIN_MINUTES = 15
+WAIT_BINS = 16  # 0–15, 15–30, … and a last bin for four hours and more
+
+
+@dataclass(frozen=True)
+class Span:
+    """The dashboard's time range (start inclusive, end exclusive) and the zone its buckets are cut in."""
+
+    start: datetime
+    end: datetime
+    zone: str
+
+    @property
+    def unit(self) -> str:
+        """Hours for a range of up to three days, else days: a readable number of bars either way."""
+        return "hour" if self.end - self.start <= timedelta(days=3) else "day"
+
+    def bucket(self, column: object, unit: str | None = None) -> local_bucket:
+        return local_bucket(column, unit or self.unit, self.zone, offset_minutes(self.zone, self.start))
+
+    def key(self, value: object, unit: str | None = None) -> str:
+        return bucket_key(value, unit or self.unit, self.zone)
+
+
+def _in(span: Span) -> tuple[object, object]:
+    return col(Crossing.decided_at) >= span.start, col(Crossing.decided_at) < span.end
+
+
+def checkpoint_names(session: Session) -> dict[int, str]:
+    return {cid: name for cid, name in session.exec(select(Checkpoint.id, Checkpoint.name)) if cid}
+
+
+def totals(session: Session, span: Span, wait_limit: int, now: datetime) -> dict[str, int]:
+    """Crossings by outcome, escort requests (and those over the limit), conflicting uploads in the range."""
+    found = {outcome: 0 for outcome in OUTCOMES}
+    rows = session.exec(select(Crossing.outcome, func.count()).where(*_in(span)).group_by(Crossing.outcome))
+    for outcome, count in rows:
+        found[outcome] = count
+    waited = minutes_between(
+        col(EscortRequest.requested_at), func.coalesce(col(EscortRequest.handed_over_at), now)
+    )
+    escorts, over = session.exec(
+        select(func.count(), func.coalesce(func.sum(case((waited > wait_limit, 1), else_=0)), 0)).where(
+            col(EscortRequest.requested_at) >= span.start, col(EscortRequest.requested_at) < span.end
+        )
+    ).one()
+    conflicts = session.exec(
+        select(func.count())
+        .select_from(CrossingConflict)
+        .where(col(CrossingConflict.received_at) >= span.start, col(CrossingConflict.received_at) < span.end)
+    ).one()
+    return found | {
+        "total": sum(found.values()),
+        "escorts": int(escorts),
+        "escorts_over": int(over),
+        "conflicts": int(conflicts),
+    }
+
+
+def per_hour_by_checkpoint(session: Session, span: Span) -> dict[int, dict[str, int]]:
+    """checkpoint id -> local hour ("2026-02-10 16") -> crossings."""
+    hour = span.bucket(col(Crossing.decided_at), "hour")
+    rows = session.exec(
+        select(Crossing.checkpoint_id, hour, func.count())
+        .where(*_in(span))
+        .group_by(Crossing.checkpoint_id, hour)
+    )
+    found: dict[int, dict[str, int]] = defaultdict(dict)
+    for checkpoint_id, bucket, count in rows:
+        found[checkpoint_id][span.key(bucket, "hour")] = count
+    return dict(found)
+
+
+def outcomes_over_time(session: Session, span: Span) -> dict[str, dict[str, int]]:
+    """outcome -> local hour or day -> crossings."""
+    bucket = span.bucket(col(Crossing.decided_at))
+    rows = session.exec(
+        select(Crossing.outcome, bucket, func.count()).where(*_in(span)).group_by(Crossing.outcome, bucket)
+    )
+    found: dict[str, dict[str, int]] = {outcome: {} for outcome in OUTCOMES}
+    for outcome, when, count in rows:
+        found.setdefault(outcome, {})[span.key(when)] = count
+    return found
+
+
+def fever_by_day(session: Session, span: Span) -> dict[int, dict[str, int]]:
+    """checkpoint id -> local day -> crossings held for fever."""
+    day = span.bucket(col(Crossing.decided_at), "day")
+    rows = session.exec(
+        select(Crossing.checkpoint_id, day, func.count())
+        .where(*_in(span), col(Crossing.outcome) == FEVER_OUTCOME)
+        .group_by(Crossing.checkpoint_id, day)
+    )
+    found: dict[int, dict[str, int]] = defaultdict(dict)
+    for checkpoint_id, bucket, count in rows:
+        found[checkpoint_id][span.key(bucket, "day")] = count
+    return dict(found)
+
+
+def escort_waits(session: Session, span: Span, now: datetime) -> list[int]:
+    """How many escort requests (made in the range) waited 0–15 min, 15–30 min, …; the last bin is open-ended.
+    A request not handed over yet counts its wait until ``now``."""
+    waited = minutes_between(
+        col(EscortRequest.requested_at), func.coalesce(col(EscortRequest.handed_over_at), now)
+    )
+    inner = (
+        select(cast(waited / WAIT_BIN_MINUTES, Integer).label("bin"))
+        .where(col(EscortRequest.requested_at) >= span.start, col(EscortRequest.requested_at) < span.end)
+        .subquery()
+    )
+    counts = [0] * WAIT_BINS
+    for bin_no, count in session.exec(select(inner.c.bin, func.count()).group_by(inner.c.bin)):
+        counts[min(max(int(bin_no or 0), 0), WAIT_BINS - 1)] += count
+    return counts
+
+
+def top_enterprises(session: Session, span: Span, limit: int = 10) -> list[tuple[str, str, dict[str, int]]]:
+    """The enterprises with the most crossings in the range: (USCC, name or "", outcome -> crossings).
+
+    One pass over the range (enterprise x outcome, a few thousand groups at most); the ranking is of those groups.
+    """
+    rows = session.exec(
+        select(Crossing.enterprise_uscc, Crossing.outcome, func.count())
+        .where(*_in(span), col(Crossing.enterprise_uscc).is_not(None))
+        .group_by(Crossing.enterprise_uscc, Crossing.outcome)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
+    for uscc, outcome, count in rows:
+        counts[uscc][outcome] = count
+    top = sorted(counts, key=lambda uscc: (-sum(counts[uscc].values()), uscc))[:limit]
+    names = dict(
+        session.exec(select(Enterprise.uscc, Enterprise.name).where(col(Enterprise.uscc).in_(top))).all()
+    )
+    return [(uscc, names.get(uscc, ""), counts[uscc]) for uscc in top]
+
+
+@dataclass(frozen=True)
+class DailyRow:
+    day: str
+    checkpoint_id: int
+    counts: dict[str, int]  # outcome -> crossings
+    escorts: int
+    escorts_over: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def daily_summary(session: Session, span: Span, wait_limit: int, now: datetime) -> list[DailyRow]:
+    """One row per local day and checkpoint: crossings by outcome, escort requests and those over the limit."""
+    day = span.bucket(col(Crossing.decided_at), "day")
+    by_outcome = [
+        func.coalesce(func.sum(case((col(Crossing.outcome) == outcome, 1), else_=0)), 0)
+        for outcome in OUTCOMES
+    ]
+    crossings = session.exec(
+        select(day, Crossing.checkpoint_id, *by_outcome)
+        .where(*_in(span))
+        .group_by(day, Crossing.checkpoint_id)
+    )
+    escort_day = span.bucket(col(EscortRequest.requested_at), "day")
+    waited = minutes_between(
+        col(EscortRequest.requested_at), func.coalesce(col(EscortRequest.handed_over_at), now)
+    )
+    over = (waited > wait_limit).label("over")
+    inner = (
+        select(escort_day.label("day"), col(EscortRequest.checkpoint_id).label("checkpoint_id"), over)
+        .where(col(EscortRequest.requested_at) >= span.start, col(EscortRequest.requested_at) < span.end)
+        .subquery()
+    )
+    escort_counts = {
+        (span.key(row_day, "day"), checkpoint_id): (count, int(over_count or 0))
+        for row_day, checkpoint_id, count, over_count in session.exec(
+            select(
+                inner.c.day,
+                inner.c.checkpoint_id,
+                func.count(),
+                func.sum(case((inner.c.over, 1), else_=0)),
+            ).group_by(inner.c.day, inner.c.checkpoint_id)
+        )
+    }
+    rows = []
+    for row_day, checkpoint_id, *counts in crossings:
+        row_day = span.key(row_day, "day")
+        escorts_made, escorts_over = escort_counts.get((row_day, checkpoint_id), (0, 0))
+        rows.append(
+            DailyRow(
+                row_day,
+                checkpoint_id,
+                dict(zip(OUTCOMES, map(int, counts), strict=True)),
+                escorts_made,
+                escorts_over,
+            )
+        )
+    return sorted(rows, key=lambda r: (r.day, r.checkpoint_id), reverse=False)

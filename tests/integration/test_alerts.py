@@ -1,0 +1,271 @@
+"""Alerts raised on ingest, on hand-over and by the periodic sweep, and worked on the portal and the API."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from server.alerts import rules
+from server.alerts import service as alerts
+from server.alerts.models import AlertEvent
+from tests.integration import checkpoint_devices
+from tests.integration.audit_helpers import (
+    CREW,
+    ago,
+    alerts_of,
+    decided,
+    detail,
+    issue_pass,
+    publish,
+    revoke,
+    scenario,
+)
+from tests.integration.checkpoint_devices import HOSTILE, make_checkpoint
+
+device_factory = checkpoint_devices.device_factory
+
+KUNSHAN = {"latitude": 31.3856, "longitude": 120.9807}
+SUZHOU_WEST = {"latitude": 31.3201, "longitude": 120.4528}
+FORGED = {
+    "outcome": "REFUSE",
+    "reasons": ["PASS_SIGNATURE_INVALID"],
+    "verification": "PASS_SIGNATURE_INVALID",
+    "pass_id": None,
+}
+
+
+@pytest.fixture
+def device(app, device_factory):
+    return device_factory(make_checkpoint(app, **KUNSHAN))
+
+
+def kinds(app) -> list[str]:
+    return sorted(a.kind for a in alerts_of(app) if a.kind != rules.DECISION_DIFFERS)
+
+
+def sweep(app, now: datetime) -> int:
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        return alerts.sweep(session=session, now=now, limits=alerts.Limits.of(app.state.settings))
+
+
+def test_misuse_and_fever_each_raise_one_alert(app, device):
+    _, qr = issue_pass(app)
+    other_id, other_qr = issue_pass(app, vehicle={"plate": "苏E·B7777", "plate_colour": "blue"})
+    bundle = publish(app)
+    revoke(app, other_id, ago(minutes=10))  # after the device's bundle was signed
+    records = [
+        decided(device, scenario(qr), bundle, ago(minutes=50)),
+        decided(device, scenario(qr, plate="苏E·C1111"), bundle, ago(minutes=40)),  # plate does not match
+        decided(
+            device,
+            scenario(qr, occupants=[CREW[0], CREW[1] | {"temperature_c": 38.4}]),
+            bundle,
+            ago(minutes=30),
+        ),
+        decided(
+            device, scenario(other_qr, plate="苏E·B7777"), bundle, ago(minutes=1)
+        ),  # stale bundle: released
+        device.record(**FORGED, decided_at=ago(minutes=20).isoformat()),
+    ]
+    assert device.upload(*records).json()["accepted"] == 5
+    assert records[3]["outcome"] == "RELEASE"
+    assert kinds(app) == sorted([rules.FEVER, rules.PASS_FORGED, rules.PASS_MISMATCH, rules.PASS_REVOKED])
+    by_kind = {a.kind: a for a in alerts_of(app)}
+    assert (
+        by_kind[rules.FEVER].crossing_id == records[2]["id"]
+        and detail(by_kind[rules.FEVER])["occupants"] == 1
+    )
+    assert detail(by_kind[rules.PASS_MISMATCH]) == {"codes": ["PLATE_MISMATCH"]}
+    assert detail(by_kind[rules.PASS_REVOKED]) == {"known_to_device": False, "outcome": "RELEASE"}
+    assert by_kind[rules.PASS_REVOKED].pass_id == other_id
+    assert all(a.status == "open" and a.checkpoint_id == device.checkpoint_id for a in alerts_of(app))
+    # Uploading again and sweeping find the same facts: nothing is raised twice.
+    device.upload(*records)
+    sweep(app, datetime.now(UTC))
+    assert kinds(app) == sorted([rules.FEVER, rules.PASS_FORGED, rules.PASS_MISMATCH, rules.PASS_REVOKED])
+    assert records[0]["id"] not in {a.crossing_id for a in alerts_of(app)}  # a plain release: nothing
+
+
+def test_escort_waits_over_the_limit_are_found_on_ingest_on_hand_over_and_by_the_sweep(app, device):
+    late = device.escort_record(decided_at=ago(hours=2).isoformat())  # an offline checkpoint syncing late
+    waiting = device.escort_record(decided_at=ago(minutes=30).isoformat())
+    quick = device.escort_record(decided_at=ago(minutes=50).isoformat())
+    assert device.upload(late, waiting, quick).json()["accepted"] == 3
+    (found,) = alerts_of(app, rules.ESCORT_WAIT)
+    assert found.crossing_id == late["id"] and detail(found)["waited_minutes"] >= 120
+    assert detail(found)["limit_minutes"] == 60 and detail(found)["handed_over"] is False
+
+    escorts = device.get("/api/v1/escorts").json()["escorts"]
+    quick_id = next(e["id"] for e in escorts if e["crossing_id"] == quick["id"])
+    handed = datetime.fromisoformat(quick["decided_at"]) + timedelta(minutes=61)
+    assert (
+        device.post(f"/api/v1/escorts/{quick_id}/handover", json={"at": handed.isoformat()}).status_code
+        == 200
+    )
+    late_handover = [a for a in alerts_of(app, rules.ESCORT_WAIT) if a.crossing_id == quick["id"]]
+    assert len(late_handover) == 1 and detail(late_handover[0])["handed_over"] is True
+
+    assert sweep(app, datetime.now(UTC)) == 0  # the one still waiting is within the limit
+    assert sweep(app, datetime.now(UTC) + timedelta(minutes=31)) == 1
+    assert {a.crossing_id for a in alerts_of(app, rules.ESCORT_WAIT)} == {
+        late["id"],
+        quick["id"],
+        waiting["id"],
+    }
+    assert sweep(app, datetime.now(UTC) + timedelta(minutes=45)) == 0  # raised once
+
+
+def test_a_pass_seen_at_two_checkpoints_too_fast_is_a_clone(app, device, device_factory):
+    west = device_factory(make_checkpoint(app, "G2 苏州西卡口", "320505", **SUZHOU_WEST))
+    seen = ago(minutes=30)
+    first = device.record(decided_at=seen.isoformat())
+    assert device.upload(first).json()["accepted"] == 1
+    assert alerts_of(app, rules.CLONED_PASS) == []
+    fast = west.record(decided_at=(seen + timedelta(minutes=4)).isoformat())
+    slow = west.record(decided_at=(seen + timedelta(minutes=29)).isoformat())  # ~50 km in 29 min: possible
+    assert west.upload(fast, slow).json()["accepted"] == 2
+    (clone,) = alerts_of(app, rules.CLONED_PASS)
+    assert clone.crossing_id == fast["id"] and clone.checkpoint_id == west.checkpoint_id
+    assert clone.pass_id == first["pass_id"] and clone.device_id == west.device_id
+    found = detail(clone)
+    assert found["other_crossing_id"] == first["id"] and found["same_checkpoint"] is False
+    assert 50 < found["distance_km"] < 51.5 and found["speed_kmh"] > 700 and found["max_speed_kmh"] == 120
+
+
+def test_the_clone_speed_and_window_are_settings(app, device, device_factory):
+    app.state.settings = app.state.settings.model_copy(
+        update={"audit_max_speed_kmh": 1000.0, "audit_same_checkpoint_minutes": 2}
+    )
+    west = device_factory(make_checkpoint(app, "G2 苏州西卡口", "320505", **SUZHOU_WEST))
+    seen = ago(minutes=30)
+
+    def at(client, minutes: float, pass_id: str = "0123456789abcdef01234567"):
+        record = client.record(decided_at=(seen + timedelta(minutes=minutes)).isoformat(), pass_id=pass_id)
+        assert client.upload(record).json()["accepted"] == 1
+
+    at(device, 0)
+    at(west, 4)  # 760 km/h is believable at 1000
+    other = "aaaaaaaaaaaaaaaaaaaaaaaa"
+    at(device, 10, other)
+    at(device, 13, other)  # one checkpoint, 3 minutes apart: outside a 2-minute window
+    assert alerts_of(app, rules.CLONED_PASS) == []
+    at(device, 14, other)
+    (clone,) = alerts_of(app, rules.CLONED_PASS)
+    assert detail(clone)["same_checkpoint"] is True and detail(clone)["window_minutes"] == 2
+
+
+def test_a_conflicting_upload_is_an_alert_once(app, device):
+    original = device.record()
+    assert device.upload(original).json()["accepted"] == 1
+    edited = original | {"plate": "苏EB9999"}
+    from passcore.chain import record_hash
+
+    edited["hash"] = record_hash(edited)
+    for _ in range(3):
+        assert device.upload(edited).json()["conflict"] == 1
+    (conflict,) = alerts_of(app, rules.UPLOAD_CONFLICT)
+    assert conflict.crossing_id == original["id"] and detail(conflict) == {"code": "CONTENT_DIFFERS"}
+
+
+def forged_alert(app, device) -> int:
+    assert device.upload(device.record(**FORGED)).json()["accepted"] == 1
+    return alerts_of(app, rules.PASS_FORGED)[-1].id
+
+
+def test_an_auditor_acknowledges_then_closes_with_notes_kept(app, device, portal):
+    alert_id = forged_alert(app, device)
+    auditor = portal("auditor")
+    listing = auditor.get("/audit/alerts?status=open")
+    assert (
+        listing.status_code == 200
+        and "伪造或篡改的通行证" in listing.text
+        and f"/audit/alerts/{alert_id}" in listing.text
+    )
+    page = auditor.get(f"/audit/alerts/{alert_id}")
+    assert page.status_code == 200 and "通行证签名无效" in page.text and 'value="acknowledge"' in page.text
+    auditor.csrf = auditor.page_csrf(f"/audit/alerts/{alert_id}")
+    done = auditor.form(
+        f"/audit/alerts/{alert_id}",
+        {"action": "acknowledge", "note": "已联系卡口核实"},
+        follow_redirects=False,
+    )
+    assert (
+        done.status_code == 303 and done.headers["location"] == f"/audit/alerts/{alert_id}?done=acknowledge"
+    )
+    shown = auditor.get(done.headers["location"]).text
+    assert "已确认此告警" in shown and "已联系卡口核实" in shown
+    # Closing needs a note; a hostile one is kept as text.
+    refused = auditor.form(f"/audit/alerts/{alert_id}", {"action": "close", "note": "  "})
+    assert refused.status_code == 422 and "关闭告警时请写明结论" in refused.text
+    closed = auditor.form(
+        f"/audit/alerts/{alert_id}", {"action": "close", "note": HOSTILE}, follow_redirects=False
+    )
+    assert closed.status_code == 303
+    text = auditor.get(f"/audit/alerts/{alert_id}").text
+    assert (
+        "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text and 'value="close"' not in text
+    )
+    again = auditor.form(f"/audit/alerts/{alert_id}", {"action": "close", "note": "再关一次"})
+    assert again.status_code == 409
+    (alert,) = [a for a in alerts_of(app) if a.id == alert_id]
+    assert alert.status == "closed" and alert.note == HOSTILE.strip() and alert.acted_by is not None
+    with Session(app.state.engine) as session:
+        query = select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+        events = session.exec(query).all()
+    assert [(e.action, e.note) for e in events] == [
+        ("acknowledged", "已联系卡口核实"),
+        ("closed", HOSTILE.strip()),
+    ]
+    assert "已关闭" in auditor.get("/audit/alerts?status=closed").text
+
+
+@pytest.mark.parametrize(
+    ("action", "note", "status", "code"),
+    [
+        ("close", "", 422, "ALERT_NOTE_REQUIRED"),
+        ("close", "x" * 501, 422, "ALERT_NOTE_INVALID"),
+        ("close", "bad\u0000note", 422, "ALERT_NOTE_INVALID"),
+        ("delete", "why", 422, None),
+    ],
+)
+def test_bad_actions_change_nothing(app, device, api, action, note, status, code):
+    alert_id = forged_alert(app, device)
+    response = api("auditor").post(f"/api/v1/audit/alerts/{alert_id}/{action}", json={"note": note})
+    assert response.status_code == status
+    if code:
+        assert response.json()["code"] == code
+    assert next(a for a in alerts_of(app) if a.id == alert_id).status == "open"
+
+
+def test_the_api_lists_pages_filters_and_acts(app, device, api):
+    for _ in range(3):
+        forged_alert(app, device)
+    client = api("admin")
+    first = client.get("/api/v1/audit/alerts", params={"kind": "pass_forged", "limit": 2}).json()
+    assert len(first["alerts"]) == 2 and first["next_before"] == first["alerts"][-1]["id"]
+    rest = client.get(
+        "/api/v1/audit/alerts", params={"kind": "pass_forged", "before": first["next_before"]}
+    ).json()
+    assert len(rest["alerts"]) == 1 and rest["next_before"] is None
+    newest = first["alerts"][0]["id"]
+    acted = client.post(f"/api/v1/audit/alerts/{newest}/acknowledge", json={"note": "checking"}).json()
+    assert acted["status"] == "acknowledged" and acted["acted_by"] == "admin" and acted["note"] == "checking"
+    listing = client.get("/api/v1/audit/alerts", params={"status": "acknowledged"}).json()
+    assert [a["id"] for a in listing["alerts"]] == [newest] and listing["counts"]["acknowledged"] == 1
+    assert client.post(f"/api/v1/audit/alerts/{newest}/acknowledge", json={}).status_code == 409
+    assert client.get("/api/v1/audit/alerts/99999999").status_code == 404
+    assert client.get("/api/v1/audit/alerts", params={"status": "<b>", "kind": "张"}).status_code == 200
+
+
+def test_logs_carry_no_names_or_id_numbers(app, device, caplog):
+    caplog.set_level(logging.DEBUG)
+    device.upload(device.escort_record(decided_at=ago(hours=3).isoformat()), device.record(**FORGED))
+    sweep(app, datetime.now(UTC) + timedelta(hours=1))
+    from server.retention import schedule
+
+    schedule.tick(app.state.engine, app.state.settings, datetime.now(UTC))
+    text = caplog.text
+    assert "张伟" not in text and "李娜" not in text and "320583198503121234" not in text

@@ -1,0 +1,402 @@
+"""The checkpoint's local store: chained records exactly as the server takes them, disk full, tampering, escorts,
+threads. (Crash safety under SIGKILL: test_store_crash.py.)"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from checkpoint_client import store_sqlite
+from checkpoint_client.records import ChainBroken
+from checkpoint_client.store import SCHEMA_VERSION, Store, StoreError
+from passcore.chain import GENESIS, canonical, record_hash
+from passcore.errors import InputError
+from passcore.rules import Occupant
+from server.crossings.schemas import CrossingRecord
+from tests import factories
+from tests.integration.client_helpers import record_scenario
+
+NOW = factories.NOW
+DOCUMENTED_KEYS = {
+    "id", "seq", "prev_hash", "hash", "decided_at", "plate", "pass_id", "enterprise", "outcome", "reasons",
+    "policy_version", "bundle_version", "occupants", "vehicle_origin", "verification", "checks",
+}  # fmt: skip
+NO_CHECKS = dict.fromkeys(("identity_confirmed", "licence_confirmed", "id_last4_matched"))
+
+
+@pytest.fixture
+def signed_pass():
+    text, key = factories.signed()
+    return text, factories.make_bundle([factories.issuer(key)])
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = Store.open(tmp_path / "db" / "checkpoint.sqlite3")
+    yield opened
+    opened.close()
+
+
+def valid_pass(text: str, *temperatures: str, **changes) -> dict:
+    people = [("driver", "张伟"), ("escort", "李娜"), ("escort", "王强")]
+    return {
+        "pass": text,
+        "observed": {"plate": "苏E·A1234", "identity_confirmed": True, "licence_confirmed": True},
+        "occupants": [
+            {"role": role, "name": name, "temperature_c": t}
+            for (role, name), t in zip(people, temperatures or ("36.5", "36.7"), strict=False)
+        ],
+    } | changes
+
+
+def no_pass(plate: str = "浙A·12345", origin: str = "330100", **changes) -> dict:
+    occupants = [{"role": "driver", "name": "孙磊", "temperature_c": 36.6}]
+    return {"observed": {"plate": plate}, "vehicle_origin": origin, "occupants": occupants} | changes
+
+
+def test_a_decision_is_stored_as_the_documented_chained_record(store, signed_pass):
+    text, bundle = signed_pass
+    verification, decision, first = record_scenario(store, valid_pass(text, "36.5", "37"), bundle, NOW)
+    _, _, second = record_scenario(store, no_pass(), bundle, NOW + timedelta(minutes=1))
+    record = first.record
+    assert set(record) == DOCUMENTED_KEYS
+    assert (record["seq"], record["prev_hash"], record["id"]) == (1, GENESIS, first.id)
+    assert record["hash"] == record_hash(record) == first.hash
+    assert record["decided_at"] == "2026-02-10T08:00:00+00:00"  # ISO with its zone
+    assert record["verification"] == verification.code == "PASS_VALID"
+    assert record["checks"] == {
+        "identity_confirmed": True,
+        "licence_confirmed": True,
+        "id_last4_matched": None,
+    }
+    assert record["pass_id"] == decision.pass_id and record["plate"] == "苏EA1234"
+    temperatures = [o["temperature_c"] for o in record["occupants"]]
+    assert temperatures == [36.5, 37.0] and all(type(t) is float for t in temperatures)
+    assert record["bundle_version"] == bundle.version and record["outcome"] == "RELEASE"
+    # The second record links to the first; a vehicle without a pass has no verification and no checks.
+    assert (second.record["seq"], second.record["prev_hash"]) == (2, first.hash)
+    assert second.record["verification"] is None and second.record["checks"] == NO_CHECKS
+    assert second.record["vehicle_origin"] == "330100" and second.record["reasons"] == ["NO_PASS"]
+    # The server's own schema (strict: no coercion) takes both, and the bytes hash to the record's hash.
+    for stored in (first, second):
+        CrossingRecord.model_validate(stored.record)
+        body = canonical({k: v for k, v in stored.record.items() if k != "hash"})
+        assert json.loads(json.dumps(stored.record, ensure_ascii=False)) == stored.record
+        assert record_hash(json.loads(body)) == stored.hash
+    assert store.verify() == 2
+    assert [c.seq for c in store.recent()] == [2, 1] and [c.seq for c in store.pending()] == [1, 2]
+
+
+def test_the_raw_qr_text_is_not_stored(tmp_path, signed_pass):
+    text, bundle = signed_pass
+    path = tmp_path / "db" / "checkpoint.sqlite3"
+    store = Store.open(path)
+    record_scenario(store, valid_pass(text), bundle, NOW)
+    store.close()  # checkpoints the WAL into the main file
+    stored = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name))
+    assert text[4:40].encode() not in stored and b"CP1:" not in stored
+    assert "张伟".encode() in stored  # what the decision needs is there
+
+
+def test_store_file_is_private_versioned_and_in_wal_mode(tmp_path, signed_pass):
+    path = tmp_path / "db" / "checkpoint.sqlite3"
+    store = Store.open(path)
+    record_scenario(store, no_pass(), signed_pass[1], NOW)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    reopened = Store.open(path)  # opening again migrates nothing and keeps everything
+    assert reopened.verify() == 1 and reopened.pending_count() == 1
+    reopened.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError) as refused:
+        Store.open(path)
+    assert refused.value.code == "STORE_TOO_NEW"
+
+
+def test_disk_full_records_nothing_and_the_chain_continues_after_space_is_freed(store, signed_pass):
+    text, bundle = signed_pass
+    for minute in range(3):
+        record_scenario(store, valid_pass(text), bundle, NOW + timedelta(minutes=minute))
+    conn = store._db.conn()  # the connection this thread writes with
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")  # the "disk" holds what is there and nothing more
+    before = [
+        conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("crossing", "outbox", "escort")
+    ]
+    failures = 0
+    big = [{"role": "driver", "name": "张" * 50, "temperature_c": 36.5, "travel_history": ["420100"] * 30}]
+    for minute in range(200):  # until SQLite reports SQLITE_FULL
+        try:
+            record_scenario(store, no_pass(occupants=big), bundle, NOW + timedelta(hours=1, minutes=minute))
+        except StoreError as err:
+            assert err.code == "STORE_FULL" and "disk is full" in err.message and "磁盘已满" in err.message
+            failures += 1
+            break
+    assert failures == 1, "the store never filled up"
+    filled = conn.execute("SELECT count(*) FROM crossing").fetchone()[0]
+    assert [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("crossing", "outbox")] == [
+        filled,
+        filled,
+    ]  # nothing partial: a crossing without its outbox row (or the reverse) would show here
+    assert filled >= before[0] and store.verify() == filled
+    with pytest.raises(StoreError):  # still full: an escort decision fails the same way
+        record_scenario(store, escort_scenario(text), bundle, NOW)
+    assert conn.execute("SELECT count(*) FROM escort").fetchone()[0] == before[2]
+    conn.execute("PRAGMA max_page_count = 1073741823")  # space freed
+    _, _, next_one = record_scenario(store, no_pass(), bundle, NOW + timedelta(hours=5))
+    assert next_one.record["seq"] == filled + 1
+    assert next_one.record["prev_hash"] == store.recent(2)[1].hash
+    assert store.verify() == filled + 1 and store.pending_count() == filled + 1
+
+
+def test_sqlite_errors_are_translated_with_stable_codes():
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+    assert store_sqlite.translate(full, "x").code == "STORE_FULL"
+    busy = sqlite3.OperationalError("database is locked")
+    busy.sqlite_errorcode = sqlite3.SQLITE_BUSY
+    assert store_sqlite.translate(busy, "x").code == "STORE_BUSY"
+    assert store_sqlite.translate(sqlite3.DatabaseError("disk I/O error"), "x").code == "STORE_FAILED"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"name": "张" * 51}, "1–50 characters"),
+        ({"name": "张\x00伟"}, "control characters"),
+        ({"name": "\ud800"}, "control characters"),
+        ({"origin": "999999"}, "origin"),
+        ({"travel_history": ("420100",) * 31}, "at most 30"),
+        ({"temperature_c": Decimal("NaN")}, "temperature"),
+    ],
+)
+def test_a_record_the_server_would_refuse_is_refused_before_anything_is_stored(
+    store, signed_pass, change, words
+):
+    _, _, first = record_scenario(store, no_pass(), signed_pass[1], NOW)
+    decision_input = no_pass()
+    from checkpoint_client import station
+
+    parsed = station.parse_scenario(decision_input)
+    _, decision = station.evaluate(parsed, signed_pass[1], now=NOW)
+    occupant = replace(parsed.occupants[0], **change)
+    with pytest.raises(InputError) as refused:
+        store.record_decision(
+            decision, occupants=[occupant], verification=None, checks=NO_CHECKS, vehicle_origin=None
+        )
+    assert refused.value.code == "RECORD_INVALID" and words in refused.value.message
+    assert store.recent() == [first] or [c.id for c in store.recent()] == [first.id]
+    assert store.verify() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("decided_at", NOW.replace(tzinfo=None), "RECORD_INVALID"),
+        ("decided_at", NOW.replace(year=1999), "RECORD_INVALID"),
+        ("plate", "苏E·A1234" * 4, "RECORD_INVALID"),
+        ("reasons", ("not-a-code",), "RECORD_INVALID"),
+    ],
+)
+def test_a_decision_with_impossible_values_is_refused(store, signed_pass, field, value, code):
+    from checkpoint_client import station
+
+    parsed = station.parse_scenario(no_pass())
+    _, decision = station.evaluate(parsed, signed_pass[1], now=NOW)
+    with pytest.raises(InputError) as refused:
+        store.record_decision(
+            replace(decision, **{field: value}),
+            occupants=parsed.occupants,
+            verification=None,
+            checks=NO_CHECKS,
+            vehicle_origin=None,
+        )
+    assert refused.value.code == code and store.recent() == []
+
+
+def test_checks_must_be_the_three_documented_booleans(store, signed_pass):
+    from checkpoint_client import station
+
+    parsed = station.parse_scenario(no_pass())
+    _, decision = station.evaluate(parsed, signed_pass[1], now=NOW)
+    for checks in (
+        {"identity_confirmed": True},
+        NO_CHECKS | {"id_last4": "1234"},
+        NO_CHECKS | {"licence_confirmed": 1},
+    ):
+        with pytest.raises(InputError):
+            store.record_decision(
+                decision, occupants=parsed.occupants, verification=None, checks=checks, vehicle_origin=None
+            )
+    assert store.pending_count() == 0
+
+
+def test_hostile_text_is_kept_verbatim(store, signed_pass):
+    name = "<script>alert(1)</script>张\u202e'\"&"[:50]
+    occupants = [{"role": "driver", "name": name, "temperature_c": "36.4"}]
+    _, _, stored = record_scenario(store, no_pass(occupants=occupants), signed_pass[1], NOW)
+    assert store.get(stored.id).record["occupants"][0]["name"] == name
+    CrossingRecord.model_validate(stored.record)
+
+
+def test_sync_marks_and_refusals(store, signed_pass):
+    made = [
+        record_scenario(store, no_pass(), signed_pass[1], NOW + timedelta(minutes=m))[2] for m in range(5)
+    ]
+    store.mark_synced([made[0].id, made[2].id])
+    store.mark_refused([(made[1].id, "conflict", "CONTENT_DIFFERS", "this id was uploaded before")])
+    assert [c.seq for c in store.pending()] == [4, 5] and store.pending_count() == 2
+    assert [c.seq for c in store.pending(limit=1)] == [4]
+    refused = store.refused()
+    assert [(c.seq, c.sync_status, c.sync_code, c.synced) for c in refused] == [
+        (2, "conflict", "CONTENT_DIFFERS", False)
+    ]
+    assert store.get(made[0].id).synced and store.get(made[0].id).sync_status == "synced"
+    assert store.get("no-such-id") is None
+    store.mark_synced([])  # nothing to do is fine
+    assert store.verify() == 5
+
+
+def test_tampering_breaks_the_chain_at_the_edited_record(tmp_path, signed_pass):
+    path = tmp_path / "c.sqlite3"
+    store = Store.open(path)
+    for minute in range(4):
+        record_scenario(store, no_pass(), signed_pass[1], NOW + timedelta(minutes=minute))
+    with sqlite3.connect(path) as conn:
+        body = json.loads(conn.execute("SELECT record FROM crossing WHERE seq = 3").fetchone()[0])
+        body["outcome"] = "REFUSE"
+        conn.execute("UPDATE crossing SET record = ? WHERE seq = 3", (json.dumps(body),))
+    with pytest.raises(ChainBroken, match="seq 3: the hash does not match"):
+        store.verify()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM outbox WHERE seq = 3")
+        conn.execute("DELETE FROM crossing WHERE seq = 3")
+    with pytest.raises(ChainBroken, match="missing"):
+        store.verify()
+    store.close()
+
+
+def test_threads_recording_and_syncing_at_once_keep_one_unbroken_chain(tmp_path, signed_pass):
+    store = Store.open(tmp_path / "c.sqlite3")
+    other = Store.open(tmp_path / "c.sqlite3")  # as a second process would: its own connections
+    made: list[str] = []
+    errors: list[BaseException] = []
+
+    def write(target: Store, offset: int) -> None:
+        try:
+            for i in range(60):
+                made.append(
+                    record_scenario(target, no_pass(), signed_pass[1], NOW + timedelta(seconds=offset + i))[
+                        2
+                    ].id
+                )
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    def sync() -> None:
+        try:
+            for _ in range(30):
+                store.mark_synced([c.id for c in store.pending(7)])
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(s, n * 100)) for n, s in enumerate((store, store, other))]
+    threads.append(threading.Thread(target=sync))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.verify() == 180 and len(set(made)) == 180
+    assert {c.id for c in store.recent(200)} == set(made)
+    store.close()
+    other.close()
+
+
+def escort_scenario(text: str) -> dict:
+    return valid_pass(text, vehicle_origin="420100")
+
+
+def test_escort_view_from_decision_to_hand_over(store, signed_pass):
+    text, bundle = signed_pass
+    _, decision, stored = record_scenario(store, escort_scenario(text), bundle, NOW)
+    assert decision.outcome == "ESCORT_REQUIRED"
+    [escort] = store.escorts()
+    assert escort["crossing_id"] == stored.id and escort["status"] == "unsent" and escort["own"]
+    assert escort["decided_at"] == NOW and escort["plate"] == "苏EA1234" and escort["server_id"] is None
+    assert escort["enterprise"]["uscc"] == factories.USCC
+    store.mark_synced([stored.id])
+    assert store.escorts()[0]["status"] == "open" and store.waiting_for_request() == 1
+    with pytest.raises(InputError) as early:
+        store.record_handover(stored.id, NOW - timedelta(minutes=1))
+    assert early.value.code == "HANDOVER_BEFORE_REQUEST"
+    with pytest.raises(InputError) as naive:
+        store.record_handover(stored.id, NOW.replace(tzinfo=None))
+    assert naive.value.code == "HANDOVER_TIME_INVALID"
+    with pytest.raises(InputError) as unknown:
+        store.record_handover("6f1c2a9e-3b7d-4c1e-9a51-2d8f0b6e4a17", NOW)
+    assert unknown.value.code == "ESCORT_UNKNOWN"
+    server_view = {
+        "id": 7, "crossing_id": stored.id, "plate": "苏EA1234", "status": "answered", "requested_at": NOW,
+        "enterprise": {"uscc": factories.USCC, "name": "昆山精密机械有限公司", "phone": "0512-55550000"},
+        "staff_name": "周敏", "staff_phone": "138 1234 5678", "eta": NOW + timedelta(minutes=40),
+        "answered_at": NOW + timedelta(minutes=5), "handed_over_at": None,
+    }  # fmt: skip
+    other_device = server_view | {
+        "id": 8,
+        "crossing_id": "11111111-2222-4333-8444-555555555555",
+        "status": "open",
+        "requested_at": NOW + timedelta(minutes=1),
+    }
+    assert store.merge_escorts([server_view, other_device], server_time="2026-02-10T08:10:00+00:00") == 2
+    assert (
+        store.get_state("escorts_since") == "2026-02-10T08:10:00+00:00" and store.waiting_for_request() == 0
+    )
+    mine, theirs = store.escorts()
+    assert (mine["status"], mine["server_id"], mine["staff_name"]) == ("answered", 7, "周敏")
+    assert mine["eta"] == NOW + timedelta(minutes=40) and mine["enterprise"]["name"] == "昆山精密机械有限公司"
+    assert (theirs["own"], theirs["status"], theirs["server_id"]) == (False, "open", 8)
+    store.record_handover(stored.id, NOW + timedelta(minutes=42))
+    store.record_handover(stored.id, NOW + timedelta(minutes=50))  # the first hand-over stands
+    assert store.handovers_to_upload() == [(stored.id, 7, (NOW + timedelta(minutes=42)).isoformat())]
+    store.merge_escorts([server_view], server_time=None)  # the server has not heard yet: ours stands
+    assert [e["crossing_id"] for e in store.escorts()] == [theirs["crossing_id"]]
+    [done] = [e for e in store.escorts(include_done=True) if e["crossing_id"] == stored.id]
+    assert done["status"] == "handed_over" and not done["handover_synced"]
+    store.handover_uploaded(
+        stored.id,
+        answer=server_view | {"status": "handed_over", "handed_over_at": NOW + timedelta(minutes=42)},
+    )
+    assert store.handovers_to_upload() == []
+    [done] = [e for e in store.escorts(include_done=True) if e["crossing_id"] == stored.id]
+    assert done["handover_synced"] and done["handed_over_at"] == NOW + timedelta(minutes=42)
+
+
+def test_occupant_order_and_roles_are_kept(store, signed_pass):
+    from checkpoint_client import station
+
+    parsed = station.parse_scenario(no_pass())
+    _, decision = station.evaluate(parsed, signed_pass[1], now=NOW)
+    people = [
+        Occupant("driver", "孙磊", Decimal("36.6"), "330100", ("330100",)),
+        Occupant("passenger", "Ana María", Decimal("36.9")),
+    ]
+    stored = store.record_decision(
+        decision, occupants=people, verification=None, checks=NO_CHECKS, vehicle_origin=""
+    )
+    assert [(o["role"], o["name"], o["travel_history"]) for o in stored.record["occupants"]] == [
+        ("driver", "孙磊", ["330100"]),
+        ("passenger", "Ana María", []),
+    ]
+    assert stored.record["vehicle_origin"] is None

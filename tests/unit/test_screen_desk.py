@@ -1,0 +1,87 @@
+"""The screen's desk: which vehicle is in front of the officer and which wait behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from checkpoint_client.screen.desk import MAX_QUEUE, DeskError, ScanDesk
+
+A, B, C = "CP1:AAAA", "CP1:BBBB", "CP1:CCCC"
+
+
+def current(desk: ScanDesk):
+    return desk.snapshot()["current"]
+
+
+def test_first_scan_is_current_the_others_queue_and_repeats_are_one_vehicle():
+    desk = ScanDesk(lambda v: {"text": v.text})
+    first = desk.add_text(A, source="frame 1")
+    assert desk.add_text(B, source="frame 9") is not None
+    assert desk.add_text(A, source="frame 2") is None and desk.add_text(B, source="frame 10") is None
+    assert current(desk)["text"] == A and desk.snapshot()["queued"] == 1
+    vehicle = desk.begin_decision(first.id)
+    with pytest.raises(DeskError):  # a second submit while the first is being recorded
+        desk.begin_decision(first.id)
+    desk.end_decision(vehicle, recorded=True)
+    assert current(desk) is None and desk.snapshot()["queued"] == 1  # the outcome stays until "next"
+    second = desk.next_vehicle()
+    assert second.text == B and desk.next_vehicle().id == second.id  # not dropped without saying so
+    assert desk.next_vehicle(drop=second.id) is None
+
+
+def test_a_failed_recording_leaves_the_vehicle_current():
+    desk = ScanDesk()
+    vehicle = desk.begin_decision(desk.add_text(A, source="x").id)
+    desk.end_decision(vehicle, recorded=False)
+    assert current(desk)["id"] == vehicle.id
+
+
+def test_next_drops_only_the_vehicle_the_officer_saw():
+    desk = ScanDesk()
+    seen = desk.add_text(A, source="x")
+    done = desk.begin_decision(seen.id)
+    desk.end_decision(done, recorded=True)
+    arrived = desk.add_text(B, source="y")  # scanned just as the officer pressed Esc after the outcome
+    assert desk.next_vehicle(drop=None).id == arrived.id  # not thrown away
+    desk.add_text(C, source="z")
+    assert desk.next_vehicle(drop=arrived.id).text == C  # dropped on purpose: the next one comes
+
+
+def test_stray_codes_give_way_and_a_vehicle_without_a_pass_keeps_its_place():
+    desk = ScanDesk()
+    desk.add_text("https://shop.example/pay", source="x")
+    assert desk.add_text(A, source="y").text == A and current(desk) is not None
+    assert desk.snapshot()["queued"] == 0  # the stray code was dropped, not queued
+    manual = desk.start_without_pass()
+    assert desk.snapshot()["queued"] == 1  # the pass waits while the officer handles the other vehicle
+    assert desk.start_without_pass().id == manual.id  # pressing N again keeps what was typed
+    desk.add_text(B, source="z")
+    assert current(desk)["id"] == manual.id and desk.snapshot()["queued"] == 2
+    pasted = desk.add_text(C, source="manual", now_first=True)
+    assert current(desk)["id"] == pasted.id
+
+
+def test_the_queue_is_bounded():
+    desk = ScanDesk()
+    for i in range(MAX_QUEUE + 5):
+        desk.add_text(f"CP1:{i:04d}", source="loop")
+    assert desk.snapshot()["queued"] == MAX_QUEUE
+
+
+def test_listeners_are_woken_from_the_camera_thread():
+    desk = ScanDesk()
+
+    async def wait_for_scan() -> int:
+        event = desk.listen()
+        scan = SimpleNamespace(text=A, source_name="frame 3", captured_at=1.0, decoded_at=1.01)
+        threading.Thread(target=desk.on_scan, args=(scan,)).start()
+        await asyncio.wait_for(event.wait(), timeout=5)
+        desk.unlisten(event)
+        return desk.version
+
+    assert asyncio.run(wait_for_scan()) == 1
+    assert current(desk) == {"id": 1}
