@@ -151,7 +151,7 @@ def main() -> None:
             admin.execute(f'CREATE DATABASE "{scratch}"')
         env["CHECKPASS_DATABASE_URL"] = args.postgres.rsplit("/", 1)[0] + "/" + scratch
     subprocess.run(
-        [str(BIN / "checkpass"), "demo", "--out", str(home / "demo-out")],
+        [str(BIN / "checkpass"), "demo", "--no-video", "--out", str(home / "demo-out")],
         env=env,
         check=True,
         capture_output=True,

@@ -81,13 +81,15 @@ def _retries(gray: np.ndarray, unread: list[Corners]) -> Iterator[tuple[list[str
     yield texts, bool(seen)
     if not unread:
         return
-    for change in (frames.unsharp, frames.median):
-        texts, seen = _zxing(change(gray))
-        yield texts, bool(seen)
-    # The region where the code was found, enlarged: finer modules for the binarizer to work on.
+    # Where a code was found but not read: its region enlarged and sharpened (finer modules for the binarizer),
+    # the whole frame sharpened (in case the region was wrong), the region's contrast stretched tile by tile.
     region = frames.crop(gray, unread[0])
-    for change in (lambda r: frames.unsharp(r, 3.0, 3.0), frames.clahe):
-        texts, seen = _zxing(change(region))
+    for change in (
+        lambda: frames.unsharp(region, 3.0, 3.0),
+        lambda: frames.unsharp(gray),
+        lambda: frames.clahe(region),
+    ):
+        texts, seen = _zxing(change())
         yield texts, bool(seen)
 
 

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 MAX_FILE_BYTES = 64 * 1024
+MAX_NAME = 100  # as the server allows
 _DEVICE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -149,7 +150,11 @@ def enrol(
     """Enrol with a one-time code: pin the root key (refusing a different one), store the credential, fetch the
     first trust bundle. Raises SyncError (server unreachable, code refused) or InputError (ROOT_MISMATCH)."""
     server = normalise_server_url(server)
-    name = (name or socket.gethostname() or "checkpoint").strip()[:100]
+    name = (name or socket.gethostname()[:MAX_NAME] or "checkpoint").strip()
+    if not 1 <= len(name) <= MAX_NAME:
+        raise InputError(
+            f"--name: 1 to {MAX_NAME} characters, e.g. 东卡口 笔记本 1", code="DEVICE_NAME_INVALID"
+        )
     previous = load_device(settings) if settings.device_path.exists() else None
     own_client = client is None
     http = client or server_api.new_client(settings)

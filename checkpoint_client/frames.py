@@ -142,10 +142,6 @@ def unsharp(gray: np.ndarray, sigma: float = 2.0, amount: float = 6.0) -> np.nda
     return cv2.addWeighted(gray, 1 + amount, cv2.GaussianBlur(gray, (0, 0), sigma), -amount, 0)
 
 
-def median(gray: np.ndarray) -> np.ndarray:
-    return cv2.medianBlur(gray, 3)
-
-
 def clahe(gray: np.ndarray) -> np.ndarray:
     """Contrast stretched tile by tile: a glare-washed or shadowed part of a code gets its range back."""
     return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4)).apply(gray)
@@ -180,7 +176,7 @@ class FrameSource:
 
     def __init__(self, description: str, *, fps: float | None = None, loop: bool = False) -> None:
         if fps is not None and not 0 < fps <= 240:
-            raise InputError(f"--fps must be between 0 and 240, not {fps}", code="SOURCE_UNAVAILABLE")
+            raise InputError(f"fps must be between 0 and 240, not {fps}", code="SOURCE_UNAVAILABLE")
         self.description = description
         self.pace = fps  # None: as fast as the reader asks
         self.loop = loop

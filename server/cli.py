@@ -21,6 +21,7 @@ from sqlmodel import Session
 from passcore import ids
 from passcore.errors import CheckpassError, InputError
 from server import demo as demo_data
+from server import demo_checkpoint
 from server.accounts import service as accounts
 from server.applications.schemas import parse_application
 from server.bundles import service as bundles
@@ -243,13 +244,20 @@ def user_reset_password(
     typer.echo(f"password of {user.username} reset; their sessions are ended")
 
 
+DEMO_VIDEO_PASSES = ("kunshan", "wuhan", "forged")
+
+
 @app.command()
 def demo(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for demo passes, scenarios and the bundle.")
     ] = Path("demo-out"),
+    video: Annotated[
+        bool, typer.Option("--video/--no-video", help="Also record the camera video of the demo passes.")
+    ] = True,
 ) -> None:
-    """Seed demo data: Hubei (420000) hard-hit, demo passes, a forged pass, scenarios and a trust bundle."""
+    """Seed demo data: Hubei (420000) hard-hit, demo passes, a forged pass, scenarios, a trust bundle, and the
+    checkpoint laptop's kit (a one-time enrolment code and a recorded camera video)."""
     now = _now()
     with _state(create=True) as (settings, session):
         summary = demo_data.seed(session=session, settings=settings, out=out, now=now, card=card_for)
@@ -259,11 +267,23 @@ def demo(
             validity=timedelta(days=settings.bundle_validity_days),
             now=now,
         )
+        code, checkpoint = demo_checkpoint.enrolment_code(
+            session=session, settings=settings, admin="demo-admin", now=now
+        )
     (out / "bundle.cose").write_bytes(row.signed)
+    code_file = out / "enrolment-code.txt"
+    code_file.unlink(missing_ok=True)
+    code_file.touch(mode=0o600)  # a credential until it is spent: only its owner reads it
+    code_file.write_text(code + "\n", encoding="ascii")
     typer.echo(
         f"demo data in {out}: passes {', '.join(summary['passes'])} and a forged one, scenarios in "
         f"{out / 'scenarios'}, trust bundle version {row.version} in {out / 'bundle.cose'}"
     )
+    typer.echo(f"one-time enrolment code for {checkpoint.name}'s laptop in {code_file}")
+    if video:
+        texts = [(out / name / "pass.txt").read_text(encoding="ascii").strip() for name in DEMO_VIDEO_PASSES]
+        path = demo_checkpoint.write_video(out / "camera.avi", texts)
+        typer.echo(f"recorded camera video of the demo passes (for a laptop without a webcam): {path}")
     typer.echo(f"demo accounts, password {demo_data.DEMO_PASSWORD}:")
     for username, role, _uscc, name in demo_data.DEMO_USERS:
         typer.echo(f"  {username:<24} {role:<10} {name}")

@@ -133,7 +133,10 @@ def check_around(
         _, problem = rules.first_problem(run, expect_seq=head.seq, expect_prev=expect_prev)
         if problem is not None:
             findings.append(rules.chain_finding(device.id, device.checkpoint_id, problem, at))
+        # Only a record stored before its predecessor can have had a gap alert.
         healed += [
-            f"{rules.CHAIN_GAP}:{device.id}:{link.seq}" for link in run[1:] if link.seq - 1 in new_seqs
+            f"{rules.CHAIN_GAP}:{device.id}:{link.seq}"
+            for link in run[1:]
+            if link.seq - 1 in new_seqs and link.seq not in new_seqs
         ]
     return findings, healed

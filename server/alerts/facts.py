@@ -154,10 +154,20 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
 def escort_findings(
     session: Session, escorts: Iterable[EscortRequest], now: datetime, context: ReplayContext
 ) -> list[rules.Finding]:
+    """Escort waits over the limit of the policy each crossing was decided under."""
+    escorts = list(escorts)
+    ids = [e.crossing_id for e in escorts]
+    versions = (
+        dict(
+            session.exec(select(Crossing.id, Crossing.policy_version).where(col(Crossing.id).in_(ids))).all()
+        )
+        if ids
+        else {}
+    )
     findings = []
     for escort in escorts:
-        crossing = session.get(Crossing, escort.crossing_id)
-        policy = context.policy(crossing.policy_version) if crossing else None
+        version = versions.get(escort.crossing_id)
+        policy = context.policy(version) if version is not None else None
         found = rules.escort_finding(
             escort_id=escort.id or 0,
             crossing_id=escort.crossing_id,

@@ -85,6 +85,7 @@ class ReplayContext:
         self._policies: dict[int, Policy | None] = {}
         self._passes: dict[str, str | None] = {}
         self._roots: list[PublicKey] | None = None
+        self._bundles: dict[int, trust.TrustBundle | None] = {}
 
     def prefetch_passes(self, pass_ids: set[str]) -> None:
         wanted = pass_ids - self._passes.keys()
@@ -104,6 +105,11 @@ class ReplayContext:
         return self._policies[version]
 
     def bundle(self, version: int) -> trust.TrustBundle | None:
+        if version not in self._bundles:
+            self._bundles[version] = self._load_bundle(version)
+        return self._bundles[version]
+
+    def _load_bundle(self, version: int) -> trust.TrustBundle | None:
         row = self.session.get(BundleVersion, version)
         if row is None:
             return None

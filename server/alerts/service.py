@@ -2,7 +2,8 @@
 
 Rules (``rules.py``) decide on facts gathered from the database (``facts.py``); this module stores what they
 find, each finding once (its dedupe key is unique). Ingest calls ``on_ingest`` right after it has committed the records: a
-failure here is logged and never costs a device its upload; the periodic sweep audits recent uploads again.
+failure here is logged and never costs a device its upload; the periodic sweep audits every record not marked
+``audited_at`` (alerts and mark are committed together).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -30,6 +31,8 @@ __all__ = ["Limits", "escort_checked", "on_ingest", "raise_findings", "sweep", "
 logger = logging.getLogger(__name__)
 GAP_FILLED_NOTE = "gap filled by a later upload"
 ATTEMPTS = 3
+AUDIT_GRACE = timedelta(minutes=1)  # an upload being audited right now is left to its own request
+SWEEP_CROSSINGS = 5000  # per round; the next round takes the rest
 
 
 def raise_findings(session: Session, findings: Iterable[rules.Finding], now: datetime) -> int:
@@ -40,12 +43,20 @@ def raise_findings(session: Session, findings: Iterable[rules.Finding], now: dat
     query = select(Alert.dedupe_key).where(col(Alert.dedupe_key).in_(unique))
     known = set(session.exec(query))
     fresh = [finding for key, finding in unique.items() if key not in known]
+    if not fresh:
+        return 0
+    try:
+        with session.begin_nested():
+            session.exec(insert(Alert), params=[_row(finding, now) for finding in fresh])
+        return len(fresh)
+    except IntegrityError:
+        pass
+    # Another worker raised some of them at the same moment: its rows win, ours are dropped one by one.
     raised = 0
     for finding in fresh:
         try:
-            # Another worker may raise the same finding at the same moment: its row wins, ours is dropped.
             with session.begin_nested():
-                session.exec(insert(Alert).values(**_row(finding, now)))
+                session.exec(insert(Alert), params=[_row(finding, now)])
             raised += 1
         except IntegrityError:
             continue
@@ -143,7 +154,11 @@ def _audit(
                 detail={"code": code},
             )
         )
-    return raise_findings(session, findings, now)
+    raised = raise_findings(session, findings, now)
+    if crossings:
+        ids = [c.id for c in crossings]
+        session.exec(update(Crossing).where(col(Crossing.id).in_(ids)).values(audited_at=now))
+    return raised
 
 
 def escort_checked(*, session: Session, escort: EscortRequest, now: datetime) -> None:
@@ -153,9 +168,9 @@ def escort_checked(*, session: Session, escort: EscortRequest, now: datetime) ->
 
 
 def sweep(*, session: Session, now: datetime, limits: Limits) -> int:
-    """The periodic check: escorts waiting (or just handed over) past the limit, and the uploads of the last two
-    intervals audited again (an audit lost to a crash, or clones hidden between two devices' batches that
-    arrived together). Committed; returns how many alerts are new."""
+    """The periodic check: escorts waiting (or just handed over) past the limit, and uploads whose audit never
+    ran (the server stopped between storing and auditing them, or the audit failed). Committed; returns how
+    many alerts are new."""
     recent = now - 2 * limits.interval
     escorts = session.exec(
         select(EscortRequest).where(
@@ -169,7 +184,12 @@ def sweep(*, session: Session, now: datetime, limits: Limits) -> int:
     raised = raise_findings(
         session, facts.escort_findings(session, escorts, now, ReplayContext(session)), now
     )
-    query = select(Crossing).where(col(Crossing.received_at) >= recent).order_by(col(Crossing.seq))
+    query = (
+        select(Crossing)
+        .where(col(Crossing.audited_at).is_(None), col(Crossing.received_at) <= now - AUDIT_GRACE)
+        .order_by(col(Crossing.device_id), col(Crossing.seq))
+        .limit(SWEEP_CROSSINGS)
+    )
     by_device: dict[str, list[Crossing]] = {}
     for crossing in session.exec(query):
         by_device.setdefault(crossing.device_id, []).append(crossing)

@@ -86,8 +86,8 @@ def _chart(
 
 def _whole_numbers(chart: Any, highest: int) -> None:
     """Counts have no fractions: for small counts, label the axis 0, 1, 2, … instead of 0.1, 0.2, …"""
-    if highest <= 10:
-        chart.y_labels = list(range(max(highest, 1) + 1))
+    if 0 < highest <= 10:  # (an empty chart shows its "no data" text, and pygal cannot place labels on it)
+        chart.y_labels = list(range(highest + 1))
 
 
 def buckets(span: Span, unit: str) -> list[str]:

@@ -52,6 +52,8 @@ class Crossing(SQLModel, table=True):
     body_json: str = Field(sa_type=Text)  # the record exactly as the device hashed it
     # Set when retention anonymised the body: from then on sha256(body_json) no longer equals record_hash.
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the audit has raised this record's alerts; the periodic sweep audits whatever is still unset.
+    audited_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class CrossingConflict(SQLModel, table=True):

@@ -26,6 +26,7 @@ from server.retention.models import RetentionRun
 __all__ = ["claim_day", "daily", "lifespan", "tick"]
 
 logger = logging.getLogger(__name__)
+FIRST_ROUND_DELAY = 5.0  # seconds after start-up
 
 
 def claim_day(session: Session, now: datetime) -> RetentionRun | None:
@@ -73,9 +74,12 @@ def tick(engine: Engine, settings: Settings, now: datetime) -> None:
 
 
 def _loop(engine: Engine, settings: Settings, stop: threading.Event) -> None:
-    while not stop.is_set():
+    # A moment's grace first: the app answers requests before the first round, and a short-lived app (a test
+    # client) stops before doing any.
+    delay = FIRST_ROUND_DELAY
+    while not stop.wait(delay):
         tick(engine, settings, datetime.now(UTC))
-        stop.wait(settings.audit_interval_minutes * 60)
+        delay = settings.audit_interval_minutes * 60
 
 
 async def lifespan(app: Any) -> AsyncIterator[None]:

@@ -42,7 +42,7 @@ def server(tmp_path_factory) -> Iterator[dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHECKPASS_", "CHECKPOINT_"))}
     env |= {"CHECKPASS_HOME": str(home), "CHECKPOINT_HOME": str(home)}
     subprocess.run(
-        [str(BIN / "checkpass"), "demo", "--out", str(home / "demo-out")],
+        [str(BIN / "checkpass"), "demo", "--no-video", "--out", str(home / "demo-out")],
         env=env,
         cwd=home,
         check=True,

@@ -318,3 +318,11 @@ def test_the_dashboard_draws_five_self_contained_charts(portal, world, lang, tit
     assert 'id="kpi-MEDICAL_HOLD"' in page.text and "outcome=MEDICAL_HOLD" in page.text
     bad = portal("auditor").get("/audit/dashboard", params={"from": "soon"})
     assert (bad.status_code == 422 and "请输入日期时间" in bad.text) or "Enter a date" in bad.text
+
+
+def test_an_empty_dashboard_says_there_is_nothing_to_show(portal, world):
+    page = portal("auditor").get("/audit/dashboard", params={"from": "2025-01-01", "to": "2025-01-02"})
+    assert page.status_code == 200
+    charts = charts_of(page.text)
+    assert len(charts) == 5 and all(svg.startswith("<svg") for svg in charts.values())
+    assert "期间无数据" in charts["per_hour"] and "期间无发热留观" in charts["fever"]

@@ -24,10 +24,25 @@ STAFF_PREFIXES = ("/admin/", "/review/", "/api/v1/admin/")
 
 
 def routes(app):
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-                yield method, route.path
+    """(method, path) of every route, through included routers: FastAPI includes them lazily, so
+    ``app.routes`` alone lists only the app's own few."""
+
+    def walk(found, prefix):
+        for route in found:
+            if isinstance(route, APIRoute):
+                for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+                    yield method, prefix + route.path
+            elif hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+    return list(walk(app.routes, ""))
+
+
+def test_the_walk_finds_every_domain(app):
+    paths = {path for _method, path in routes(app)}
+    assert len(paths) > 60
+    for expected in ("/enterprise/applications", "/review/queue", "/admin/enterprises", "/api/v1/crossings", "/audit"):
+        assert any(p.startswith(expected) for p in paths), expected
 
 
 def concrete(path: str) -> str:

@@ -1,4 +1,4 @@
-"""Audit alerts and their history, the retention-run marker, and the purge marks on crossings and conflicts.
+"""Audit alerts and their history, the retention-run marker, and the purge and audit marks on crossings (and the purge mark on conflicts).
 
 Revision ID: 0003
 Revises: 0002
@@ -71,6 +71,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("crossing", schema=None) as batch_op:
         batch_op.add_column(sa.Column("purged_at", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("audited_at", UTCDateTime(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_crossing_audited_at"), ["audited_at"], unique=False)
     with op.batch_alter_table("crossing_conflict", schema=None) as batch_op:
         batch_op.add_column(sa.Column("purged_at", UTCDateTime(), nullable=True))
 
@@ -79,6 +81,8 @@ def downgrade() -> None:
     with op.batch_alter_table("crossing_conflict", schema=None) as batch_op:
         batch_op.drop_column("purged_at")
     with op.batch_alter_table("crossing", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_crossing_audited_at"))
+        batch_op.drop_column("audited_at")
         batch_op.drop_column("purged_at")
     op.drop_table("retention_run")
     with op.batch_alter_table("alert_event", schema=None) as batch_op:
