@@ -111,8 +111,10 @@ def run_one(name: str, database_url: str | None, records: int) -> dict[str, Any]
             writes = []
             for decision in decisions(records, bundle.policy.version, bundle.version):
                 started = time.perf_counter()
-                store.record_decision(decision, occupants=CREW, verification="PASS_VALID", checks=CHECKS,
-                                      vehicle_origin="420100" if decision.outcome == "ESCORT_REQUIRED" else "320583")  # fmt: skip
+                origin = "420100" if decision.outcome == "ESCORT_REQUIRED" else "320583"
+                store.record_decision(
+                    decision, occupants=CREW, verification="PASS_VALID", checks=CHECKS, vehicle_origin=origin
+                )
                 writes.append(time.perf_counter() - started)
             transport = TimedTransport()
             with httpx.Client(transport=transport) as client:

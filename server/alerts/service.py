@@ -118,7 +118,9 @@ def on_ingest(
             # The type only: a message could quote a record's contents.
             logger.error("audit of %d uploaded records failed: %s", len(accepted), type(err).__name__)
             return
-    logger.error("audit of %d uploaded records gave up: the database stayed busy", len(accepted))
+    logger.error(
+        "audit of %d uploaded records gave up after %d attempts: OperationalError", len(accepted), ATTEMPTS
+    )
 
 
 def _audit(

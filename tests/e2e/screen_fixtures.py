@@ -86,6 +86,47 @@ def camera_folder(server, tmp_path_factory) -> dict:
     return {"folder": folder, "texts": texts}
 
 
+def start_screen(server: dict, home: Path, source: Path, lang: str, checkpoint: str) -> dict:
+    """A new laptop (state in ``home``) enrolled at a new checkpoint, running `checkpoint run` on ``source``."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = server["env"] | {"CHECKPOINT_HOME": str(home)}
+    bureau = Bureau(server["url"])
+    code = bureau.code(bureau.checkpoint(checkpoint))
+    enrol = [str(BIN / "checkpoint"), "enroll", "--server", server["url"], "--code", code]
+    subprocess.run(
+        [*enrol, "--name", f"笔记本 {lang}"], env=env, cwd=home, check=True, capture_output=True, timeout=60
+    )
+    port = _free_port()
+    command = [str(BIN / "checkpoint"), "run", "--source", str(source), "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--no-browser", "--lang", lang, "--fps", "10"],
+        env=env,
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(200):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"the screen did not start: {process.communicate()[1].decode()}")
+    return {"url": url, "home": home, "bureau": bureau, "process": process}
+
+
+def stop_screen(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("`checkpoint run` did not stop on SIGTERM within 15 s")
+
+
 @pytest.fixture
 def officer_screen(server, camera_folder, tmp_path) -> Iterator:
     """start(lang) -> the screen's URL: a new laptop enrolled at a new checkpoint, running `checkpoint run`."""
@@ -93,61 +134,10 @@ def officer_screen(server, camera_folder, tmp_path) -> Iterator:
 
     def start(lang: str) -> dict:
         home = tmp_path / f"laptop-{lang}"
-        home.mkdir()
-        env = server["env"] | {"CHECKPOINT_HOME": str(home)}
-        bureau = Bureau(server["url"])
-        code = bureau.code(bureau.checkpoint(f"G312 昆山东卡口 {lang}"))
-        subprocess.run(
-            [
-                str(BIN / "checkpoint"),
-                "enroll",
-                "--server",
-                server["url"],
-                "--code",
-                code,
-                "--name",
-                f"笔记本 {lang}",
-            ],
-            env=env,
-            cwd=home,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        port = _free_port()
-        command = [
-            str(BIN / "checkpoint"),
-            "run",
-            "--source",
-            str(camera_folder["folder"]),
-            "--port",
-            str(port),
-        ]
-        process = subprocess.Popen(
-            [*command, "--no-browser", "--lang", lang, "--fps", "10"],
-            env=env,
-            cwd=home,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        processes.append(process)
-        url = f"http://127.0.0.1:{port}/"
-        for _ in range(200):
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            process.kill()
-            pytest.fail(f"the screen did not start: {process.communicate()[1].decode()}")
-        return {"url": url, "home": home, "bureau": bureau, "process": process}
+        screen = start_screen(server, home, camera_folder["folder"], lang, f"G312 昆山东卡口 {lang}")
+        processes.append(screen["process"])
+        return screen
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("`checkpoint run` did not stop on SIGTERM within 15 s")
+        stop_screen(process)

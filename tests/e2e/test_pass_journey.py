@@ -1,24 +1,30 @@
 """The whole journey in a real browser: an enterprise registers, is verified, applies; a reviewer approves; the
-enterprise downloads the printable PDF, and the QR on the rendered page verifies with `checkpoint verify`."""
+enterprise downloads the printable PDF; the QR on the rendered page verifies with `checkpoint verify` and
+`checkpoint scan`; an officer's laptop scans the page from an image source, the officer decides on the screen,
+the decision syncs, and the auditor finds the crossing on the server."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from tests.e2e.conftest import BIN, screenshot
+from tests.e2e.screen_fixtures import start_screen, stop_screen
 from tests.e2e.test_portal_basics import sign_in
+from tests.integration.client_helpers import DEMO_PASSWORD
 
 USCC = "91320583MA1MQ3K8DC"
 PASSWORD = "journey-password-1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def test_register_verify_apply_approve_download_and_verify(server, new_page, tmp_path):
+def test_register_verify_apply_approve_download_scan_decide_sync(server, new_page, tmp_path):
     base = server["url"]
 
     # 1. The enterprise registers (on a phone).
@@ -122,6 +128,50 @@ def test_register_verify_apply_approve_download_and_verify(server, new_page, tmp
     assert report["valid"] is True
     assert report["claims"]["plate"] == "苏E·D2468"
     assert report["claims"]["enterprise_name"] == "昆山新材料科技有限公司"
+
+    # 7. The rendered page as a camera source: `checkpoint scan` reads it headless, then an officer's laptop,
+    #    enrolled at a checkpoint, scans it on the screen; the officer takes two temperatures and decides.
+    camera = tmp_path / "camera"
+    camera.mkdir()
+    shutil.copy(tmp_path / "page.png", camera / "page.png")
+    scanned = subprocess.run(
+        [str(BIN / "checkpoint"), "scan", "--source", str(camera), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert scanned.returncode == 0, scanned.stderr
+    line = json.loads(scanned.stdout.splitlines()[0])
+    assert line["valid"] is True and line["pass_id"] == report["pass_id"] and line["source"] == "page.png"
+    screen = start_screen(server, tmp_path / "laptop", camera, "zh", "G312 旅程测试卡口")
+    try:
+        officer = new_page()
+        officer.goto(screen["url"])
+        officer.wait_for_selector("body[data-vehicle]")
+        assert "苏E·D2468" in officer.locator("#plate-line").inner_text()
+        for key in ("3", "6", "5", "Enter", "3", "6", "6", "Enter", "Enter", "Enter"):
+            officer.keyboard.press(key)
+        officer.wait_for_selector("#outcome:not([hidden])")
+        assert officer.get_attribute("#outcome", "data-outcome") == "RELEASE"
+        screenshot(officer, "journey-checkpoint-release-zh")
+        officer.click("#sync-now")
+
+        # 8. The auditor finds it on the server, as the officer decided it.
+        auditor = httpx.Client(base_url=base, timeout=30)
+        token = auditor.post(
+            "/api/v1/auth/token", json={"username": "demo-auditor", "password": DEMO_PASSWORD}
+        )
+        auditor.headers["authorization"] = f"Bearer {token.json()['token']}"
+        items: list = []
+        for _ in range(150):  # the upload runs in the screen's background thread
+            items = auditor.get("/api/v1/audit/crossings", params={"pass": report["pass_id"]}).json()["items"]
+            if items:
+                break
+            time.sleep(0.2)
+        assert len(items) == 1, "the crossing did not reach the server"
+        assert items[0]["outcome"] == "RELEASE" and items[0]["plate"] == "苏ED2468"  # stored normalised
+    finally:
+        stop_screen(screen["process"])
 
 
 def test_main_pages_in_english(server, new_page):

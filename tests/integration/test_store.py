@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from checkpoint_client import store_sqlite
+from checkpoint_client import station, store_sqlite
 from checkpoint_client.records import ChainBroken
 from checkpoint_client.store import SCHEMA_VERSION, Store, StoreError
 from passcore.chain import GENESIS, canonical, record_hash
@@ -186,8 +186,6 @@ def test_a_record_the_server_would_refuse_is_refused_before_anything_is_stored(
 ):
     _, _, first = record_scenario(store, no_pass(), signed_pass[1], NOW)
     decision_input = no_pass()
-    from checkpoint_client import station
-
     parsed = station.parse_scenario(decision_input)
     _, decision = station.evaluate(parsed, signed_pass[1], now=NOW)
     occupant = replace(parsed.occupants[0], **change)
@@ -196,7 +194,7 @@ def test_a_record_the_server_would_refuse_is_refused_before_anything_is_stored(
             decision, occupants=[occupant], verification=None, checks=NO_CHECKS, vehicle_origin=None
         )
     assert refused.value.code == "RECORD_INVALID" and words in refused.value.message
-    assert store.recent() == [first] or [c.id for c in store.recent()] == [first.id]
+    assert [c.id for c in store.recent()] == [first.id]
     assert store.verify() == 1
 
 
@@ -210,8 +208,6 @@ def test_a_record_the_server_would_refuse_is_refused_before_anything_is_stored(
     ],
 )
 def test_a_decision_with_impossible_values_is_refused(store, signed_pass, field, value, code):
-    from checkpoint_client import station
-
     parsed = station.parse_scenario(no_pass())
     _, decision = station.evaluate(parsed, signed_pass[1], now=NOW)
     with pytest.raises(InputError) as refused:
@@ -226,8 +222,6 @@ def test_a_decision_with_impossible_values_is_refused(store, signed_pass, field,
 
 
 def test_checks_must_be_the_three_documented_booleans(store, signed_pass):
-    from checkpoint_client import station
-
     parsed = station.parse_scenario(no_pass())
     _, decision = station.evaluate(parsed, signed_pass[1], now=NOW)
     for checks in (
@@ -384,8 +378,6 @@ def test_escort_view_from_decision_to_hand_over(store, signed_pass):
 
 
 def test_occupant_order_and_roles_are_kept(store, signed_pass):
-    from checkpoint_client import station
-
     parsed = station.parse_scenario(no_pass())
     _, decision = station.evaluate(parsed, signed_pass[1], now=NOW)
     people = [
