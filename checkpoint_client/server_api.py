@@ -21,9 +21,10 @@ import httpx
 from checkpoint_client.config import Settings
 from passcore.errors import CheckpassError
 
-__all__ = ["RETRY_STATUSES", "Api", "SyncError", "problem_of"]
+__all__ = ["RETRY_STATUSES", "Api", "SyncError", "new_client", "problem_of", "timeout"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+CONNECT_TIMEOUT_S = 10.0
 ENROL_AGAIN = "enrol this laptop again with a new code: checkpoint enroll --server URL --code CODE"
 
 
@@ -106,13 +107,12 @@ class Api:
                     json=json,
                     params=params,
                     headers=sent,
-                    timeout=self.settings.sync_timeout_s,
+                    timeout=timeout(self.settings),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as err:
                 problem = f"cannot connect ({type(err).__name__})"
-            except (
-                httpx.TransportError
-            ) as err:  # sent, but the answer was lost: safe to resend only if idempotent
+            except httpx.TransportError as err:
+                # Sent, but the answer was lost (timeout, connection cut): safe to resend only if idempotent.
                 problem = f"no answer ({type(err).__name__})"
                 if not idempotent:
                     raise self._unreachable(problem, attempt) from err
@@ -135,5 +135,10 @@ class Api:
         )
 
 
+def timeout(settings: Settings) -> httpx.Timeout:
+    # A dead network (no answer at all) should fail over to the next attempt sooner than a slow server's answer.
+    return httpx.Timeout(settings.sync_timeout_s, connect=min(CONNECT_TIMEOUT_S, settings.sync_timeout_s))
+
+
 def new_client(settings: Settings) -> httpx.Client:
-    return httpx.Client(timeout=settings.sync_timeout_s, headers={"User-Agent": "checkpass-checkpoint/0.1"})
+    return httpx.Client(timeout=timeout(settings), headers={"User-Agent": "checkpass-checkpoint/0.1"})

@@ -5,7 +5,13 @@ from server.alerts.models import Alert, AlertEvent
 from server.applications.models import Application, ApplicationEvent
 from server.bundles.models import BundleVersion
 from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
-from server.crossings.models import Crossing, CrossingConflict, EscortRequest
+from server.crossings.models import (
+    Crossing,
+    CrossingConflict,
+    CrossingEnterpriseDay,
+    CrossingHour,
+    EscortRequest,
+)
 from server.enterprises.models import Enterprise
 from server.keyring.models import KeyRecord
 from server.passes.models import IssuedPass, Revocation
@@ -22,6 +28,8 @@ __all__ = [
     "Checkpoint",
     "Crossing",
     "CrossingConflict",
+    "CrossingEnterpriseDay",
+    "CrossingHour",
     "Device",
     "EnrolmentCode",
     "Enterprise",

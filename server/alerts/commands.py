@@ -19,8 +19,11 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify-chains")
 def verify_chains(as_json: JsonFlag = False) -> None:
-    """Verify every device's hash chain from its first record; report each device's first bad record
-    (a gap, a broken link, a body edited after upload) and raise an alert for it. Exits 1 when one is bad."""
+    """Verify every device's hash chain; report each one's first bad record (exit 1 if any).
+
+    A bad record is one after a gap, one whose link is broken, or one whose body was edited after upload;
+    each raises an alert.
+    """
     with _state() as (_settings, session):
         reports = alerts.verify_chains(session=session, now=_now())
     bad = [report for report in reports if not report.ok]
@@ -48,8 +51,10 @@ def purge(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Anonymise personal and health data in crossings older than the policy's retention period (names,
-    temperatures, origins, travel history, escort staff); counts, outcomes, reasons and hashes stay."""
+    """Anonymise personal and health data older than the policy's retention period.
+
+    Names, temperatures, origins, travel histories and escort staff go; counts, outcomes, reasons and hashes stay.
+    """
     with _state() as (_settings, session):
         report = retention.purge(session=session, now=_now(), dry_run=dry_run)
     if as_json:

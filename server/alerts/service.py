@@ -99,7 +99,7 @@ def on_ingest(
 ) -> None:
     """Alerts for records just stored (their ids) and conflicts just kept: (crossing id, code, body). Committed.
 
-    Never raises: the records are already stored, and the periodic sweep audits recent uploads again.
+    Never raises: the records are already stored, and the periodic sweep audits any that stay unmarked.
     """
     if not accepted and not conflicts:
         return
@@ -164,9 +164,14 @@ def _audit(
 
 
 def escort_checked(*, session: Session, escort: EscortRequest, now: datetime) -> None:
-    """After a hand-over: was it later than the limit? Committed."""
-    raise_findings(session, facts.escort_findings(session, [escort], now, ReplayContext(session)), now)
-    session.commit()
+    """After a hand-over: was it later than the limit? Committed; never raises (the hand-over stands, and the
+    sweep looks at recent hand-overs again)."""
+    try:
+        raise_findings(session, facts.escort_findings(session, [escort], now, ReplayContext(session)), now)
+        session.commit()
+    except Exception as err:  # the hand-over is recorded already
+        session.rollback()
+        logger.error("escort wait check failed: %s", type(err).__name__)
 
 
 def sweep(*, session: Session, now: datetime, limits: Limits) -> int:

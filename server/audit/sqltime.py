@@ -8,6 +8,8 @@ Two constructs, compiled for PostgreSQL and for SQLite (the only databases ``ser
   start of the range: exact for zones without daylight saving, such as the default Asia/Shanghai) and answers the
   local text. ``bucket_key`` turns either answer into the same text (``2026-02-10 16`` or ``2026-02-10``).
 - ``minutes_between(start, end)``: the minutes from ``start`` to ``end`` as a number.
+- ``utc_floor(column, unit)``: the start of the moment's UTC hour or day, as each database stores a
+  ``UTCDateTime`` (SQLite: SQLAlchemy's text; PostgreSQL: a time with zone), so it can be written to the roll-ups.
 
 Their constant parts are written into the SQL text, not bound: PostgreSQL only accepts a grouped expression in the
 select list when it is textually the same as in GROUP BY, and two bind parameters never are.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.sqltypes import NullType
 
-__all__ = ["BUCKET_FORMATS", "bucket_key", "local_bucket", "minutes_between", "offset_minutes"]
+__all__ = ["BUCKET_FORMATS", "bucket_key", "local_bucket", "minutes_between", "offset_minutes", "utc_floor"]
 
 BUCKET_FORMATS = {"hour": "%Y-%m-%d %H", "day": "%Y-%m-%d"}
 _ZONE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
@@ -64,6 +67,7 @@ def _bucket_postgres(element: local_bucket, compiler: Any, **kw: Any) -> str:
     return f"date_trunc('{element.unit}', {column}, '{element.zone}')"
 
 
+@lru_cache(maxsize=8192)  # a chart repeats each bucket once per checkpoint or outcome: format it once
 def bucket_key(value: Any, unit: str, zone: str) -> str:
     """The bucket's local text, from either database's answer."""
     if isinstance(value, datetime):
@@ -89,4 +93,30 @@ def _minutes_sqlite(element: minutes_between, compiler: Any, **kw: Any) -> str:
 @compiles(minutes_between, "postgresql")
 def _minutes_postgres(element: minutes_between, compiler: Any, **kw: Any) -> str:
     start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(extract(epoch from ({end} - {start})) / 60.0)"
+    # date_part answers a double; extract answers a numeric since PostgreSQL 14, several times slower per row.
+    return f"(date_part('epoch', {end} - {start}) / 60.0)"
+
+
+class utc_floor(FunctionElement[Any]):
+    type = NullType()
+    inherit_cache = False  # the unit is part of the SQL text
+    name = "utc_floor"
+
+    def __init__(self, column: Any, unit: str) -> None:
+        if unit not in BUCKET_FORMATS:
+            raise ValueError(f"unknown bucket unit {unit!r}")
+        self.unit = unit
+        super().__init__(column)
+
+
+@compiles(utc_floor)
+def _floor_sqlite(element: utc_floor, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    hour = "%H" if element.unit == "hour" else "00"
+    return f"strftime('%Y-%m-%d {hour}:00:00.000000', {column})"
+
+
+@compiles(utc_floor, "postgresql")
+def _floor_postgres(element: utc_floor, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"date_trunc('{element.unit}', {column}, 'UTC')"

@@ -1,21 +1,31 @@
-"""The dashboard's and the daily summary's numbers, each one aggregate query (GROUP BY in the database).
+"""The dashboard's and the daily summary's numbers, each a few aggregate queries (GROUP BY in the database).
 
-Python only reshapes the aggregated rows (a few hundred at most), never the crossings themselves.
+Crossings are counted from the roll-ups (``server.audit.rollup``): the whole hours (days) in the middle of the
+range from ``crossing_hour`` (``crossing_enterprise_day``), the ragged edges from the crossing table, one query
+per part with the same grouping, their rows added up. A quarter of a busy city is then a few hundred thousand
+roll-up rows at most, whatever the number of crossings. Escort requests and conflicting uploads are read from
+their own tables: they are few, and an escort's wait keeps changing until the vehicle is handed over.
+
+Python only reshapes the aggregated rows (a few thousand at most), never the crossings themselves.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Integer, case, cast, func
 from sqlmodel import Session, col, select
 
 from passcore.reasons import OUTCOMES
+from server.audit import rollup
+from server.audit.rollup import Source
 from server.audit.sqltime import bucket_key, local_bucket, minutes_between, offset_minutes
 from server.checkpoints.models import Checkpoint
-from server.crossings.models import Crossing, CrossingConflict, EscortRequest
+from server.crossings.models import CrossingConflict, EscortRequest
 from server.enterprises.models import Enterprise
 
 __all__ = [
@@ -56,9 +66,27 @@ class Span:
     def key(self, value: object, unit: str | None = None) -> str:
         return bucket_key(value, unit or self.unit, self.zone)
 
+    def hourly(self) -> list[Source]:
+        """The range as parts that can be grouped by checkpoint, outcome and local hour or day."""
+        return rollup.hour_parts(self.start, self.end, self.zone)
 
-def _in(span: Span) -> tuple[object, object]:
-    return col(Crossing.decided_at) >= span.start, col(Crossing.decided_at) < span.end
+    def daily(self) -> list[Source]:
+        """The range as parts that can be grouped by enterprise and outcome."""
+        return rollup.day_parts(self.start, self.end)
+
+
+def _counted(
+    session: Session,
+    parts: Sequence[Source],
+    group: Callable[[Source], tuple[Any, ...]],
+    where: Callable[[Source], list[Any]] = lambda _: [],
+) -> Iterator[tuple[Any, ...]]:
+    """(*group, crossings) rows of every part; the same group can come from several parts (callers add them)."""
+    for part in parts:
+        columns = group(part)
+        query = select(*columns, part.count).where(*part.within(), *where(part)).group_by(*columns)
+        for *key, count in session.exec(query):  # type: ignore[call-overload]
+            yield (*key, int(count or 0))
 
 
 def checkpoint_names(session: Session) -> dict[int, str]:
@@ -68,9 +96,8 @@ def checkpoint_names(session: Session) -> dict[int, str]:
 def totals(session: Session, span: Span, wait_limit: int, now: datetime) -> dict[str, int]:
     """Crossings by outcome, escort requests (and those over the limit), conflicting uploads in the range."""
     found = {outcome: 0 for outcome in OUTCOMES}
-    rows = session.exec(select(Crossing.outcome, func.count()).where(*_in(span)).group_by(Crossing.outcome))
-    for outcome, count in rows:
-        found[outcome] = count
+    for outcome, count in _counted(session, span.hourly(), lambda part: (part.outcome,)):
+        found[outcome] = found.get(outcome, 0) + count
     waited = minutes_between(
         col(EscortRequest.requested_at), func.coalesce(col(EscortRequest.handed_over_at), now)
     )
@@ -94,42 +121,36 @@ def totals(session: Session, span: Span, wait_limit: int, now: datetime) -> dict
 
 def per_hour_by_checkpoint(session: Session, span: Span) -> dict[int, dict[str, int]]:
     """checkpoint id -> local hour ("2026-02-10 16") -> crossings."""
-    hour = span.bucket(col(Crossing.decided_at), "hour")
-    rows = session.exec(
-        select(Crossing.checkpoint_id, hour, func.count())
-        .where(*_in(span))
-        .group_by(Crossing.checkpoint_id, hour)
-    )
-    found: dict[int, dict[str, int]] = defaultdict(dict)
+    found: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rows = _counted(session, span.hourly(), lambda part: (part.checkpoint_id, span.bucket(part.time, "hour")))
     for checkpoint_id, bucket, count in rows:
-        found[checkpoint_id][span.key(bucket, "hour")] = count
-    return dict(found)
+        found[checkpoint_id][span.key(bucket, "hour")] += count
+    return {checkpoint_id: dict(hours) for checkpoint_id, hours in found.items()}
 
 
 def outcomes_over_time(session: Session, span: Span) -> dict[str, dict[str, int]]:
     """outcome -> local hour or day -> crossings."""
-    bucket = span.bucket(col(Crossing.decided_at))
-    rows = session.exec(
-        select(Crossing.outcome, bucket, func.count()).where(*_in(span)).group_by(Crossing.outcome, bucket)
-    )
     found: dict[str, dict[str, int]] = {outcome: {} for outcome in OUTCOMES}
-    for outcome, when, count in rows:
-        found.setdefault(outcome, {})[span.key(when)] = count
+    for outcome, when, count in _counted(
+        session, span.hourly(), lambda part: (part.outcome, span.bucket(part.time))
+    ):
+        bucket = found.setdefault(outcome, {})
+        bucket[span.key(when)] = bucket.get(span.key(when), 0) + count
     return found
 
 
 def fever_by_day(session: Session, span: Span) -> dict[int, dict[str, int]]:
     """checkpoint id -> local day -> crossings held for fever."""
-    day = span.bucket(col(Crossing.decided_at), "day")
-    rows = session.exec(
-        select(Crossing.checkpoint_id, day, func.count())
-        .where(*_in(span), col(Crossing.outcome) == FEVER_OUTCOME)
-        .group_by(Crossing.checkpoint_id, day)
+    found: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rows = _counted(
+        session,
+        span.hourly(),
+        lambda part: (part.checkpoint_id, span.bucket(part.time, "day")),
+        lambda part: [part.outcome == FEVER_OUTCOME],
     )
-    found: dict[int, dict[str, int]] = defaultdict(dict)
     for checkpoint_id, bucket, count in rows:
-        found[checkpoint_id][span.key(bucket, "day")] = count
-    return dict(found)
+        found[checkpoint_id][span.key(bucket, "day")] += count
+    return {checkpoint_id: dict(days) for checkpoint_id, days in found.items()}
 
 
 def escort_waits(session: Session, span: Span, now: datetime) -> list[int]:
@@ -152,16 +173,18 @@ def escort_waits(session: Session, span: Span, now: datetime) -> list[int]:
 def top_enterprises(session: Session, span: Span, limit: int = 10) -> list[tuple[str, str, dict[str, int]]]:
     """The enterprises with the most crossings in the range: (USCC, name or "", outcome -> crossings).
 
-    One pass over the range (enterprise x outcome, a few thousand groups at most); the ranking is of those groups.
+    One pass over the range's enterprise roll-up (enterprise x outcome, a few thousand groups at most); the
+    ranking is of those groups.
     """
-    rows = session.exec(
-        select(Crossing.enterprise_uscc, Crossing.outcome, func.count())
-        .where(*_in(span), col(Crossing.enterprise_uscc).is_not(None))
-        .group_by(Crossing.enterprise_uscc, Crossing.outcome)
-    )
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
+    rows = _counted(
+        session,
+        span.daily(),
+        lambda part: (part.enterprise_uscc, part.outcome),
+        lambda part: [part.enterprise_uscc.is_not(None)],
+    )
     for uscc, outcome, count in rows:
-        counts[uscc][outcome] = count
+        counts[uscc][outcome] = counts[uscc].get(outcome, 0) + count
     top = sorted(counts, key=lambda uscc: (-sum(counts[uscc].values()), uscc))[:limit]
     names = dict(
         session.exec(select(Enterprise.uscc, Enterprise.name).where(col(Enterprise.uscc).in_(top))).all()
@@ -184,16 +207,13 @@ class DailyRow:
 
 def daily_summary(session: Session, span: Span, wait_limit: int, now: datetime) -> list[DailyRow]:
     """One row per local day and checkpoint: crossings by outcome, escort requests and those over the limit."""
-    day = span.bucket(col(Crossing.decided_at), "day")
-    by_outcome = [
-        func.coalesce(func.sum(case((col(Crossing.outcome) == outcome, 1), else_=0)), 0)
-        for outcome in OUTCOMES
-    ]
-    crossings = session.exec(
-        select(day, Crossing.checkpoint_id, *by_outcome)
-        .where(*_in(span))
-        .group_by(day, Crossing.checkpoint_id)
+    crossings: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
+    rows = _counted(
+        session, span.hourly(), lambda part: (span.bucket(part.time, "day"), part.checkpoint_id, part.outcome)
     )
+    for row_day, checkpoint_id, outcome, count in rows:
+        counts = crossings[span.key(row_day, "day"), checkpoint_id]
+        counts[outcome] = counts.get(outcome, 0) + count
     escort_day = span.bucket(col(EscortRequest.requested_at), "day")
     waited = minutes_between(
         col(EscortRequest.requested_at), func.coalesce(col(EscortRequest.handed_over_at), now)
@@ -215,17 +235,7 @@ def daily_summary(session: Session, span: Span, wait_limit: int, now: datetime) 
             ).group_by(inner.c.day, inner.c.checkpoint_id)
         )
     }
-    rows = []
-    for row_day, checkpoint_id, *counts in crossings:
-        row_day = span.key(row_day, "day")
-        escorts_made, escorts_over = escort_counts.get((row_day, checkpoint_id), (0, 0))
-        rows.append(
-            DailyRow(
-                row_day,
-                checkpoint_id,
-                dict(zip(OUTCOMES, map(int, counts), strict=True)),
-                escorts_made,
-                escorts_over,
-            )
-        )
-    return sorted(rows, key=lambda r: (r.day, r.checkpoint_id), reverse=False)
+    return [
+        DailyRow(row_day, checkpoint_id, counts, *escort_counts.get((row_day, checkpoint_id), (0, 0)))
+        for (row_day, checkpoint_id), counts in sorted(crossings.items())
+    ]

@@ -1,4 +1,5 @@
-"""Crossing records uploaded by checkpoint devices, conflicting repeats, and escort requests."""
+"""Crossing records uploaded by checkpoint devices, conflicting repeats, escort requests, and the roll-ups
+that count crossings for the dashboard."""
 
 from datetime import datetime
 
@@ -87,3 +88,29 @@ class EscortRequest(SQLModel, table=True):
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     answered_by: int | None = Field(default=None, foreign_key="app_user.id")
     handed_over_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CrossingHour(SQLModel, table=True):
+    """Crossings counted per UTC hour, checkpoint and outcome: the dashboard and the daily summary add these up
+    instead of reading every crossing of their range (at most 20 × 4 × 24 rows a day for twenty checkpoints).
+    Ingest adds to it in the crossings' own transaction (``server.audit.rollup``); nothing else changes counts."""
+
+    __tablename__ = "crossing_hour"
+
+    hour: datetime = Field(sa_type=UTCDateTime, primary_key=True)  # the start of a UTC hour
+    checkpoint_id: int = Field(foreign_key="checkpoint.id", primary_key=True)
+    outcome: str = Field(max_length=16, primary_key=True)
+    crossings: int
+
+
+class CrossingEnterpriseDay(SQLModel, table=True):
+    """Crossings counted per UTC day, enterprise and outcome (crossings without an enterprise are not counted):
+    the dashboard's top enterprises. By day, not hour: most enterprises cross a few times a day, so an hourly
+    count would be nearly as large as the crossing table."""
+
+    __tablename__ = "crossing_enterprise_day"
+
+    day: datetime = Field(sa_type=UTCDateTime, primary_key=True)  # UTC midnight
+    enterprise_uscc: str = Field(max_length=18, primary_key=True)
+    outcome: str = Field(max_length=16, primary_key=True)
+    crossings: int

@@ -24,6 +24,7 @@ from passcore.chain import GENESIS, canonical
 from passcore.errors import InputError
 from passcore.policy import ESCORT_REQUIRED
 from server.alerts import service as alerts
+from server.audit import rollup
 from server.checkpoints.models import Device
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from server.crossings.schemas import CrossingRecord
@@ -186,7 +187,9 @@ def _store(session: Session, device: Device, checked: list[_Checked], now: datet
         outcomes.append(RecordOutcome(item.index, record.id, ACCEPTED))
         accepted.append(item)
     if accepted:
-        session.exec(insert(Crossing), params=[_crossing_row(item, device, now) for item in accepted])
+        rows = [_crossing_row(item, device, now) for item in accepted]
+        session.exec(insert(Crossing), params=rows)
+        rollup.add(session, rows)  # the dashboard's counts, in the same transaction as the crossings
         if escorts := _escorts(session, device, accepted):
             session.exec(insert(EscortRequest), params=escorts)
     if conflicts:

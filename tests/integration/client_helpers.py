@@ -7,6 +7,7 @@ SIGKILL and start again; ``Bureau`` drives it as the bureau's administrator and 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,15 +18,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from checkpoint_client import station
+from checkpoint_client import device as devices
+from checkpoint_client import station, truststore
+from checkpoint_client.config import Settings, get_settings
 from checkpoint_client.store import Store, StoredCrossing
+from checkpoint_client.sync import SyncReport, sync_once
 from passcore import rules, trust
 from tests.conftest import PG_ADMIN_URL, _pg_unavailable
 
@@ -221,3 +226,49 @@ def bureau_server(request, tmp_path_factory) -> Iterator[ServerProcess]:
     """demo_server on SQLite and on PostgreSQL, shared by a module's tests (each makes its own checkpoint)."""
     with demo_server(tmp_path_factory.mktemp(f"bureau-{request.param}"), request.param) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def bureau(bureau_server) -> Bureau:
+    return Bureau(bureau_server.url)
+
+
+@dataclass
+class Checkpoint:
+    """An enrolled laptop: its settings, store and held bundle; decides demo scenarios and syncs."""
+
+    settings: Settings
+    store: Store
+    device: devices.Device
+    scenarios: dict[str, dict[str, Any]]
+    sleeps: list[float] = field(default_factory=list)
+
+    def bundle(self, now: datetime | None = None) -> trust.TrustBundle:
+        return truststore.held_bundle(self.settings, now=now or datetime.now(UTC))
+
+    def decide(self, name: str, now: datetime | None = None) -> StoredCrossing:
+        now = now or datetime.now(UTC)
+        return record_scenario(self.store, self.scenarios[name], self.bundle(now), now)[2]
+
+    def sync(self, **options: Any) -> SyncReport:
+        # Back-off sleeps are recorded, not slept: the tests assert them instead of waiting for them.
+        return sync_once(self.settings, self.store, sleep=self.sleeps.append, **options)
+
+
+def enrol_checkpoint(server: ServerProcess, bureau: Bureau, home: Path, **settings: Any) -> Checkpoint:
+    config = get_settings(home=home, **settings)
+    code = bureau.code(bureau.checkpoint())
+    done = devices.enrol(config, server=server.url, code=code, name="东卡口 笔记本 1", now=datetime.now(UTC))
+    assert done.bundle_version is not None and done.bundle_problem is None
+    scenarios = {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in (server.home / "demo-out" / "scenarios").glob("*.json")
+    }
+    return Checkpoint(config, Store.open(config.store_path), done.device, scenarios)
+
+
+@pytest.fixture
+def checkpoint(bureau_server, bureau, tmp_path):
+    made = enrol_checkpoint(bureau_server, bureau, tmp_path / "checkpoint")
+    yield made
+    made.store.close()

@@ -1,6 +1,7 @@
 """Sync against a real `checkpass serve` (SQLite and PostgreSQL): decisions reach the server exactly once, even
-when the server is SIGKILLed mid-batch and every batch is replayed; bundles are checked (forged, older, expired
-refused; clock skew flagged); escort answers come back and hand-overs go up; a revoked device is told to enrol."""
+when the server is SIGKILLed mid-batch and every batch is replayed; records the server refuses are kept and not
+resent; escort answers come back and hand-overs go up; sync runs beside the screen recording decisions.
+(Bundles, retries and revoked devices: test_client_sync_trust.py.)"""
 
 from __future__ import annotations
 
@@ -10,79 +11,29 @@ import random
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from checkpoint_client import device as devices
-from checkpoint_client import station, truststore
-from checkpoint_client.config import Settings, get_settings
+from checkpoint_client import station
 from checkpoint_client.records import CHECK_KEYS, check_chain
-from checkpoint_client.store import Store, StoredCrossing
-from checkpoint_client.sync import SyncError, SyncReport, sync_once
-from passcore import trust
+from checkpoint_client.sync import SyncError, SyncReport
 from passcore.chain import canonical, record_hash
-from passcore.keys import generate_signing_key
-from server.config import get_settings as server_settings
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
-from server.keyring import service as keyring
 from tests.integration import client_helpers
-from tests.integration.client_helpers import Bureau, ServerProcess, record_scenario
+from tests.integration.client_helpers import Checkpoint, ServerProcess, enrol_checkpoint
 
-bureau_server = client_helpers.bureau_server  # the module-scoped fixture, for this module
-
-
-@pytest.fixture(scope="module")
-def bureau(bureau_server) -> Bureau:
-    return Bureau(bureau_server.url)
-
-
-@dataclass
-class Checkpoint:
-    """An enrolled laptop: its settings, store and held bundle; decides demo scenarios and syncs."""
-
-    settings: Settings
-    store: Store
-    device: devices.Device
-    scenarios: dict[str, dict[str, Any]]
-    sleeps: list[float] = field(default_factory=list)
-
-    def bundle(self, now: datetime | None = None) -> trust.TrustBundle:
-        return truststore.held_bundle(self.settings, now=now or datetime.now(UTC))
-
-    def decide(self, name: str, now: datetime | None = None) -> StoredCrossing:
-        now = now or datetime.now(UTC)
-        return record_scenario(self.store, self.scenarios[name], self.bundle(now), now)[2]
-
-    def sync(self, **options: Any) -> SyncReport:
-        # Back-off sleeps are recorded, not slept: the tests assert them instead of waiting for them.
-        return sync_once(self.settings, self.store, sleep=self.sleeps.append, **options)
-
-
-def enrol(server: ServerProcess, bureau: Bureau, home: Path, **settings: Any) -> Checkpoint:
-    config = get_settings(home=home, **settings)
-    code = bureau.code(bureau.checkpoint())
-    done = devices.enrol(config, server=server.url, code=code, name="东卡口 笔记本 1", now=datetime.now(UTC))
-    assert done.bundle_version is not None and done.bundle_problem is None
-    scenarios = {
-        path.stem: json.loads(path.read_text(encoding="utf-8"))
-        for path in (server.home / "demo-out" / "scenarios").glob("*.json")
-    }
-    return Checkpoint(config, Store.open(config.store_path), done.device, scenarios)
-
-
-@pytest.fixture
-def checkpoint(bureau_server, bureau, tmp_path):
-    made = enrol(bureau_server, bureau, tmp_path / "checkpoint")
-    yield made
-    made.store.close()
+# The fixtures, for this module: a real server per database, its bureau, and a freshly enrolled laptop.
+bureau_server, bureau, checkpoint = (
+    client_helpers.bureau_server,
+    client_helpers.bureau,
+    client_helpers.checkpoint,
+)
 
 
 def server_rows(server: ServerProcess, device_id: str) -> list[Crossing]:
@@ -145,7 +96,7 @@ def test_decisions_go_up_once_and_the_report_says_so(bureau_server, checkpoint):
 
 
 def test_server_killed_mid_batch_then_every_batch_replayed_three_times(bureau_server, bureau, tmp_path):
-    checkpoint = enrol(bureau_server, bureau, tmp_path / "cp", sync_attempts=2, sync_timeout_s=120)
+    checkpoint = enrol_checkpoint(bureau_server, bureau, tmp_path / "cp", sync_attempts=2, sync_timeout_s=120)
     # 2,500 vehicles (five batches): the five demo cases in turn, each vehicle with a pass of its own.
     start, bundle = datetime.now(UTC), checkpoint.bundle()
     cases = []
@@ -323,142 +274,3 @@ def test_background_sync_while_the_screen_records(bureau_server, checkpoint):
     assert errors == []
     checkpoint.sync()
     assert_server_holds_exactly(bureau_server, checkpoint, 120)
-
-
-def test_a_newer_bundle_is_fetched_and_used(bureau_server, checkpoint):
-    before = checkpoint.bundle().version
-    pass_id = json.loads((bureau_server.home / "demo-out" / "kunshan" / "pass.json").read_text())["pass_id"]
-    bureau_server.run("revoke", pass_id, "--reason", "测试吊销")
-    report = checkpoint.sync()
-    assert report.bundle["status"] == "updated" and report.bundle["version"] > before
-    assert pass_id in checkpoint.bundle().revoked
-    assert checkpoint.decide("release").record["outcome"] == "REFUSE"  # the revoked pass is refused now
-    assert checkpoint.sync().bundle["status"] == "unchanged"  # If-None-Match: 304
-
-
-class Tampering(httpx.HTTPTransport):
-    """The network between the laptop and the server, changing the trust bundle on its way."""
-
-    def __init__(self, change) -> None:
-        super().__init__()
-        self.change = change
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.headers.pop("If-None-Match", None)
-        response = super().handle_request(request)
-        if request.url.path != "/api/v1/trust-bundle" or response.status_code != 200:
-            return response
-        body = self.change(response.read())
-        return httpx.Response(200, headers={"ETag": '"forged"'}, content=body)
-
-
-@pytest.mark.parametrize(
-    ("forgery", "code"),
-    [("bit-flipped", "BUNDLE_SIGNATURE_INVALID"), ("another-root", "BUNDLE_UNKNOWN_ROOT")],
-)
-def test_a_forged_bundle_is_refused_and_the_held_one_kept(bureau_server, checkpoint, forgery, code):
-    root = truststore.pinned_root(checkpoint.settings)
-
-    def change(data: bytes) -> bytes:
-        if forgery == "bit-flipped":
-            return data[:-1] + bytes([data[-1] ^ 1])  # inside the signature
-        bundle = trust.load_bundle(data, root=root, now=None)
-        return trust.sign_bundle(replace(bundle, version=bundle.version + 1), generate_signing_key())
-
-    held = checkpoint.settings.bundle_path.read_bytes()
-    with httpx.Client(transport=Tampering(change)) as client:
-        report = checkpoint.sync(client=client)
-    assert report.bundle["status"] == "refused" and report.bundle["code"] == code
-    assert checkpoint.settings.bundle_path.read_bytes() == held
-    assert report.bundle["version"] == checkpoint.bundle().version
-
-
-def test_an_older_bundle_from_the_server_is_refused(bureau_server, checkpoint):
-    # The laptop holds a newer bundle (signed by the real root) than the server now offers, as after the server
-    # was restored from an old backup: the older one must not replace it.
-    root = keyring.load_root(
-        server_settings(home=bureau_server.home, database_url=bureau_server.database_url)
-    )
-    newer = replace(checkpoint.bundle(), version=10_000)
-    path = checkpoint.settings.home / "newer.cose"
-    path.write_bytes(trust.sign_bundle(newer, root))
-    truststore.import_bundle(checkpoint.settings, path, now=datetime.now(UTC))
-    report = checkpoint.sync()
-    assert report.bundle["status"] == "refused" and report.bundle["code"] == "BUNDLE_ROLLBACK"
-    assert checkpoint.bundle().version == 10_000 and report.bundle["version"] == 10_000
-
-
-def test_expired_bundle_refused_and_clock_skew_flagged(bureau_server, checkpoint):
-    bundle = checkpoint.bundle()
-    late = checkpoint.sync(now=bundle.expires_at + timedelta(days=1))  # the laptop's clock far ahead
-    assert late.bundle["status"] == "refused" and late.bundle["code"] == "BUNDLE_EXPIRED"
-    early = checkpoint.sync(now=bundle.issued_at - timedelta(hours=2))  # the laptop's clock behind
-    assert early.clock_skew is True and early.bundle["version"] == bundle.version
-    assert checkpoint.sync().clock_skew is False
-
-
-def test_unreachable_server_retries_with_backoff_then_reports(bureau_server, bureau, tmp_path):
-    checkpoint = enrol(
-        bureau_server, bureau, tmp_path / "cp", sync_attempts=4, sync_backoff_s=0.5, sync_backoff_max_s=1.5
-    )
-    checkpoint.decide("release")
-    dead = replace(checkpoint.device, server=f"http://127.0.0.1:{client_helpers.free_port()}")
-    devices.save_device(checkpoint.settings, dead)
-    with pytest.raises(SyncError) as failed:
-        checkpoint.sync(rand=lambda: 1.0)
-    assert failed.value.code == "SERVER_UNREACHABLE" and "cannot be reached" in failed.value.message
-    assert checkpoint.sleeps == [0.5, 1.0, 1.5]  # doubling, capped; full jitter scales these by rand()
-    assert failed.value.report.pending == 1 and checkpoint.store.pending_count() == 1
-    # Down for two attempts, then back: the third attempt gets through.
-    devices.save_device(checkpoint.settings, replace(dead, server=bureau_server.url))
-    bureau_server.kill()
-    checkpoint.sleeps.clear()
-
-    def sleep(delay: float) -> None:
-        checkpoint.sleeps.append(delay)
-        if len(checkpoint.sleeps) == 2:
-            bureau_server.start()
-
-    report = sync_once(checkpoint.settings, checkpoint.store, sleep=sleep, rand=lambda: 0.5)
-    assert report.uploaded == 1 and report.retries == 2 and checkpoint.sleeps == [0.25, 0.5]
-    checkpoint.store.close()
-
-
-class Overloaded(httpx.HTTPTransport):
-    """A proxy in front of the server answering 503 and then 429 (with Retry-After) before letting one through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.answers = [httpx.Response(503), httpx.Response(429, headers={"Retry-After": "7"})]
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self.answers.pop(0) if self.answers else super().handle_request(request)
-
-
-def test_5xx_and_429_are_retried_and_retry_after_is_honoured(bureau_server, bureau, tmp_path):
-    checkpoint = enrol(bureau_server, bureau, tmp_path / "cp", sync_backoff_max_s=10)
-    checkpoint.decide("no-pass")
-    with httpx.Client(transport=Overloaded()) as client:
-        report = checkpoint.sync(client=client, rand=lambda: 0.0)
-    assert report.uploaded == 1 and report.retries == 2
-    assert checkpoint.sleeps == [0.0, 7.0]  # jitter may say 0; the server's Retry-After may not be ignored
-    checkpoint.store.close()
-
-
-def test_revoked_device_is_told_to_enrol_again(bureau_server, bureau, checkpoint):
-    checkpoint.decide("release")
-    bureau.revoke(checkpoint.device.checkpoint["id"], checkpoint.device.device_id)
-    with pytest.raises(SyncError) as refused:
-        checkpoint.sync()
-    assert refused.value.code == "DEVICE_REVOKED" and "checkpoint enroll" in refused.value.message
-    assert checkpoint.device.token not in refused.value.message
-    assert checkpoint.store.pending_count() == 1 and checkpoint.sleeps == []  # kept, and no pointless retries
-
-
-def test_not_enrolled(tmp_path):
-    settings = get_settings(home=tmp_path)
-    store = Store.open(settings.store_path)
-    with pytest.raises(SyncError) as refused:
-        sync_once(settings, store)
-    assert refused.value.code == "NOT_ENROLLED" and "checkpoint enroll" in refused.value.message
-    store.close()
