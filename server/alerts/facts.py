@@ -138,11 +138,17 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
         by_pass.setdefault(pass_id, []).append(
             rules.Sighting(cid, pass_id, checkpoint_id, at, lat, lon, device_id)
         )
+    # Each new sighting is judged against its neighbours in time only: if any two sightings are too far apart for
+    # the time between, so are two consecutive ones (distances add up along the way, times too), so comparing
+    # every pair would add nothing but work that grows with the square of a much-copied pass's sightings.
     findings = []
     ids = {c.id for c in seen}
     for sightings in by_pass.values():
-        for new in (s for s in sightings if s.crossing_id in ids):
-            for other in sightings:
+        sightings.sort(key=lambda s: (s.at, s.crossing_id))
+        for i, new in enumerate(sightings):
+            if new.crossing_id not in ids:
+                continue
+            for other in sightings[max(i - 1, 0) : i] + sightings[i + 1 : i + 2]:
                 found = rules.clone_finding(
                     new, other, max_speed_kmh=limits.max_speed_kmh, window=limits.same_checkpoint
                 )

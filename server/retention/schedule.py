@@ -97,4 +97,6 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        thread.join(timeout=30)
+        # A round in progress is not waited for long: each is a transaction (a stopped one rolls back and the
+        # next start does it again), and the thread is a daemon, so a server stops promptly on SIGTERM.
+        thread.join(timeout=2)

@@ -157,6 +157,18 @@ def test_the_clone_speed_and_window_are_settings(app, device, device_factory):
     assert detail(clone)["same_checkpoint"] is True and detail(clone)["window_minutes"] == 2
 
 
+def test_a_much_copied_pass_raises_one_alert_per_impossible_step_not_per_pair(app, device, device_factory):
+    west = device_factory(make_checkpoint(app, "G2 苏州西卡口", "320505", **SUZHOU_WEST))
+    seen = ago(minutes=90)
+    # 40 sightings, alternating between checkpoints 50 km apart, 2 minutes apart: every step is impossible.
+    for k in range(40):
+        client = device if k % 2 == 0 else west
+        record = client.record(decided_at=(seen + timedelta(minutes=2 * k)).isoformat())
+        assert client.upload(record).json()["accepted"] == 1
+    clones = alerts_of(app, rules.CLONED_PASS)
+    assert len(clones) == 39  # each consecutive step once; the 780 pairs are implied by them
+
+
 def test_a_conflicting_upload_is_an_alert_once(app, device):
     original = device.record()
     assert device.upload(original).json()["accepted"] == 1

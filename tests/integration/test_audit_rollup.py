@@ -315,9 +315,9 @@ def test_the_dashboard_sums_the_rollup_for_whole_hours_only(traffic, api):
     auditor, params = api("auditor"), {"from": "2026-02-10T03:17:25", "to": "2026-02-11T21:43:30"}
     before = auditor.get("/api/v1/audit/dashboard", params=params).json()["totals"]["total"]
     whole, ragged = datetime(2026, 2, 10, 4, tzinfo=UTC), datetime(2026, 2, 9, 19, tzinfo=UTC)  # 12:00, 03:00
+    fake = {"checkpoint_id": 1, "outcome": "REFUSE", "enterprise_uscc": None}
     with Session(traffic.state.engine) as session:
-        for hour in (whole, ragged):
-            session.add(CrossingHour(hour=hour, checkpoint_id=1, outcome="REFUSE", crossings=1000))
+        rollup.add(session, [fake | {"decided_at": hour} for hour in (whole, ragged) for _ in range(1000)])
         session.commit()
     after = auditor.get("/api/v1/audit/dashboard", params=params).json()["totals"]["total"]
     assert after == before + 1000
