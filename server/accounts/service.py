@@ -35,8 +35,16 @@ __all__ = [
 
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Compared against when the user does not exist, so that a wrong username takes as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+# Made at the first sign-in, not at import: every `checkpass` command imports this module.
+_DUMMY_HASH: str | None = None
 MIN_PASSWORD = 10
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+    return _DUMMY_HASH
 
 
 def token_hash(token: str) -> str:
@@ -135,7 +143,7 @@ def authenticate(
         )
     user = session.exec(select(User).where(User.username == name)).first()
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False

@@ -1,8 +1,11 @@
 """The crossing roll-ups (``crossing_hour``, ``crossing_enterprise_day``): kept up to date by ingest, read by the
 dashboard and the daily summary.
 
+Both count crossings by outcome, one column each (``COLUMNS``): a range's counts are then one row per hour and
+checkpoint, not four.
+
 Keeping them: ``add`` counts a batch's accepted crossings and adds the counts with one multi-row upsert per table
-(``INSERT … ON CONFLICT DO UPDATE SET crossings = crossings + excluded.crossings``) inside the batch's own
+(``INSERT … ON CONFLICT DO UPDATE SET released = released + excluded.released, …``) inside the batch's own
 transaction. So a crossing is counted exactly when it is stored: a duplicate or a conflicting upload is never
 counted, a batch that rolls back takes its counts with it, and two batches counting the same hour at once both
 land (the database serialises the row). Keys go in sorted, so concurrent batches lock shared rows in one order
@@ -18,11 +21,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import case, delete, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -30,8 +33,9 @@ from sqlmodel import Session, col, select
 from server.audit.sqltime import offset_minutes, utc_floor
 from server.crossings.models import Crossing, CrossingEnterpriseDay, CrossingHour
 
-__all__ = ["Source", "add", "day_parts", "floor", "hour_parts", "rebuild"]
+__all__ = ["COLUMNS", "Source", "add", "day_parts", "floor", "hour_parts", "rebuild"]
 
+COLUMNS = {"RELEASE": "released", "ESCORT_REQUIRED": "escorted", "REFUSE": "refused", "MEDICAL_HOLD": "held"}
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 # Both databases accept the same upsert; SQLAlchemy spells it per dialect.
 _UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -45,29 +49,39 @@ def floor(moment: datetime, unit: str) -> datetime:
 
 def add(session: Session, crossings: Iterable[Mapping[str, Any]]) -> None:
     """Count crossings just inserted (rows with decided_at, checkpoint_id, outcome, enterprise_uscc)."""
-    rows = list(crossings)
-    hours = Counter((floor(r["decided_at"], "hour"), r["checkpoint_id"], r["outcome"]) for r in rows)
-    days = Counter(
-        (floor(r["decided_at"], "day"), r["enterprise_uscc"], r["outcome"])
-        for r in rows
-        if r["enterprise_uscc"]
-    )
-    _upsert(session, CrossingHour, ("hour", "checkpoint_id", "outcome"), hours)
-    _upsert(session, CrossingEnterpriseDay, ("day", "enterprise_uscc", "outcome"), days)
+    hours: dict[tuple[Any, ...], Counter[str]] = {}
+    days: dict[tuple[Any, ...], Counter[str]] = {}
+    for row in crossings:
+        column = COLUMNS[row["outcome"]]  # ingest stores no other outcome
+        hours.setdefault((floor(row["decided_at"], "hour"), row["checkpoint_id"]), Counter())[column] += 1
+        if row["enterprise_uscc"]:
+            days.setdefault((floor(row["decided_at"], "day"), row["enterprise_uscc"]), Counter())[column] += 1
+    _upsert(session, CrossingHour, ("hour", "checkpoint_id"), hours)
+    _upsert(session, CrossingEnterpriseDay, ("day", "enterprise_uscc"), days)
 
 
-def _upsert(session: Session, model: type, keys: tuple[str, ...], counts: Counter[tuple[Any, ...]]) -> None:
+def _upsert(
+    session: Session, model: type, keys: tuple[str, ...], counts: dict[tuple[Any, ...], Counter[str]]
+) -> None:
     if not counts:
         return
     upsert = _UPSERT[session.get_bind().dialect.name]
     statement = upsert(model).values(
-        [dict(zip(keys, key, strict=True)) | {"crossings": n} for key, n in sorted(counts.items())]
+        [
+            dict(zip(keys, key, strict=True)) | {name: counted[name] for name in COLUMNS.values()}
+            for key, counted in sorted(counts.items())
+        ]
     )
     table = model.__table__  # type: ignore[attr-defined]
     statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={"crossings": table.c.crossings + statement.excluded.crossings}
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in COLUMNS.values()},
     )
     session.exec(statement)  # type: ignore[call-overload]
+
+
+def _by_outcome() -> list[Any]:
+    return [func.sum(case((col(Crossing.outcome) == outcome, 1), else_=0)) for outcome in COLUMNS]
 
 
 def rebuild(session: Session) -> None:
@@ -77,21 +91,17 @@ def rebuild(session: Session) -> None:
     session.exec(delete(CrossingEnterpriseDay))  # type: ignore[call-overload]
     hour = utc_floor(col(Crossing.decided_at), "hour")
     day = utc_floor(col(Crossing.decided_at), "day")
-    outcome, checkpoint, uscc = (
-        col(Crossing.outcome),
-        col(Crossing.checkpoint_id),
-        col(Crossing.enterprise_uscc),
-    )
+    checkpoint, uscc = col(Crossing.checkpoint_id), col(Crossing.enterprise_uscc)
     session.exec(  # type: ignore[call-overload]
         insert(CrossingHour).from_select(
-            ["hour", "checkpoint_id", "outcome", "crossings"],
-            select(hour, checkpoint, outcome, func.count()).group_by(hour, checkpoint, outcome),
+            ["hour", "checkpoint_id", *COLUMNS.values()],
+            select(hour, checkpoint, *_by_outcome()).group_by(hour, checkpoint),
         )
     )
     session.exec(  # type: ignore[call-overload]
         insert(CrossingEnterpriseDay).from_select(
-            ["day", "enterprise_uscc", "outcome", "crossings"],
-            select(day, uscc, outcome, func.count()).where(uscc.is_not(None)).group_by(day, uscc, outcome),
+            ["day", "enterprise_uscc", *COLUMNS.values()],
+            select(day, uscc, *_by_outcome()).where(uscc.is_not(None)).group_by(day, uscc),
         )
     )
 
@@ -99,13 +109,16 @@ def rebuild(session: Session) -> None:
 @dataclass(frozen=True)
 class Source:
     """What one part of a range is counted from: its time column, the columns it can be grouped by (None where it
-    has none: the hourly roll-up knows no enterprise, the daily one no checkpoint) and its count."""
+    has none: the hourly roll-up knows no enterprise, the daily one no checkpoint), the aggregates that count its
+    crossings of each outcome and of all (``counts``, ``total``), and a condition keeping only rows that have
+    crossings of one outcome (``having``)."""
 
     time: Any
     checkpoint_id: Any
-    outcome: Any
     enterprise_uscc: Any
-    count: Any
+    counts: dict[str, Any]
+    total: Any
+    having: Callable[[str], ColumnElement[bool]] = field(repr=False)
     start: datetime
     end: datetime
 
@@ -114,39 +127,38 @@ class Source:
 
 
 def _crossings(start: datetime, end: datetime) -> Source:
+    outcome = col(Crossing.outcome)
     return Source(
         col(Crossing.decided_at),
         col(Crossing.checkpoint_id),
-        col(Crossing.outcome),
         col(Crossing.enterprise_uscc),
+        dict(zip(COLUMNS, _by_outcome(), strict=True)),
         func.count(),
+        lambda wanted: outcome == wanted,
         start,
         end,
     )
 
 
-def _hours(start: datetime, end: datetime) -> Source:
-    return Source(
-        col(CrossingHour.hour),
-        col(CrossingHour.checkpoint_id),
-        col(CrossingHour.outcome),
-        None,
-        func.sum(col(CrossingHour.crossings)),
+def _rolled(model: Any, time: Any, checkpoint: Any, uscc: Any) -> Callable[[datetime, datetime], Source]:
+    columns = {outcome: model.__table__.c[name] for outcome, name in COLUMNS.items()}
+    released, *others = columns.values()
+    return lambda start, end: Source(
+        time,
+        checkpoint,
+        uscc,
+        {outcome: func.sum(column) for outcome, column in columns.items()},
+        func.sum(sum(others, released)),
+        lambda wanted: columns[wanted] > 0,
         start,
         end,
     )
 
 
-def _days(start: datetime, end: datetime) -> Source:
-    return Source(
-        col(CrossingEnterpriseDay.day),
-        None,
-        col(CrossingEnterpriseDay.outcome),
-        col(CrossingEnterpriseDay.enterprise_uscc),
-        func.sum(col(CrossingEnterpriseDay.crossings)),
-        start,
-        end,
-    )
+_hours = _rolled(CrossingHour, col(CrossingHour.hour), col(CrossingHour.checkpoint_id), None)
+_days = _rolled(
+    CrossingEnterpriseDay, col(CrossingEnterpriseDay.day), None, col(CrossingEnterpriseDay.enterprise_uscc)
+)
 
 
 def _split(

@@ -15,7 +15,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, case, cast, func
 from sqlmodel import Session, col, select
@@ -23,7 +25,7 @@ from sqlmodel import Session, col, select
 from passcore.reasons import OUTCOMES
 from server.audit import rollup
 from server.audit.rollup import Source
-from server.audit.sqltime import bucket_key, local_bucket, minutes_between, offset_minutes
+from server.audit.sqltime import bucket_key, local_bucket, local_number, minutes_between, offset_minutes
 from server.checkpoints.models import Checkpoint
 from server.crossings.models import CrossingConflict, EscortRequest
 from server.enterprises.models import Enterprise
@@ -60,18 +62,34 @@ class Span:
         """Hours for a range of up to three days, else days: a readable number of bars either way."""
         return "hour" if self.end - self.start <= timedelta(days=3) else "day"
 
-    def bucket(self, column: object, unit: str | None = None) -> local_bucket:
-        return local_bucket(column, unit or self.unit, self.zone, offset_minutes(self.zone, self.start))
+    @cached_property
+    def steady(self) -> bool:
+        """Whether the zone keeps one UTC offset over the whole range (no daylight-saving change inside it)."""
+        zone, moment = ZoneInfo(self.zone), self.start
+        first = moment.astimezone(zone).utcoffset()
+        while moment < self.end:  # hour by hour: no zone keeps an offset for less than an hour
+            if moment.astimezone(zone).utcoffset() != first:
+                return False
+            moment += timedelta(hours=1)
+        return self.end.astimezone(zone).utcoffset() == first
+
+    def bucket(self, column: object, unit: str | None = None) -> Any:
+        """The column cut to the local hour or day, to group by and then name with ``key``: by integer
+        arithmetic when the offset is steady (cheaper per row), else by the database's own zone rules."""
+        offset = offset_minutes(self.zone, self.start)
+        if self.steady:
+            return local_number(column, unit or self.unit, offset)
+        return local_bucket(column, unit or self.unit, self.zone, offset)
 
     def key(self, value: object, unit: str | None = None) -> str:
         return bucket_key(value, unit or self.unit, self.zone)
 
     def hourly(self) -> list[Source]:
-        """The range as parts that can be grouped by checkpoint, outcome and local hour or day."""
+        """The range as parts that can be grouped by checkpoint and local hour or day."""
         return rollup.hour_parts(self.start, self.end, self.zone)
 
     def daily(self) -> list[Source]:
-        """The range as parts that can be grouped by enterprise and outcome."""
+        """The range as parts that can be grouped by enterprise."""
         return rollup.day_parts(self.start, self.end)
 
 
@@ -79,14 +97,19 @@ def _counted(
     session: Session,
     parts: Sequence[Source],
     group: Callable[[Source], tuple[Any, ...]],
+    counts: Callable[[Source], list[Any]],
     where: Callable[[Source], list[Any]] = lambda _: [],
 ) -> Iterator[tuple[Any, ...]]:
-    """(*group, crossings) rows of every part; the same group can come from several parts (callers add them)."""
+    """(*group, *counts) rows of every part; the same group can come from several parts (callers add them)."""
     for part in parts:
         columns = group(part)
-        query = select(*columns, part.count).where(*part.within(), *where(part)).group_by(*columns)
-        for *key, count in session.exec(query):  # type: ignore[call-overload]
-            yield (*key, int(count or 0))
+        query = select(*columns, *counts(part)).where(*part.within(), *where(part)).group_by(*columns)
+        # Core rather than ORM execution: these are plain tuples, and the ORM's per-row work is measurable here.
+        yield from session.connection().execute(query).all()
+
+
+def _by_outcome(part: Source) -> list[Any]:
+    return [part.counts[outcome] for outcome in OUTCOMES]
 
 
 def checkpoint_names(session: Session) -> dict[int, str]:
@@ -96,8 +119,9 @@ def checkpoint_names(session: Session) -> dict[int, str]:
 def totals(session: Session, span: Span, wait_limit: int, now: datetime) -> dict[str, int]:
     """Crossings by outcome, escort requests (and those over the limit), conflicting uploads in the range."""
     found = {outcome: 0 for outcome in OUTCOMES}
-    for outcome, count in _counted(session, span.hourly(), lambda part: (part.outcome,)):
-        found[outcome] = found.get(outcome, 0) + count
+    for counts in _counted(session, span.hourly(), lambda _: (), _by_outcome):
+        for outcome, count in zip(OUTCOMES, counts, strict=True):
+            found[outcome] += int(count or 0)  # no rows at all: one row of nulls
     waited = minutes_between(
         col(EscortRequest.requested_at), func.coalesce(col(EscortRequest.handed_over_at), now)
     )
@@ -122,21 +146,22 @@ def totals(session: Session, span: Span, wait_limit: int, now: datetime) -> dict
 def per_hour_by_checkpoint(session: Session, span: Span) -> dict[int, dict[str, int]]:
     """checkpoint id -> local hour ("2026-02-10 16") -> crossings."""
     found: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    rows = _counted(session, span.hourly(), lambda part: (part.checkpoint_id, span.bucket(part.time, "hour")))
-    for checkpoint_id, bucket, count in rows:
+    group = lambda part: (part.checkpoint_id, span.bucket(part.time, "hour"))  # noqa: E731
+    for checkpoint_id, bucket, count in _counted(session, span.hourly(), group, lambda part: [part.total]):
         found[checkpoint_id][span.key(bucket, "hour")] += count
     return {checkpoint_id: dict(hours) for checkpoint_id, hours in found.items()}
 
 
 def outcomes_over_time(session: Session, span: Span) -> dict[str, dict[str, int]]:
-    """outcome -> local hour or day -> crossings."""
-    found: dict[str, dict[str, int]] = {outcome: {} for outcome in OUTCOMES}
-    for outcome, when, count in _counted(
-        session, span.hourly(), lambda part: (part.outcome, span.bucket(part.time))
+    """outcome -> local hour or day -> crossings (only buckets with crossings of that outcome)."""
+    found: dict[str, dict[str, int]] = {outcome: defaultdict(int) for outcome in OUTCOMES}
+    for bucket, *counts in _counted(
+        session, span.hourly(), lambda part: (span.bucket(part.time),), _by_outcome
     ):
-        bucket = found.setdefault(outcome, {})
-        bucket[span.key(when)] = bucket.get(span.key(when), 0) + count
-    return found
+        for outcome, count in zip(OUTCOMES, counts, strict=True):
+            if count:
+                found[outcome][span.key(bucket)] += count
+    return {outcome: dict(buckets) for outcome, buckets in found.items()}
 
 
 def fever_by_day(session: Session, span: Span) -> dict[int, dict[str, int]]:
@@ -146,7 +171,8 @@ def fever_by_day(session: Session, span: Span) -> dict[int, dict[str, int]]:
         session,
         span.hourly(),
         lambda part: (part.checkpoint_id, span.bucket(part.time, "day")),
-        lambda part: [part.outcome == FEVER_OUTCOME],
+        lambda part: [part.counts[FEVER_OUTCOME]],
+        lambda part: [part.having(FEVER_OUTCOME)],
     )
     for checkpoint_id, bucket, count in rows:
         found[checkpoint_id][span.key(bucket, "day")] += count
@@ -173,18 +199,19 @@ def escort_waits(session: Session, span: Span, now: datetime) -> list[int]:
 def top_enterprises(session: Session, span: Span, limit: int = 10) -> list[tuple[str, str, dict[str, int]]]:
     """The enterprises with the most crossings in the range: (USCC, name or "", outcome -> crossings).
 
-    One pass over the range's enterprise roll-up (enterprise x outcome, a few thousand groups at most); the
-    ranking is of those groups.
+    One pass over the range's enterprise roll-up (a few thousand enterprises at most); the ranking is of those.
     """
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
     rows = _counted(
         session,
         span.daily(),
-        lambda part: (part.enterprise_uscc, part.outcome),
+        lambda part: (part.enterprise_uscc,),
+        _by_outcome,
         lambda part: [part.enterprise_uscc.is_not(None)],
     )
-    for uscc, outcome, count in rows:
-        counts[uscc][outcome] = counts[uscc].get(outcome, 0) + count
+    for uscc, *counted in rows:
+        for outcome, count in zip(OUTCOMES, counted, strict=True):
+            counts[uscc][outcome] += count
     top = sorted(counts, key=lambda uscc: (-sum(counts[uscc].values()), uscc))[:limit]
     names = dict(
         session.exec(select(Enterprise.uscc, Enterprise.name).where(col(Enterprise.uscc).in_(top))).all()
@@ -208,12 +235,11 @@ class DailyRow:
 def daily_summary(session: Session, span: Span, wait_limit: int, now: datetime) -> list[DailyRow]:
     """One row per local day and checkpoint: crossings by outcome, escort requests and those over the limit."""
     crossings: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
-    rows = _counted(
-        session, span.hourly(), lambda part: (span.bucket(part.time, "day"), part.checkpoint_id, part.outcome)
-    )
-    for row_day, checkpoint_id, outcome, count in rows:
+    group = lambda part: (span.bucket(part.time, "day"), part.checkpoint_id)  # noqa: E731
+    for row_day, checkpoint_id, *counted in _counted(session, span.hourly(), group, _by_outcome):
         counts = crossings[span.key(row_day, "day"), checkpoint_id]
-        counts[outcome] = counts.get(outcome, 0) + count
+        for outcome, count in zip(OUTCOMES, counted, strict=True):
+            counts[outcome] += count
     escort_day = span.bucket(col(EscortRequest.requested_at), "day")
     waited = minutes_between(
         col(EscortRequest.requested_at), func.coalesce(col(EscortRequest.handed_over_at), now)

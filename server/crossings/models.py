@@ -72,6 +72,15 @@ class CrossingConflict(SQLModel, table=True):
 
 class EscortRequest(SQLModel, table=True):
     __tablename__ = "escort_request"
+    # The dashboard reads every request of its range for the waits: PostgreSQL finds what it needs in the time
+    # index itself, never the wider rows (half the time over a quarter's requests).
+    __table_args__ = (
+        Index(
+            "ix_escort_request_requested_at",
+            "requested_at",
+            postgresql_include=["checkpoint_id", "handed_over_at"],
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     crossing_id: str = Field(foreign_key="crossing.id", unique=True, max_length=36)
@@ -81,7 +90,7 @@ class EscortRequest(SQLModel, table=True):
     )
     plate: str = Field(max_length=10)
     status: str = Field(default=ESCORT_OPEN, index=True, max_length=12)
-    requested_at: datetime = Field(sa_type=UTCDateTime, index=True)  # the dashboard's range
+    requested_at: datetime = Field(sa_type=UTCDateTime)  # the dashboard's range
     staff_name: str = Field(default="", max_length=50)
     staff_phone: str = Field(default="", max_length=30)
     eta: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -91,20 +100,22 @@ class EscortRequest(SQLModel, table=True):
 
 
 class CrossingHour(SQLModel, table=True):
-    """Crossings counted per UTC hour, checkpoint and outcome: the dashboard and the daily summary add these up
-    instead of reading every crossing of their range (at most 20 × 4 × 24 rows a day for twenty checkpoints).
+    """Crossings counted per UTC hour and checkpoint, one column per outcome: the dashboard and the daily summary
+    add these up instead of reading every crossing of their range (20 checkpoints: 480 rows a day, however busy).
     Ingest adds to it in the crossings' own transaction (``server.audit.rollup``); nothing else changes counts."""
 
     __tablename__ = "crossing_hour"
 
     hour: datetime = Field(sa_type=UTCDateTime, primary_key=True)  # the start of a UTC hour
     checkpoint_id: int = Field(foreign_key="checkpoint.id", primary_key=True)
-    outcome: str = Field(max_length=16, primary_key=True)
-    crossings: int
+    released: int = 0  # RELEASE
+    escorted: int = 0  # ESCORT_REQUIRED: one escort request each
+    refused: int = 0  # REFUSE
+    held: int = 0  # MEDICAL_HOLD: held for fever
 
 
 class CrossingEnterpriseDay(SQLModel, table=True):
-    """Crossings counted per UTC day, enterprise and outcome (crossings without an enterprise are not counted):
+    """Crossings counted per UTC day and enterprise (those without one are not counted), one column per outcome:
     the dashboard's top enterprises. By day, not hour: most enterprises cross a few times a day, so an hourly
     count would be nearly as large as the crossing table."""
 
@@ -112,5 +123,7 @@ class CrossingEnterpriseDay(SQLModel, table=True):
 
     day: datetime = Field(sa_type=UTCDateTime, primary_key=True)  # UTC midnight
     enterprise_uscc: str = Field(max_length=18, primary_key=True)
-    outcome: str = Field(max_length=16, primary_key=True)
-    crossings: int
+    released: int = 0
+    escorted: int = 0
+    refused: int = 0
+    held: int = 0

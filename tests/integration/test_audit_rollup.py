@@ -73,28 +73,39 @@ def statuses(response) -> Counter:
     return Counter(r["status"] for r in response.json()["results"])
 
 
-def direct(engine) -> tuple[Counter, Counter]:
-    """What the roll-ups must hold, counted in Python from every stored crossing."""
+def direct(engine) -> tuple[dict, dict]:
+    """What the roll-ups must hold, counted in Python from every stored crossing: key -> crossings by outcome."""
     with Session(engine) as session:
         rows = session.exec(
             select(Crossing.decided_at, Crossing.checkpoint_id, Crossing.outcome, Crossing.enterprise_uscc)
         ).all()
-    hours = Counter((rollup.floor(at, "hour"), cp, outcome) for at, cp, outcome, _ in rows)
-    days = Counter((rollup.floor(at, "day"), uscc, outcome) for at, _, outcome, uscc in rows if uscc)
+    hours, days = defaultdict(Counter), defaultdict(Counter)
+    for at, checkpoint_id, outcome, uscc in rows:
+        hours[rollup.floor(at, "hour"), checkpoint_id][outcome] += 1
+        if uscc:
+            days[rollup.floor(at, "day"), uscc][outcome] += 1
+    return (
+        {key: tuple(c[o] for o in OUTCOMES) for key, c in hours.items()},
+        {key: tuple(c[o] for o in OUTCOMES) for key, c in days.items()},
+    )
+
+
+def stored(engine) -> tuple[dict, dict]:
+    columns = [rollup.COLUMNS[o] for o in OUTCOMES]
+    with Session(engine) as session:
+        hours = {
+            (r.hour, r.checkpoint_id): tuple(getattr(r, c) for c in columns)
+            for r in session.exec(select(CrossingHour))
+        }
+        days = {
+            (r.day, r.enterprise_uscc): tuple(getattr(r, c) for c in columns)
+            for r in session.exec(select(CrossingEnterpriseDay))
+        }
     return hours, days
 
 
-def stored(engine) -> tuple[Counter, Counter]:
-    with Session(engine) as session:
-        hours = {
-            (r.hour, r.checkpoint_id, r.outcome): r.crossings for r in session.exec(select(CrossingHour))
-        }
-        days = {
-            (r.day, r.enterprise_uscc, r.outcome): r.crossings
-            for r in session.exec(select(CrossingEnterpriseDay))
-        }
-    assert all(n > 0 for n in [*hours.values(), *days.values()])
-    return Counter(hours), Counter(days)
+def counted(table: dict) -> int:
+    return sum(sum(counts) for counts in table.values())
 
 
 def test_ingest_counts_every_stored_crossing_once(app, device_factory):
@@ -108,7 +119,7 @@ def test_ingest_counts_every_stored_crossing_once(app, device_factory):
     ]
     first = edge + mixed(ours, rng, 40, T0, 30)
     assert statuses(ours.upload(*first)) == {"accepted": 43}
-    assert stored(engine) == direct(engine) and sum(stored(engine)[0].values()) == 43
+    assert stored(engine) == direct(engine) and counted(stored(engine)[0]) == 43
     assert statuses(ours.upload(*first)) == {"duplicate": 43}  # a retried upload counts nothing
     # One new record (sent twice in the batch), an old one again, an old id with new content, a bad hash.
     new = crossing(ours, T0 + timedelta(hours=2), "REFUSE")
@@ -123,8 +134,8 @@ def test_ingest_counts_every_stored_crossing_once(app, device_factory):
     hours, days = stored(engine)
     assert (hours, days) == direct(engine)
     accepted = [*first, new, *others[0], *others[1]]
-    assert sum(hours.values()) == len(accepted) == 104
-    assert sum(days.values()) == sum(1 for record in accepted if record["enterprise"])
+    assert counted(hours) == len(accepted) == 104
+    assert counted(days) == sum(1 for record in accepted if record["enterprise"])
     with Session(engine) as session:  # counting afresh from the crossing table gives the same
         rollup.rebuild(session)
         session.commit()
@@ -148,7 +159,7 @@ def test_concurrent_batches_are_each_counted_once(app, device_factory):
         answers = list(pool.map(send, [job for job in batches for _ in range(2)]))
     assert sum(answers, Counter()) == {"accepted": 360, "duplicate": 360}
     hours, days = stored(engine)
-    assert (hours, days) == direct(engine) and sum(hours.values()) == 360
+    assert (hours, days) == direct(engine) and counted(hours) == 360
 
 
 def expected(engine, start: datetime, end: datetime, zone: str) -> dict:
@@ -295,14 +306,15 @@ def test_the_migration_counts_crossings_already_stored(tmp_path, database_url):
         session.commit()
     _alembic(engine, command.upgrade, "head")
     hours, days = stored(engine)
-    assert (hours, days) == direct(engine) and sum(hours.values()) == 200
+    assert (hours, days) == direct(engine) and counted(hours) == 200
     # Ingest's upserts meet the rows the migration wrote (same key, written the same way on each database).
-    hour, _, outcome = next(iter(hours))
+    hour, _ = key = next(iter(hours))
     with Session(engine) as session:
-        row = {"decided_at": hour, "checkpoint_id": 1, "outcome": outcome, "enterprise_uscc": None}
+        row = {"decided_at": hour, "checkpoint_id": 1, "outcome": "REFUSE", "enterprise_uscc": None}
         rollup.add(session, [row])
         session.commit()
-    assert stored(engine)[0] == hours + Counter({(hour, 1, outcome): 1})
+    refused = OUTCOMES.index("REFUSE")
+    assert stored(engine)[0] == hours | {key: tuple(n + (i == refused) for i, n in enumerate(hours[key]))}
     _alembic(engine, command.downgrade, "0004")
     _alembic(engine, command.upgrade, "head")
     assert stored(engine) == direct(engine)
@@ -321,3 +333,33 @@ def test_the_dashboard_sums_the_rollup_for_whole_hours_only(traffic, api):
         session.commit()
     after = auditor.get("/api/v1/audit/dashboard", params=params).json()["totals"]["total"]
     assert after == before + 1000
+
+
+def test_a_range_is_steady_when_its_zone_keeps_one_offset():
+    def span(start: str, end: str, zone: str) -> stats.Span:
+        return stats.Span(datetime.fromisoformat(start), datetime.fromisoformat(end), zone)
+
+    assert span("2026-01-01T00:00+00:00", "2026-04-03T00:00+00:00", "Asia/Shanghai").steady
+    assert span("2026-01-01T00:00+00:00", "2026-04-03T00:00+00:00", "Asia/Kolkata").steady
+    assert span("2026-01-01T00:00+00:00", "2026-03-29T00:59+00:00", "Europe/Berlin").steady
+    assert not span("2026-01-01T00:00+00:00", "2026-03-29T01:00+00:00", "Europe/Berlin").steady
+    assert not span("2026-03-28T00:00+00:00", "2026-03-30T00:00+00:00", "Europe/Berlin").steady
+
+
+# PostgreSQL only: SQLite has no zone rules and cuts local buckets at the range's first offset (sqltime.py).
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_daylight_saving_change_inside_the_range_is_cut_by_the_zone_rules(app, device_factory):
+    device, rng = device_factory(make_checkpoint(app)), random.Random(13)
+    switch = datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # Berlin goes from +1 to +2
+    assert (
+        statuses(device.upload(*mixed(device, rng, 80, switch - timedelta(hours=30), 60)))["accepted"] == 80
+    )
+    start, end = switch - timedelta(hours=29, minutes=13), switch + timedelta(hours=28, minutes=41)
+    span = stats.Span(start, end, "Europe/Berlin")
+    assert not span.steady
+    want = expected(app.state.engine, start, end, "Europe/Berlin")
+    with Session(app.state.engine) as session:
+        assert stats.per_hour_by_checkpoint(session, span) == want["per_hour"]
+        assert stats.outcomes_over_time(session, span) == want["outcomes"]
+        daily = stats.daily_summary(session, span, 60, datetime.now(UTC))
+        assert [(r.day, r.checkpoint_id, r.counts, r.escorts, r.escorts_over) for r in daily] == want["daily"]
