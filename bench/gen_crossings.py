@@ -320,7 +320,9 @@ def fill(args: argparse.Namespace) -> dict[str, Any]:
         conn.execute("VACUUM ANALYZE")
         size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('crossing'))").fetchone()[0]
         rolled = {
-            table: conn.execute(f"SELECT count(*), coalesce(sum(crossings), 0) FROM {table}").fetchone()
+            table: conn.execute(
+                f"SELECT count(*), coalesce(sum(released + escorted + refused + held), 0) FROM {table}"
+            ).fetchone()
             for table in ("crossing_hour", "crossing_enterprise_day")
         }
     return {

@@ -86,22 +86,24 @@ def camera_video(cache: Path, order: list[int], fps: float, hold_s: float, gap_s
 
 
 class TimedDecoder(Decoder):
-    """The screen's decoder, noting when each frame's decoding started and ended."""
+    """The screen's decoder, noting when each frame's decoding started and ended, and the CPU time its thread
+    spent on it (far less than the elapsed time: the thread was waiting for a core)."""
 
     def __init__(self, backend: str) -> None:
         super().__init__(backend)
-        self.calls: list[tuple[float, float]] = []
+        self.calls: list[tuple[float, float, float]] = []
 
     def decode(self, image: Any) -> Any:
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.thread_time()
         decoded = super().decode(image)
-        self.calls.append((start, time.monotonic()))
+        self.calls.append((start, time.monotonic(), time.thread_time() - cpu))
         return decoded
 
-    def started(self, decoded_at: float) -> float:
-        """When the decoding that ended just before ``decoded_at`` (a Scan's) started."""
-        ends = [end for _, end in self.calls]
-        return self.calls[bisect.bisect_right(ends, decoded_at) - 1][0]
+    def call(self, decoded_at: float) -> tuple[float, float]:
+        """(start, CPU seconds) of the decoding that ended just before ``decoded_at`` (a Scan's)."""
+        ends = [end for _, end, _ in self.calls]
+        start, _, cpu = self.calls[bisect.bisect_right(ends, decoded_at) - 1]
+        return start, cpu
 
 
 class TimedDesk(ScanDesk):
