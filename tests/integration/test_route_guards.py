@@ -41,7 +41,13 @@ def routes(app):
 def test_the_walk_finds_every_domain(app):
     paths = {path for _method, path in routes(app)}
     assert len(paths) > 60
-    for expected in ("/enterprise/applications", "/review/queue", "/admin/enterprises", "/api/v1/crossings", "/audit"):
+    for expected in (
+        "/enterprise/applications",
+        "/review/queue",
+        "/admin/enterprises",
+        "/api/v1/crossings",
+        "/audit",
+    ):
         assert any(p.startswith(expected) for p in paths), expected
 
 
