@@ -19,13 +19,20 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, case, cast, func
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from passcore.reasons import OUTCOMES
 from server.audit import rollup
 from server.audit.rollup import Source
-from server.audit.sqltime import bucket_key, local_bucket, local_number, minutes_between, offset_minutes
+from server.audit.sqltime import (
+    bucket_key,
+    local_bucket,
+    local_number,
+    minutes_between,
+    offset_minutes,
+    whole,
+)
 from server.checkpoints.models import Checkpoint
 from server.crossings.models import CrossingConflict, EscortRequest
 from server.enterprises.models import Enterprise
@@ -186,7 +193,7 @@ def escort_waits(session: Session, span: Span, now: datetime) -> list[int]:
         col(EscortRequest.requested_at), func.coalesce(col(EscortRequest.handed_over_at), now)
     )
     inner = (
-        select(cast(waited / WAIT_BIN_MINUTES, Integer).label("bin"))
+        select(whole(waited / WAIT_BIN_MINUTES).label("bin"))
         .where(col(EscortRequest.requested_at) >= span.start, col(EscortRequest.requested_at) < span.end)
         .subquery()
     )

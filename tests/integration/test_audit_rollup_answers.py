@@ -14,11 +14,12 @@ import pytest
 from sqlmodel import Session, select
 
 from server.audit import rollup, stats
+from server.crossings import escorts
 from server.crossings.models import Crossing, EscortRequest
 from server.retention import service as retention
 from tests.integration import checkpoint_devices
 from tests.integration.checkpoint_devices import make_checkpoint
-from tests.integration.test_audit_rollup import OUTCOMES, T0, direct, mixed, statuses, stored
+from tests.integration.test_audit_rollup import OUTCOMES, T0, crossing, direct, mixed, statuses, stored
 
 device_factory = checkpoint_devices.device_factory  # the fixture, for this module
 
@@ -182,3 +183,21 @@ def test_a_daylight_saving_change_inside_the_range_is_cut_by_the_zone_rules(app,
         assert stats.outcomes_over_time(session, span) == want["outcomes"]
         daily = stats.daily_summary(session, span, 60, datetime.now(UTC))
         assert [(r.day, r.checkpoint_id, r.counts, r.escorts, r.escorts_over) for r in daily] == want["daily"]
+
+
+def test_escort_waits_fall_in_the_bin_they_started(app, device_factory, api):
+    device = device_factory(make_checkpoint(app))
+    waits = [0, 14, 15, 16, 59.9, 61, 600]  # minutes; bins of 15, the last from four hours on
+    records = [crossing(device, T0 + timedelta(hours=i), "ESCORT_REQUIRED") for i in range(len(waits))]
+    assert statuses(device.upload(*records)) == {"accepted": len(waits)}
+    with Session(app.state.engine) as session:
+        for escort in session.exec(select(EscortRequest).order_by(EscortRequest.requested_at)).all():
+            at = escort.requested_at + timedelta(minutes=waits.pop(0))
+            escorts.hand_over(session=session, escort=escort, at=at, now=datetime.now(UTC))
+    board = (
+        api("auditor")
+        .get("/api/v1/audit/dashboard", params={"from": "2026-02-10", "to": "2026-02-11"})
+        .json()
+    )
+    assert board["escort_waits"] == [2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert board["totals"]["escorts"] == 7 and board["totals"]["escorts_over"] == 2  # 61 and 600 minutes
