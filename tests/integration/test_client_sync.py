@@ -201,7 +201,8 @@ def test_escort_answer_comes_back_and_the_hand_over_goes_up(bureau_server, burea
         "138 1234 5678",
     )
     assert escort["eta"] == arrival and escort["answered_at"] is not None
-    handed_over = datetime.now(UTC).replace(microsecond=0)
+    # Whole seconds, and after the decision even when this runs within the second it was made in.
+    handed_over = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
     checkpoint.store.record_handover(crossing.id, handed_over)
     assert checkpoint.store.escorts() == []  # done here, even before the server hears of it
     report = checkpoint.sync()
