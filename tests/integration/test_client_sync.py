@@ -10,6 +10,7 @@ import json
 import random
 import secrets
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -201,8 +202,11 @@ def test_escort_answer_comes_back_and_the_hand_over_goes_up(bureau_server, burea
         "138 1234 5678",
     )
     assert escort["eta"] == arrival and escort["answered_at"] is not None
-    # Whole seconds, and after the decision even when this runs within the second it was made in.
-    handed_over = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
+    # Whole seconds, not before the decision (when this runs within the second it was made in, wait for the
+    # next one), and not ahead of the server's clock.
+    decided = datetime.fromisoformat(crossing.record["decided_at"])
+    while (handed_over := datetime.now(UTC).replace(microsecond=0)) < decided:
+        time.sleep(0.05)
     checkpoint.store.record_handover(crossing.id, handed_over)
     assert checkpoint.store.escorts() == []  # done here, even before the server hears of it
     report = checkpoint.sync()
