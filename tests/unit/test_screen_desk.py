@@ -83,5 +83,11 @@ def test_listeners_are_woken_from_the_camera_thread():
         desk.unlisten(event)
         return desk.version
 
-    assert asyncio.run(wait_for_scan()) == 1
+    # The page's side runs in a thread of its own, as under uvicorn (and because the browser tests' Playwright
+    # keeps an event loop running in the main thread for the whole session).
+    versions: list[int] = []
+    page_side = threading.Thread(target=lambda: versions.append(asyncio.run(wait_for_scan())))
+    page_side.start()
+    page_side.join(timeout=10)
+    assert versions == [1]
     assert current(desk) == {"id": 1}
