@@ -93,9 +93,8 @@ def test_the_screen_listens_on_loopback_only_and_stops_on_sigterm(tmp_path):
             lines = events.iter_lines()
             assert next(lines).startswith("retry:")
             process.send_signal(signal.SIGTERM)
-            started = time.monotonic()
-            process.wait(timeout=15)
-        assert process.returncode == 0 and time.monotonic() - started < 10
+            process.wait(timeout=15)  # an open event stream must not keep the screen from stopping
+        assert process.returncode == 0
         out, err = process.communicate()
         assert "officer's screen: http://127.0.0.1:" in out
         assert "no-such-video.avi" in err and "starts without a camera" in err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import cv2
 import numpy as np
@@ -108,9 +107,8 @@ def test_fps_paces_a_file_source_like_a_camera(tmp_path):
 def test_close_from_another_thread_ends_a_paced_loop(tmp_path):
     source = open_source(str(_folder(tmp_path, 2)), fps=2, loop=True)
     threading.Timer(0.3, source.close).start()
-    started = time.monotonic()
-    count = sum(1 for _ in source)
-    assert count >= 1 and time.monotonic() - started < 10
+    count = sum(1 for _ in source)  # would never end if close() did not reach the looping reader
+    assert count >= 1
 
 
 @pytest.mark.parametrize(
