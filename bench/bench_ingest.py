@@ -10,10 +10,17 @@ Run from the repository root with the project's virtualenv active:
 For each database the script makes a fresh state (a temporary CHECKPASS_HOME; on PostgreSQL a scratch database
 created next to the one in CHECKPASS_TEST_PG and dropped afterwards), registers a checkpoint, starts
 `uvicorn server.main:create_app_from_env` on 127.0.0.1 with a random port (one worker, as `checkpass serve` does by
-default), enrols devices over HTTP like `checkpoint enroll`, and uploads hash-chained records (10 % of them
-ESCORT_REQUIRED, so escort requests are made too) in batches through `POST /api/v1/crossings`, one keep-alive HTTP
-client per device. Then it sends every batch again (all `duplicate`) and checks that the database holds exactly one
-row per record. Record generation and hashing happen before the clock starts.
+default), enrols devices over HTTP like `checkpoint enroll`, and uploads hash-chained records in batches through
+`POST /api/v1/crossings`, one keep-alive HTTP client per device. Then it sends every batch again (all `duplicate`)
+and checks that the database holds exactly one row per record. Record generation and hashing happen before the
+clock starts.
+
+The records are what checkpoints upload: decisions made as a checkpoint makes them on passes the server issued
+(100 per device, each seen at most once in 10 minutes), against the trust bundle the server signed, so the
+server's audit replays every one and finds it matching. 10 % are Hubei vehicles (ESCORT_REQUIRED), whose escort
+requests are made and, the records being hours old, raise an escort-wait alert each. `--unknown-passes` sends the
+audit's worst case instead: every record names a pass never issued and a bundle never signed, so every one raises
+a "decision differs" alert.
 
 Target (issue 3): ingest >= 1,000 records/s on PostgreSQL.
 """
@@ -32,6 +39,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,19 +49,27 @@ import machine  # bench/machine.py: the script's own folder is on sys.path
 from sqlalchemy import func, select
 
 import server.models  # noqa: F401  (every table, for the migrations' metadata)
+from passcore import trust
 from passcore.chain import GENESIS, record_hash
 from server import db
 from server.accounts import service as accounts
+from server.alerts import rules
+from server.alerts.models import Alert
+from server.applications.schemas import parse_application
+from server.bundles import service as bundles
 from server.checkpoints import service as checkpoints
 from server.config import get_settings
 from server.crossings.models import Crossing, EscortRequest
+from server.demo_crossings import decide_record
 from server.keyring import service as keyring
+from server.passes import service as passes
 from server.policy import service as policy_service
 
 TARGET_PG_RECORDS_PER_S = 1000.0
 PG_ADMIN_URL = os.environ.get("CHECKPASS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 LIBRARIES = ("fastapi", "starlette", "uvicorn", "pydantic", "sqlalchemy", "sqlmodel", "psycopg", "httpx")
 USCC = "91320583MA1XY71231"
+HUBEI = "420000"
 
 
 def environment() -> dict[str, Any]:
@@ -61,45 +77,127 @@ def environment() -> dict[str, Any]:
 
 
 def make_records(count: int, start: datetime) -> list[dict[str, Any]]:
-    """One device's hash-chained records, as the checkpoint client writes them."""
-    records, previous = [], GENESIS
+    """The worst case: one device's hash-chained records naming passes and a bundle the server never made."""
+    records = []
     for seq in range(1, count + 1):
         escort = seq % 10 == 0
-        record = {
-            "id": str(uuid.uuid4()),
-            "seq": seq,
-            "prev_hash": previous,
-            "decided_at": (start + timedelta(seconds=seq)).isoformat(),
-            "plate": "鄂A12345" if escort else "苏EA1234",
-            "pass_id": secrets.token_hex(12),
-            "enterprise": USCC,
-            "outcome": "ESCORT_REQUIRED" if escort else "RELEASE",
-            "reasons": ["PASS_VALID", "HARD_HIT_VEHICLE"] if escort else ["PASS_VALID"],
-            "policy_version": 1,
-            "bundle_version": 1,
-            "occupants": [
-                {
-                    "role": "driver",
-                    "name": "张伟",
-                    "temperature_c": 36.5,
-                    "origin": "320583",
-                    "travel_history": [],
-                },
-                {
-                    "role": "escort",
-                    "name": "李娜",
-                    "temperature_c": 36.7,
-                    "origin": "320583",
-                    "travel_history": ["320500"],
-                },
-            ],
-            "vehicle_origin": "420100" if escort else "320583",
-            "verification": "PASS_VALID",
-            "checks": {"identity_confirmed": True, "licence_confirmed": True, "id_last4_matched": None},
+        records.append(
+            {
+                "decided_at": (start + timedelta(seconds=seq)).isoformat(),
+                "plate": "鄂A12345" if escort else "苏EA1234",
+                "pass_id": secrets.token_hex(12),
+                "enterprise": USCC,
+                "outcome": "ESCORT_REQUIRED" if escort else "RELEASE",
+                "reasons": ["PASS_VALID", "HARD_HIT_VEHICLE"] if escort else ["PASS_VALID"],
+                "policy_version": 1,
+                "bundle_version": 1,
+                "occupants": [
+                    {
+                        "role": "driver",
+                        "name": "张伟",
+                        "temperature_c": 36.5,
+                        "origin": "320583",
+                        "travel_history": [],
+                    },
+                    {
+                        "role": "escort",
+                        "name": "李娜",
+                        "temperature_c": 36.7,
+                        "origin": "320583",
+                        "travel_history": ["320500"],
+                    },
+                ],
+                "vehicle_origin": "420100" if escort else "320583",
+                "verification": "PASS_VALID",
+                "checks": {"identity_confirmed": True, "licence_confirmed": True, "id_last4_matched": None},
+            }
+        )
+    return chain(records)
+
+
+def decided_records(count: int, start: datetime, fleet: Fleet) -> list[dict[str, Any]]:
+    """One device's records as a checkpoint makes them: every tenth vehicle from Hubei, the rest local; each
+    pass seen again only after its whole group has passed (10 s apart: 100 s for Hubei, 1,000 s for local)."""
+    records = []
+    for seq in range(1, count + 1):
+        group = fleet.hubei if seq % 10 == 0 else fleet.local
+        text, plate, origin = group[(seq // 10 if seq % 10 == 0 else seq) % len(group)]
+        scenario = {
+            "pass": text,
+            "observed": {"plate": plate, "identity_confirmed": True, "licence_confirmed": True},
+            "vehicle_origin": origin,
+            "occupants": [{"role": "driver", "name": "张伟", "temperature_c": 36.5, "origin": origin}],
         }
+        records.append(decide_record(scenario, fleet.bundle, start + timedelta(seconds=10 * seq)))
+    return chain(records)
+
+
+def chain(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give the records ids and link them into a device's hash chain, as the checkpoint's store does."""
+    previous = GENESIS
+    for seq, record in enumerate(records, start=1):
+        record |= {"id": str(uuid.uuid4()), "seq": seq, "prev_hash": previous}
         record["hash"] = previous = record_hash(record)
-        records.append(record)
     return records
+
+
+@dataclass
+class Fleet:
+    """Passes the server issued for one device's traffic, and the bundle its checkpoint decides with."""
+
+    bundle: trust.TrustBundle
+    local: list[tuple[str, str, str]] = field(default_factory=list)  # (QR text, plate, vehicle origin)
+    hubei: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def application(number: int, hubei: bool, start: datetime) -> dict[str, Any]:
+    driver = "420102198801017893" if hubei else "320583198503121234"
+    return {
+        "enterprise": {"name": "武汉长江物流有限公司", "uscc": "91420100MA4K00001U"}
+        if hubei
+        else {"name": "昆山精密机械有限公司", "uscc": USCC},
+        "vehicle": {"plate": f"鄂A·D{number:05d}" if hubei else f"苏E·{number:05d}", "plate_colour": "green"},
+        "driver": {"name": "张伟", "id_number": driver, "licence_number": driver, "phone": "13800000000"},
+        "escorts": [],
+        "origin": "420100" if hubei else "320583",
+        "destination": "320583",
+        "travel_history": [],
+        "cargo": "精密零部件",
+        "valid_from": (start - timedelta(hours=1)).isoformat(),
+        "valid_until": (start + timedelta(days=14)).isoformat(),
+    }
+
+
+def issue_fleets(session: Any, settings: Any, devices: int, start: datetime, now: datetime) -> list[Fleet]:
+    """100 passes per device (90 local, 10 from Hubei, the hard-hit area), issued at ``start``."""
+    policy = policy_service.set_policy(
+        session=session, changes={"hard_hit": [HUBEI]}, now=start - timedelta(hours=1), by="bench"
+    )
+    signer = keyring.active_issuer(session=session, settings=settings)
+    texts: list[tuple[str, str, str]] = []
+    for number in range(100 * devices):
+        hubei = number % 10 == 0
+        issued = passes.issue(
+            session=session,
+            application=parse_application(application(number, hubei, start)),
+            signer=signer,
+            policy=policy,
+            issuer_region=settings.issuer_region,
+            now=start,
+        )
+        texts.append((issued.qr_text, issued.claims.plate, "420100" if hubei else "320583"))
+    row = bundles.current(
+        session=session,
+        root=keyring.load_root(settings),
+        validity=timedelta(days=settings.bundle_validity_days),
+        now=now,
+    )
+    bundle = trust.load_bundle(bytes(row.signed), root=keyring.load_root(settings).public, now=None)
+    fleets = [Fleet(bundle) for _ in range(devices)]
+    for number, item in enumerate(texts):
+        fleet = fleets[number // 100]
+        (fleet.hubei if number % 10 == 0 else fleet.local).append(item)
+    return fleets
 
 
 def free_port() -> int:
@@ -124,18 +222,28 @@ class ScratchPostgres:
         self.admin.close()
 
 
-def prepare(home: Path, database_url: str | None, devices: int) -> list[str]:
-    """Schema, keys, policy, a checkpoint and one enrolment code per device."""
+def prepare(
+    home: Path, database_url: str | None, devices: int, *, start: datetime | None = None, issued: bool = False
+) -> tuple[list[str], list[Fleet]]:
+    """Schema, keys, policy, a checkpoint and one enrolment code per device; with ``issued``, their passes,
+    issued at ``start`` (the first record's time)."""
     settings = get_settings(home=home, database_url=database_url)
     engine = db.make_engine(settings)
     db.migrate(engine)
     now = datetime.now(UTC)
+    start = start or now
+    # Keys and policy older than the records' first decision, as on a server that has been running a while.
+    before = start - timedelta(days=1)
     with db.session_scope(engine) as session:
-        keyring.ensure_keys(session=session, settings=settings, now=now)
-        policy_service.ensure_default(session=session, now=now)
+        keyring.ensure_keys(session=session, settings=settings, now=before)
+        policy_service.ensure_default(session=session, now=before)
         admin = accounts.create_user(
             session=session, username="bench-admin", password=secrets.token_urlsafe(16), role="admin", now=now
         )
+    fleets = []
+    if issued:
+        with db.session_scope(engine) as session:
+            fleets = issue_fleets(session, settings, devices, start, now)
     with db.session_scope(engine) as session:
         checkpoint = checkpoints.register_checkpoint(
             session=session,
@@ -153,7 +261,7 @@ def prepare(home: Path, database_url: str | None, devices: int) -> list[str]:
             for _ in range(devices)
         ]
     engine.dispose()
-    return codes
+    return codes, fleets
 
 
 def serve(home: Path, database_url: str | None, port: int) -> subprocess.Popen[bytes]:
@@ -190,10 +298,15 @@ def upload(client: httpx.Client, batches: list[list[dict[str, Any]]], expect: st
     return latencies
 
 
-def run_one(name: str, database_url: str | None, records: int, batch: int, clients: int) -> dict[str, Any]:
+def run_one(
+    name: str, database_url: str | None, records: int, batch: int, clients: int, issued: bool
+) -> dict[str, Any]:
+    share = records // clients
+    # The records end an hour ago: a checkpoint catching up with a day or two of traffic.
+    start = datetime.now(UTC) - timedelta(seconds=10 * share + 3600)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         home = Path(tmp)
-        codes = prepare(home, database_url, clients)
+        codes, fleets = prepare(home, database_url, clients, start=start, issued=issued)
         port = free_port()
         process = serve(home, database_url, port)
         try:
@@ -208,17 +321,18 @@ def run_one(name: str, database_url: str | None, records: int, batch: int, clien
                 sessions.append(
                     httpx.Client(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=120)
                 )
-            share = records // clients
-            start = datetime.now(UTC) - timedelta(days=1)
-            work = [
-                [chain[i : i + batch] for i in range(0, share, batch)]
-                for chain in (make_records(share, start) for _ in sessions)
-            ]
+            chains = (
+                [decided_records(share, start, fleet) for fleet in fleets]
+                if issued
+                else [make_records(share, start) for _ in sessions]
+            )
+            work = [[records[i : i + batch] for i in range(0, share, batch)] for records in chains]
             figures: dict[str, Any] = {
                 "database": name,
                 "records": share * clients,
                 "batch": batch,
                 "clients": clients,
+                "passes": "issued" if issued else "unknown",
             }
             for phase, expect in (("first upload", "accepted"), ("replay", "duplicate")):
                 started = time.perf_counter()
@@ -245,15 +359,28 @@ def run_one(name: str, database_url: str | None, records: int, batch: int, clien
             figures["escort_requests"] = connection.execute(
                 select(func.count()).select_from(EscortRequest)
             ).scalar_one()
+            figures["alerts"] = dict(
+                connection.execute(select(Alert.kind, func.count()).group_by(Alert.kind)).all()
+            )
+            figures["unaudited"] = connection.execute(
+                select(func.count()).select_from(Crossing).where(Crossing.audited_at.is_(None))
+            ).scalar_one()
         engine.dispose()
         if figures["rows"] != figures["records"]:
             raise RuntimeError(f"{name}: {figures['rows']} rows for {figures['records']} records")
+        if figures["unaudited"]:
+            raise RuntimeError(f"{name}: {figures['unaudited']} records were not audited during their upload")
+        if issued and figures["alerts"].get(rules.DECISION_DIFFERS):
+            raise RuntimeError(
+                f"{name}: the audit's replay disagrees with decisions made as checkpoints make them"
+            )
         return figures
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"Crossing ingest: {result['runs'][0]['records']} records per database, batches of "
-             f"{result['runs'][0]['batch']}, {result['runs'][0]['clients']} device(s), one uvicorn worker", ""]  # fmt: skip
+    first = result["runs"][0]
+    lines = [f"Crossing ingest: {first['records']} records per database on {first['passes']} passes, batches of "
+             f"{first['batch']}, {first['clients']} device(s), one uvicorn worker", ""]  # fmt: skip
     header = f"{'database':<11}{'phase':<14}{'records/s':>11}{'seconds':>9}{'batch ms p50':>14}{'p95':>8}"
     lines += [header, "-" * len(header)]
     for run in result["runs"]:
@@ -265,8 +392,10 @@ def report(result: dict[str, Any]) -> str:
             )
     lines.append("")
     for run in result["runs"]:
+        alerts = ", ".join(f"{count} {kind}" for kind, count in sorted(run["alerts"].items())) or "none"
         lines.append(
-            f"{run['database']}: {run['rows']} rows, {run['escort_requests']} escort requests after the replay"
+            f"{run['database']}: {run['rows']} rows, {run['escort_requests']} escort requests after the replay; "
+            f"alerts: {alerts}"
         )
     for target in result["targets"]:
         lines.append(
@@ -283,18 +412,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clients", type=int, default=1, help="devices uploading at once (default 1)")
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both (default)")
+    parser.add_argument(
+        "--unknown-passes",
+        action="store_true",
+        help="the audit's worst case: records name passes and a bundle the server never made",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= 500 or args.records < args.batch * args.clients or args.clients < 1:
         parser.error("need 1 <= --batch <= 500, --clients >= 1 and --records >= batch x clients")
-    runs = []
+    runs, issued = [], not args.unknown_passes
     for name in args.databases.split(","):
         if name == "sqlite":
-            runs.append(run_one("SQLite", None, args.records, args.batch, args.clients))
+            runs.append(run_one("SQLite", None, args.records, args.batch, args.clients, issued))
         elif name == "postgres":
             with ScratchPostgres() as url:
-                runs.append(run_one("PostgreSQL", url, args.records, args.batch, args.clients))
+                runs.append(run_one("PostgreSQL", url, args.records, args.batch, args.clients, issued))
         else:
             parser.error(f"unknown database {name!r}")
     targets = [

@@ -94,7 +94,7 @@ CREW = (
 def run_one(name: str, database_url: str | None, records: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         home = Path(tmp)
-        codes = bench_ingest.prepare(home / "bureau", database_url, 1)
+        codes, _ = bench_ingest.prepare(home / "bureau", database_url, 1)
         port = bench_ingest.free_port()
         process = bench_ingest.serve(home / "bureau", database_url, port)
         try:

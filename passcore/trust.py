@@ -43,6 +43,8 @@ __all__ = [
     "IssuerKey",
     "TrustBundle",
     "Verification",
+    "at_instant",
+    "authenticate",
     "load_bundle",
     "sign_bundle",
     "verify_pass",
@@ -228,6 +230,14 @@ class Verification:
 
 def verify_pass(text: str, bundle: TrustBundle, *, now: datetime) -> Verification:
     """Verify a QR text offline: structure, key, signature, claims, revocation, validity window."""
+    return at_instant(authenticate(text, bundle), now)
+
+
+def authenticate(text: str, bundle: TrustBundle) -> Verification:
+    """Every check of ``verify_pass`` that does not depend on the instant (all but the validity window).
+
+    Its result holds for any instant under the same bundle, so a replay of many sightings of one pass checks
+    the signature once; ``at_instant`` completes it."""
     kid = None
     claims = None
     try:
@@ -244,10 +254,21 @@ def verify_pass(text: str, bundle: TrustBundle, *, now: datetime) -> Verificatio
             raise PassUnknownKey("the pass was signed outside its key's validity")
         if claims.pass_id in bundle.revoked:
             raise PassRevoked(f"pass {claims.pass_id} has been revoked")
-        if now < claims.valid_from:
-            raise PassNotYetValid(f"the pass is valid from {claims.valid_from.isoformat()}")
-        if now >= claims.valid_until:
-            raise PassExpired(f"the pass expired at {claims.valid_until.isoformat()}")
     except PassError as err:
         return Verification(False, err.code, err.message, claims, kid, err.detail)
     return Verification(True, "PASS_VALID", "the pass is valid", claims, kid)
+
+
+def at_instant(authenticated: Verification, now: datetime) -> Verification:
+    """An ``authenticate`` result judged at ``now``: a pass outside its validity window is not valid."""
+    claims = authenticated.claims
+    if not authenticated.valid or claims is None:
+        return authenticated
+    error: PassError | None = None
+    if now < claims.valid_from:
+        error = PassNotYetValid(f"the pass is valid from {claims.valid_from.isoformat()}")
+    elif now >= claims.valid_until:
+        error = PassExpired(f"the pass expired at {claims.valid_until.isoformat()}")
+    if error is None:
+        return authenticated
+    return Verification(False, error.code, error.message, claims, authenticated.kid, error.detail)

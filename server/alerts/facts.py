@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from passcore.policy import Policy
 from server.alerts import rules
@@ -112,35 +112,33 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
     seen = [c for c in crossings if c.pass_id]
     if not seen:
         return []
-    start = min(c.decided_at for c in seen) - limits.horizon
-    end = max(c.decided_at for c in seen) + limits.horizon
-    query = (
-        select(
-            Crossing.id,
-            Crossing.pass_id,
-            Crossing.checkpoint_id,
-            Crossing.decided_at,
-            Crossing.device_id,
-            Checkpoint.latitude,
-            Checkpoint.longitude,
-        )
-        .join(Checkpoint, col(Checkpoint.id) == col(Crossing.checkpoint_id))
+    passes = {c.pass_id for c in seen}
+    first, last = min(c.decided_at for c in seen), max(c.decided_at for c in seen)
+    # Each new sighting is judged against its neighbours in time only: if any two sightings are too far apart for
+    # the time between, so are two consecutive ones (distances add up along the way, times too), so comparing
+    # every pair would add nothing but work that grows with the square of a much-copied pass's sightings. The
+    # neighbours are all among the sightings from the batch's first to its last, and each pass's nearest one
+    # before and after (within the horizon: further apart is never too fast), whatever the pass's history.
+    span = (
+        _sightings()
         .where(
-            col(Crossing.pass_id).in_({c.pass_id for c in seen}),
-            col(Crossing.decided_at) >= start,
-            col(Crossing.decided_at) <= end,
+            col(Crossing.pass_id).in_(passes),
+            col(Crossing.decided_at) >= first,
+            col(Crossing.decided_at) <= last,
         )
         .order_by(col(Crossing.decided_at))
         .limit(MAX_SIGHTINGS)
     )
     by_pass: dict[str, list[rules.Sighting]] = {}
-    for cid, pass_id, checkpoint_id, at, device_id, lat, lon in session.exec(query):
-        by_pass.setdefault(pass_id, []).append(
-            rules.Sighting(cid, pass_id, checkpoint_id, at, lat, lon, device_id)
-        )
-    # Each new sighting is judged against its neighbours in time only: if any two sightings are too far apart for
-    # the time between, so are two consecutive ones (distances add up along the way, times too), so comparing
-    # every pair would add nothing but work that grows with the square of a much-copied pass's sightings.
+    nearest = [
+        _nearest(passes, first - limits.horizon, first, latest=True),
+        _nearest(passes, last, last + limits.horizon, latest=False),
+    ]
+    for query in (span, *nearest):
+        for cid, pass_id, checkpoint_id, at, device_id, lat, lon in session.exec(query):
+            by_pass.setdefault(pass_id, []).append(
+                rules.Sighting(cid, pass_id, checkpoint_id, at, lat, lon, device_id)
+            )
     findings = []
     ids = {c.id for c in seen}
     for sightings in by_pass.values():
@@ -155,6 +153,29 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
                 if found is not None:
                     findings.append(found)
     return findings
+
+
+def _sightings(*extra: Any) -> Any:
+    return select(
+        Crossing.id,
+        Crossing.pass_id,
+        Crossing.checkpoint_id,
+        Crossing.decided_at,
+        Crossing.device_id,
+        Checkpoint.latitude,
+        Checkpoint.longitude,
+        *extra,
+    ).join(Checkpoint, col(Checkpoint.id) == col(Crossing.checkpoint_id))
+
+
+def _nearest(passes: set[str], low: datetime, high: datetime, *, latest: bool) -> Any:
+    """Each pass's latest sighting in [low, high) when ``latest``, else its earliest in (low, high]."""
+    at, cid = col(Crossing.decided_at), col(Crossing.id)
+    order = (at.desc(), cid.desc()) if latest else (at, cid)
+    rank = func.row_number().over(partition_by=col(Crossing.pass_id), order_by=order).label("rank")
+    window = (at >= low) & (at < high) if latest else (at > low) & (at <= high)
+    ranked = _sightings(rank).where(col(Crossing.pass_id).in_(passes), window).subquery()
+    return select(*(c for c in ranked.c if c.name != "rank")).where(ranked.c.rank == 1)
 
 
 def escort_findings(

@@ -86,6 +86,7 @@ class ReplayContext:
         self._passes: dict[str, str | None] = {}
         self._roots: list[PublicKey] | None = None
         self._bundles: dict[int, trust.TrustBundle | None] = {}
+        self._authenticated: dict[tuple[int, str], trust.Verification] = {}
 
     def prefetch_passes(self, pass_ids: set[str]) -> None:
         wanted = pass_ids - self._passes.keys()
@@ -103,6 +104,13 @@ class ReplayContext:
             row = self.session.get(PolicyVersion, version)
             self._policies[version] = Policy.from_dict(json.loads(row.body_json)) if row else None
         return self._policies[version]
+
+    def verify(self, qr_text: str, bundle: trust.TrustBundle, at: datetime) -> trust.Verification:
+        """``trust.verify_pass``, the signature checked once per pass and bundle however often it was seen."""
+        key = (bundle.version, qr_text)
+        if key not in self._authenticated:
+            self._authenticated[key] = trust.authenticate(qr_text, bundle)
+        return trust.at_instant(self._authenticated[key], at)
 
     def bundle(self, version: int) -> trust.TrustBundle | None:
         if version not in self._bundles:
@@ -176,13 +184,19 @@ def _result(body: dict[str, Any], detail: str, message: str = "", **values: Any)
 
 
 def _verification(
-    body: dict[str, Any], bundle: trust.TrustBundle | None, qr_text: str | None, at: datetime
+    body: dict[str, Any],
+    bundle: trust.TrustBundle | None,
+    qr_text: str | None,
+    at: datetime,
+    context: ReplayContext | None,
 ) -> trust.Verification | str | None:
     """The verification the device should have reached, or a code saying why it cannot be known."""
     code, pass_id = body["verification"], body["pass_id"]
     if code is None:
         return None
     if pass_id is not None and qr_text is not None and bundle is not None:
+        if context is not None:
+            return context.verify(qr_text, bundle, at)
         return trust.verify_pass(qr_text, bundle, now=at)
     if code in _WITH_CLAIMS:
         # A pass whose signature verified carries its id; one the bureau never issued means a key was misused.
@@ -191,7 +205,12 @@ def _verification(
 
 
 def replay_body(
-    body: dict[str, Any], *, bundle: trust.TrustBundle | None, policy: Policy | None, qr_text: str | None
+    body: dict[str, Any],
+    *,
+    bundle: trust.TrustBundle | None,
+    policy: Policy | None,
+    qr_text: str | None,
+    context: ReplayContext | None = None,
 ) -> ReplayResult:
     """Replay one record's decision (``body`` is the record as uploaded) with the given versions."""
     if bundle is not None:
@@ -202,7 +221,7 @@ def replay_body(
     if policy is None:
         return _result(body, POLICY_UNKNOWN, f"no policy version {body['policy_version']} on this server")
     at = datetime.fromisoformat(body["decided_at"])
-    verification = _verification(body, bundle, qr_text, at)
+    verification = _verification(body, bundle, qr_text, at, context)
     if isinstance(verification, str):
         return _result(body, verification, "the pass cannot be verified again from the record")
     try:
@@ -249,4 +268,4 @@ def replay_crossing(
         )
     policy = None if bundle else context.policy(crossing.policy_version)
     qr_text = context.qr_text(crossing.pass_id) if crossing.pass_id else None
-    return replay_body(body, bundle=bundle, policy=policy, qr_text=qr_text)
+    return replay_body(body, bundle=bundle, policy=policy, qr_text=qr_text, context=context)

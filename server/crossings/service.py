@@ -52,10 +52,15 @@ class _Checked:
     index: int
     record: CrossingRecord
     body: str  # canonical JSON without `hash`: what the hash covers, stored as the crossing's body
-    full: str  # canonical JSON with `hash`: kept as received when the record is a conflict
+    raw: dict[str, Any]
     plate: str
     enterprise: str | None
     decided_at: datetime
+
+    @property
+    def full(self) -> str:
+        """Canonical JSON with `hash`: kept as received when the record is a conflict (rare: made on demand)."""
+        return canonical(self.raw).decode()
 
 
 def _invalid(index: int, rid: str | None, code: str, detail: str) -> RecordOutcome:
@@ -75,7 +80,6 @@ def _check(index: int, raw: object) -> _Checked | RecordOutcome:
     # The hash is checked over the raw JSON values, exactly as the device wrote them (not a re-serialisation).
     try:
         body = canonical({k: v for k, v in raw.items() if k != "hash"})
-        full = canonical(raw)
     except ValueError:
         return _invalid(index, rid, "SCHEMA_INVALID", "text that cannot be stored")
     if hashlib.sha256(body).hexdigest() != record.hash:
@@ -95,7 +99,7 @@ def _check(index: int, raw: object) -> _Checked | RecordOutcome:
     except InputError as err:
         return _invalid(index, rid, err.code, err.message)
     decided_at = datetime.fromisoformat(record.decided_at)
-    return _Checked(index, record, body.decode(), full.decode(), plate, enterprise, decided_at)
+    return _Checked(index, record, body.decode(), raw, plate, enterprise, decided_at)
 
 
 def _existing(

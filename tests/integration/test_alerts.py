@@ -169,6 +169,21 @@ def test_a_much_copied_pass_raises_one_alert_per_impossible_step_not_per_pair(ap
     assert len(clones) == 39  # each consecutive step once; the 780 pairs are implied by them
 
 
+def test_a_late_upload_is_judged_against_the_sightings_on_both_sides_of_it(app, device, device_factory):
+    west = device_factory(make_checkpoint(app, "G2 苏州西卡口", "320505", **SUZHOU_WEST))
+    seen = ago(hours=5)
+    history = [device.record(decided_at=(seen + timedelta(minutes=m)).isoformat()) for m in (0, 100, 200)]
+    assert device.upload(*history).json()["accepted"] == 3  # one checkpoint, hours apart: nothing wrong
+    assert alerts_of(app, rules.CLONED_PASS) == []
+    # An offline checkpoint 50 km away syncs late: its sightings fall between those already stored, 3 minutes
+    # after one and 3 minutes before the next (outside the batch's own span, the sightings it must be judged by).
+    late = [west.record(decided_at=(seen + timedelta(minutes=m)).isoformat()) for m in (103, 197)]
+    assert west.upload(*late).json()["accepted"] == 2
+    # Each alert names the later sighting of its pair.
+    found = {c.crossing_id: detail(c)["other_crossing_id"] for c in alerts_of(app, rules.CLONED_PASS)}
+    assert found == {late[0]["id"]: history[1]["id"], history[2]["id"]: late[1]["id"]}
+
+
 def test_a_conflicting_upload_is_an_alert_once(app, device):
     original = device.record()
     assert device.upload(original).json()["accepted"] == 1

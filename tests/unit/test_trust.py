@@ -118,6 +118,23 @@ def test_validity_window_boundaries(issuer_key, at, code):
     assert trust.verify_pass(text, make_bundle([issuer(issuer_key)]), now=at(claims)).code == code
 
 
+def test_one_authentication_judged_at_any_instant_equals_verifying_at_that_instant(issuer_key):
+    claims = make_claims()
+    text, _ = signed(claims, issuer_key)
+    bundles = [
+        make_bundle([issuer(issuer_key)]),
+        make_bundle([issuer(issuer_key)], revoked=frozenset({claims.pass_id})),
+        make_bundle([issuer(generate_signing_key())]),
+    ]
+    instants = [claims.valid_from - timedelta(seconds=1), claims.valid_from, NOW, claims.valid_until]
+    for bundle in bundles:
+        authenticated = trust.authenticate(text, bundle)
+        for at in instants:
+            assert trust.at_instant(authenticated, at) == trust.verify_pass(text, bundle, now=at)
+    # Revocation outranks the window, as in verify_pass: a revoked pass is refused as revoked, even once expired.
+    assert trust.at_instant(trust.authenticate(text, bundles[1]), claims.valid_until).code == "PASS_REVOKED"
+
+
 def test_expired_is_not_misuse_but_revoked_and_forged_are(issuer_key):
     claims = make_claims()
     bundle = make_bundle([issuer(issuer_key)], revoked=frozenset({claims.pass_id}))
