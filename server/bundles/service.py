@@ -111,8 +111,9 @@ def refresh(*, session: Session, settings: Settings, now: datetime) -> BundleVer
     raise Conflict("the trust bundle is being published by another request; try again", code="BUNDLE_BUSY")
 
 
-# (database URL, version, digest) -> the inputs summary that version was built or confirmed from, per process.
-_confirmed: dict[tuple[str, int, str], str] = {}
+# database URL -> (version, digest, inputs summary) of the newest version this process built or confirmed: only
+# the newest can be served without a rebuild, so one entry per database is all there is to keep.
+_confirmed: dict[str, tuple[int, str, str]] = {}
 _confirmed_lock = threading.Lock()
 
 
@@ -132,14 +133,14 @@ def publish(*, session: Session, settings: Settings, now: datetime) -> BundleVer
     half = timedelta(days=settings.bundle_validity_days) / 2
     if newest is not None and now.replace(microsecond=0) < newest.issued_at + half:
         with _confirmed_lock:
-            if _confirmed.get((url, newest.version, newest.digest)) == summary:
+            if _confirmed.get(url) == (newest.version, newest.digest, summary):
                 return newest
     for _attempt in range(2):
         try:
             row = refresh(session=session, settings=settings, now=now)
             session.commit()
             with _confirmed_lock:
-                _confirmed[(url, row.version, row.digest)] = summary
+                _confirmed[url] = (row.version, row.digest, summary)
             return row
         except OperationalError:
             # SQLite: a read snapshot taken before another worker committed its version cannot write; a new
