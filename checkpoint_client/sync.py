@@ -30,6 +30,7 @@ __all__ = ["SyncError", "SyncReport", "sync_once"]
 
 SYNCED = ("accepted", "duplicate")
 REFUSED = ("conflict", "invalid")
+MAX_ESCORT_PAGES = 200  # 100,000 escort requests at 500 a page: more than any checkpoint has waiting
 
 
 @dataclass
@@ -81,6 +82,7 @@ class _Escort(BaseModel):
 class _EscortList(BaseModel):
     server_time: datetime
     escorts: list[_Escort]
+    more: bool = False
 
 
 def _parse(model: type[BaseModel], response: httpx.Response, what: str) -> Any:
@@ -175,16 +177,28 @@ def _bundle(api: Api, store: Store, settings: Settings, report: SyncReport, now:
 
 
 def _escorts(api: Api, store: Store, report: SyncReport, *, full: bool) -> None:
+    """Fetch the escort requests changed since the last time (``full``: all still pending), page by page.
+
+    The bookmark for next time is the first page's server time, saved once the last page is in: what changes
+    while the pages are read is fetched again next time (merging is idempotent), never skipped."""
     since = None if full else store.get_state("escorts_since")
-    response = api.call("GET", "/api/v1/escorts", params={"since": since} if since else None)
-    if response.status_code != 200:
-        raise _refuse(response, "the escort request")
-    answer = _parse(_EscortList, response, "the escort request")
-    server_time = answer.server_time.isoformat()
-    report.escorts_received += store.merge_escorts(
-        [e.model_dump() for e in answer.escorts], server_time=server_time
-    )
-    report.server_time = server_time
+    params: dict[str, Any] = {"since": since} if since else {}
+    first_time: str | None = None
+    for _page in range(MAX_ESCORT_PAGES):
+        response = api.call("GET", "/api/v1/escorts", params=params or None)
+        if response.status_code != 200:
+            raise _refuse(response, "the escort request")
+        answer = _parse(_EscortList, response, "the escort request")
+        first_time = first_time or answer.server_time.isoformat()
+        last_id = max((e.id for e in answer.escorts), default=0)
+        more = answer.more and last_id > params.get("after", 0)  # a page that does not advance ends the fetch
+        report.escorts_received += store.merge_escorts(
+            [e.model_dump() for e in answer.escorts], server_time=None if more else first_time
+        )
+        if not more:
+            break
+        params["after"] = last_id
+    report.server_time = first_time
 
 
 def _handovers(api: Api, store: Store, report: SyncReport) -> None:

@@ -77,9 +77,10 @@ def bureau_list(
 
 
 def for_checkpoint(
-    session: Session, checkpoint_id: int, since: datetime | None, limit: int = 500
+    session: Session, checkpoint_id: int, since: datetime | None, *, after: int = 0, limit: int = 500
 ) -> list[tuple[EscortRequest, Enterprise | None]]:
-    """The checkpoint's requests changed since ``since`` (server time), else all still pending.
+    """The checkpoint's requests changed since ``since`` (server time), else all still pending; in id order,
+    from the first id above ``after`` (the last one of the previous page), at most ``limit``.
 
     A request counts as changed when its crossing reached the server or it was answered after ``since``; the
     crossing's arrival is used rather than its decision time, which an offline checkpoint may send hours later.
@@ -88,7 +89,7 @@ def for_checkpoint(
         select(EscortRequest, Enterprise)
         .join(Crossing, col(Crossing.id) == col(EscortRequest.crossing_id))
         .outerjoin(Enterprise, col(Enterprise.uscc) == col(EscortRequest.enterprise_uscc))
-        .where(EscortRequest.checkpoint_id == checkpoint_id)
+        .where(EscortRequest.checkpoint_id == checkpoint_id, col(EscortRequest.id) > after)
         .order_by(col(EscortRequest.id))
         .limit(limit)
     )

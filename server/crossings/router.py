@@ -35,6 +35,7 @@ from server.web.pages import page
 
 web = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["crossings"])
+ESCORT_PAGE = 500  # escort requests per answer to a checkpoint; `more` says another page follows
 
 
 # ---- JSON API for checkpoint devices -------------------------------------------------------------------------
@@ -94,12 +95,19 @@ def device_escorts(
     session: SessionDep,
     now: ClockDep,
     since: Annotated[Moment | None, Query(description="server_time of the previous answer")] = None,
+    after: Annotated[
+        int, Query(ge=0, le=2**62, description="the last id of the previous page, when it said `more`")
+    ] = 0,
 ) -> EscortList:
     """Escort requests of the device's checkpoint with the enterprises' answers: those changed since `since`,
-    or without it every request not yet handed over."""
+    or without it every request not yet handed over; in pages of up to 500, in id order."""
     checkpoints.touch_device(session=session, device=device, now=now)
-    rows = escorts.for_checkpoint(session, device.checkpoint_id, since)
-    return EscortList(server_time=now, escorts=[_escort_public(e, enterprise) for e, enterprise in rows])
+    rows = escorts.for_checkpoint(session, device.checkpoint_id, since, after=after, limit=ESCORT_PAGE + 1)
+    return EscortList(
+        server_time=now,
+        escorts=[_escort_public(e, enterprise) for e, enterprise in rows[:ESCORT_PAGE]],
+        more=len(rows) > ESCORT_PAGE,
+    )
 
 
 @api.post(

@@ -162,6 +162,11 @@ class EscortPublic(BaseModel):
 class EscortList(BaseModel):
     server_time: datetime = Field(description="send it back as `since` next time (the server's clock)")
     escorts: list[EscortPublic]
+    more: bool = Field(
+        default=False,
+        description="more requests follow: ask again with the same `since` and `after` = the last id here "
+        "(and keep the first page's `server_time` for next time)",
+    )
 
 
 class HandoverRequest(BaseModel):

@@ -230,6 +230,16 @@ def test_escort_answer_comes_back_and_the_hand_over_goes_up(bureau_server, burea
     engine.dispose()
 
 
+def test_more_escort_requests_than_one_answer_holds_all_come_back(bureau_server, checkpoint):
+    made = [checkpoint.decide("hard-hit-escort").id for _ in range(503)]  # one page is 500
+    report = checkpoint.sync()
+    assert report.uploaded == 503 and report.escorts_received == 503
+    escorts = checkpoint.store.escorts()
+    assert sorted(e["crossing_id"] for e in escorts) == sorted(made)
+    assert all(e["status"] == "open" and e["server_id"] for e in escorts)
+    assert checkpoint.sync().escorts_received == 0  # nothing changed since
+
+
 def test_refused_records_are_kept_reported_and_not_resent(bureau_server, checkpoint):
     first, second, third = (checkpoint.decide(name) for name in ("release", "no-pass", "fever"))
     # Another version of the first record reaches the server first (e.g. from a restored backup of the laptop).

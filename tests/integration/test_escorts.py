@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from server.checkpoints.models import Device as DeviceRow
+from server.crossings import router as crossings_router
 from server.crossings.models import EscortRequest
 from tests.integration import checkpoint_devices
 from tests.integration.checkpoint_devices import HOSTILE, Device, make_checkpoint
@@ -169,6 +170,22 @@ def test_device_fetches_changes_since_its_last_fetch(portal, app, device):
     answered = device.get("/api/v1/escorts", params={"since": quiet["server_time"]}).json()
     assert [e["status"] for e in answered["escorts"]] == ["answered"]
     assert device.get("/api/v1/escorts", params={"since": "2026-02-10T08:00:00"}).status_code == 422
+
+
+def test_a_device_pages_through_more_requests_than_one_answer_holds(app, device, monkeypatch):
+    monkeypatch.setattr(crossings_router, "ESCORT_PAGE", 2)
+    records = [device.escort_record() for _ in range(5)]
+    assert device.upload(*records).json()["accepted"] == 5
+    pages, after = [], 0
+    while True:
+        page = device.get("/api/v1/escorts", params={"after": after}).json()
+        pages.append([e["crossing_id"] for e in page["escorts"]])
+        if not page["more"]:
+            break
+        after = page["escorts"][-1]["id"]
+    assert pages == [[r["id"] for r in records[i : i + 2]] for i in (0, 2, 4)]
+    for bad in (-1, "x", 2**63):
+        assert device.get("/api/v1/escorts", params={"after": bad}).status_code == 422, bad
 
 
 def test_handover_time_is_checked(device, escort):
