@@ -55,8 +55,15 @@ echo; echo "== officer's laptop: enrol at the demo checkpoint with the one-time 
 if [ -f "$laptop/keys/root.pub.pem" ] && ! cmp -s keys/root.pub.pem "$laptop/keys/root.pub.pem"; then
   rm -rf "$laptop"
 fi
-CHECKPOINT_HOME="$laptop" checkpoint enroll --server "http://127.0.0.1:$port" \
-  --code "$(cat "$out/enrolment-code.txt")" --name "演示笔记本 demo laptop"
+# Enrolled by an earlier run and still known to this bureau: keep it. Enrolling again would make a new device
+# that continues this laptop's chain of decisions, which the audit rightly reports as a gap.
+if [ -f "$laptop/keys/device.json" ] && CHECKPOINT_HOME="$laptop" checkpoint sync >/dev/null 2>&1; then
+  echo "already enrolled at the demo checkpoint ($laptop/keys/device.json); decisions synced"
+else
+  rm -rf "$laptop"  # not known here (db/ was made again): a new laptop, its chain starting afresh
+  CHECKPOINT_HOME="$laptop" checkpoint enroll --server "http://127.0.0.1:$port" \
+    --code "$(cat "$out/enrolment-code.txt")" --name "演示笔记本 demo laptop"
+fi
 
 source_spec="${SOURCE:-}"
 if [ -z "$source_spec" ]; then
