@@ -73,8 +73,8 @@ def free_port() -> int:
 class ServerProcess:
     """`checkpass serve` in its own process: start, SIGKILL, start again (same port, same database)."""
 
-    def __init__(self, home: Path, database_url: str | None) -> None:
-        self.home, self.database_url = home, database_url
+    def __init__(self, home: Path, database_url: str | None, workers: int = 1) -> None:
+        self.home, self.database_url, self.workers = home, database_url, workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("CHECKPASS_", "CHECKPOINT_"))}
@@ -96,7 +96,7 @@ class ServerProcess:
     def start(self) -> None:
         with open(self.home / "server.log", "ab") as log:  # kept for a failing test's post-mortem
             self.process = subprocess.Popen(
-                [str(BIN / "checkpass"), "serve", "--port", str(self.port)],
+                [str(BIN / "checkpass"), "serve", "--port", str(self.port), "--workers", str(self.workers)],
                 env=self.env,
                 cwd=self.home,
                 stdout=log,
@@ -209,10 +209,10 @@ def _database(kind: str) -> Iterator[str | None]:
 
 
 @contextmanager
-def demo_server(home: Path, kind: str) -> Iterator[ServerProcess]:
+def demo_server(home: Path, kind: str, workers: int = 1) -> Iterator[ServerProcess]:
     """A real server on demo data (Hubei hard-hit, demo passes and accounts) on ``kind`` (sqlite|postgres)."""
     with _database(kind) as database_url:
-        server = ServerProcess(home, database_url)
+        server = ServerProcess(home, database_url, workers)
         server.run("demo", "--out", str(home / "demo-out"))
         server.start()
         try:
