@@ -116,12 +116,15 @@ def make_records(count: int, start: datetime) -> list[dict[str, Any]]:
 
 
 def decided_records(count: int, start: datetime, fleet: Fleet) -> list[dict[str, Any]]:
-    """One device's records as a checkpoint makes them: every tenth vehicle from Hubei, the rest local; each
-    pass seen again only after its whole group has passed (10 s apart: 100 s for Hubei, 1,000 s for local)."""
+    """One device's records as a checkpoint makes them, 10 s apart: every tenth vehicle from Hubei, the rest
+    local, each group's passes in turn, so every pass is seen again 1,000 s later (90 local passes for 9 vehicles
+    in 100 s, 10 Hubei passes for 1)."""
     records = []
+    turns = {id(fleet.hubei): 0, id(fleet.local): 0}
     for seq in range(1, count + 1):
         group = fleet.hubei if seq % 10 == 0 else fleet.local
-        text, plate, origin = group[(seq // 10 if seq % 10 == 0 else seq) % len(group)]
+        text, plate, origin = group[turns[id(group)] % len(group)]
+        turns[id(group)] += 1
         scenario = {
             "pass": text,
             "observed": {"plate": plate, "identity_confirmed": True, "licence_confirmed": True},
