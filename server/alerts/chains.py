@@ -4,10 +4,16 @@ demand (every device, from its first record), reporting the first bad record.
 A record is bad when its body was edited after it was stored (``sha256(body_json) != record_hash``; not checkable
 once retention purged the body, whose links still are), when records before it are missing (a gap), or when its
 ``prev_hash`` is not the previous record's hash (a broken link).
+
+A device's chain starts at seq 1 from 64 zeros, or continues another device's: a laptop enrolled again (its
+credential revoked, or moved to another checkpoint) is a new device that keeps its own chain going. Its first
+record then links to the other device's record just before it, which must be that device's last: a chain that
+forks (the other device went on too, e.g. a copied laptop) is not a continuation, and its start is a gap.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +26,7 @@ from server.alerts import rules
 from server.checkpoints.models import Device
 from server.crossings.models import Crossing
 
-__all__ = ["ChainReport", "check_around", "verify_all", "verify_device"]
+__all__ = ["ChainReport", "check_around", "continued_from", "verify_all", "verify_device"]
 
 STREAM_ROWS = 2000
 
@@ -31,6 +37,7 @@ class ChainReport:
     checkpoint_id: int
     checked: int  # records walked (up to and including the first bad one)
     problem: rules.ChainProblem | None
+    continues: str | None = None  # the device whose chain this one continues (the laptop enrolled again)
 
     @property
     def ok(self) -> bool:
@@ -43,6 +50,7 @@ class ChainReport:
             "checkpoint_id": self.checkpoint_id,
             "records_checked": self.checked,
             "ok": self.ok,
+            "continues_device": self.continues,
             "first_bad": None
             if problem is None
             else {
@@ -80,9 +88,34 @@ def _stream(session: Session, device_id: str) -> Iterator[rules.ChainLink]:
         yield _link(row)
 
 
+def continued_from(session: Session, device_id: str, first: rules.ChainLink) -> str | None:
+    """The device whose chain ``first`` (a device's first stored record) continues, if it links to another
+    device's last record (see the module's docstring)."""
+    if first.seq <= 1:
+        return None
+    query = select(Crossing.device_id).where(
+        Crossing.seq == first.seq - 1,
+        Crossing.record_hash == first.prev_hash,
+        Crossing.device_id != device_id,
+    )
+    for other in session.exec(query):
+        went_on = select(Crossing.id).where(Crossing.device_id == other, Crossing.seq >= first.seq).limit(1)
+        if session.exec(went_on).first() is None:
+            return str(other)
+    return None
+
+
 def verify_device(session: Session, device: Device) -> ChainReport:
-    checked, problem = rules.first_problem(_stream(session, device.id))
-    return ChainReport(device.id, device.checkpoint_id, checked, problem)
+    links = _stream(session, device.id)
+    first = next(links, None)
+    if first is None:
+        return ChainReport(device.id, device.checkpoint_id, 0, None)
+    continues = continued_from(session, device.id, first)
+    start = (first.seq, first.prev_hash) if continues else (1, GENESIS)
+    checked, problem = rules.first_problem(
+        itertools.chain([first], links), expect_seq=start[0], expect_prev=start[1]
+    )
+    return ChainReport(device.id, device.checkpoint_id, checked, problem, continues)
 
 
 def verify_all(session: Session, devices: Iterable[Device] | None = None) -> list[ChainReport]:
@@ -127,9 +160,12 @@ def check_around(
         if head.seq in new_seqs and head.seq == 1:
             expect_prev = GENESIS
         elif head.seq in new_seqs:
-            missing = (_last_below(session, device.id, head.seq) + 1, head.seq - 1)
-            gap = rules.ChainProblem(rules.GAP, head.seq, head.crossing_id, missing)
-            findings.append(rules.chain_finding(device.id, device.checkpoint_id, gap, at))
+            below = _last_below(session, device.id, head.seq)
+            if below == 0 and continued_from(session, device.id, head) is not None:
+                expect_prev = head.prev_hash  # linked to the other device's last record: checked just now
+            else:
+                gap = rules.ChainProblem(rules.GAP, head.seq, head.crossing_id, (below + 1, head.seq - 1))
+                findings.append(rules.chain_finding(device.id, device.checkpoint_id, gap, at))
         _, problem = rules.first_problem(run, expect_seq=head.seq, expect_prev=expect_prev)
         if problem is not None:
             findings.append(rules.chain_finding(device.id, device.checkpoint_id, problem, at))

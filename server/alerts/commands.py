@@ -38,7 +38,8 @@ def verify_chains(as_json: JsonFlag = False) -> None:
                 else f"{problem.problem} at seq {problem.seq} (crossing {problem.crossing_id})"
                 + (f", missing {problem.missing[0]}-{problem.missing[1]}" if problem.missing else "")
             )
-            typer.echo(f"device {report.device_id}  {report.checked:>8} records checked  {state}")
+            continues = f"  (continues device {report.continues})" if report.continues else ""
+            typer.echo(f"device {report.device_id}  {report.checked:>8} records checked  {state}{continues}")
         typer.echo(f"{len(reports)} devices, {len(bad)} with a bad chain")
     if bad:
         raise typer.Exit(1)

@@ -55,6 +55,7 @@ def test_an_intact_chain_verifies_on_demand(app, device, api):
         "checkpoint_id": device.checkpoint_id,
         "records_checked": 5,
         "ok": True,
+        "continues_device": None,
         "first_bad": None,
     }
     assert alerts_of(app, rules.CHAIN_GAP) == alerts_of(app, rules.CHAIN_TAMPERED) == []
@@ -129,6 +130,48 @@ def test_each_device_is_reported_on_its_own(app, device, device_factory):
     reports = verify(app)
     assert reports[device.device_id].ok
     assert reports[other.device_id].problem.problem == "GAP" and reports[other.device_id].problem.seq == 3
+
+
+def continuing(device_factory, earlier, checkpoint_id: int, name: str):
+    """The laptop enrolled again (here at ``checkpoint_id``): a new device whose records go on from ``earlier``'s."""
+    later = device_factory(checkpoint_id, name)
+    later.seq, later.last_hash = earlier.seq, earlier.last_hash
+    return later
+
+
+def test_a_laptop_enrolled_again_continues_its_chain_under_the_new_device(app, device, device_factory, api):
+    assert device.upload(*(device.record() for _ in range(3))).json()["accepted"] == 3
+    moved = continuing(
+        device_factory, device, make_checkpoint(app, "G2 苏州西卡口", "320505"), "laptop 1 again"
+    )
+    assert moved.upload(*(moved.record() for _ in range(2))).json()["accepted"] == 2  # seq 4 and 5
+    assert alerts_of(app, rules.CHAIN_GAP) == alerts_of(app, rules.CHAIN_TAMPERED) == []
+    reports = verify(app)
+    assert reports[device.device_id].ok and reports[device.device_id].checked == 3
+    assert reports[moved.device_id].ok and reports[moved.device_id].checked == 2
+    answer = api("auditor").get(f"/api/v1/audit/devices/{moved.device_id}/chain").json()
+    assert answer["ok"] and answer["continues_device"] == device.device_id
+    done = cli(app, "audit", "verify-chains")
+    assert done.returncode == 0 and f"(continues device {device.device_id})" in done.stdout
+
+
+def test_a_chain_that_forks_from_another_device_is_a_gap(app, device, device_factory):
+    # The earlier device went on after the record the new one links to: two laptops carry one chain (a copy).
+    assert device.upload(*(device.record() for _ in range(3))).json()["accepted"] == 3
+    copy = continuing(device_factory, device, device.checkpoint_id, "copied laptop")
+    assert device.upload(device.record()).json()["accepted"] == 1  # seq 4 of the original
+    assert copy.upload(copy.record()).json()["accepted"] == 1  # seq 4 of the copy, on the same link
+    (gap,) = alerts_of(app, rules.CHAIN_GAP)
+    assert gap.device_id == copy.device_id and detail(gap) == {"problem": "GAP", "seq": 4, "missing": [1, 3]}
+    assert verify(app)[copy.device_id].problem.problem == rules.GAP
+
+
+def test_a_first_record_linking_to_nothing_stored_is_a_gap(app, device, device_factory):
+    stranger = device_factory(device.checkpoint_id, "laptop 2")
+    stranger.seq, stranger.last_hash = 7, "ab" * 32  # as if it continued a chain the server never saw
+    assert stranger.upload(stranger.record()).json()["accepted"] == 1
+    (gap,) = alerts_of(app, rules.CHAIN_GAP)
+    assert detail(gap) == {"problem": "GAP", "seq": 8, "missing": [1, 7]}
 
 
 def test_unknown_device_is_404(api):

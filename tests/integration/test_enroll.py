@@ -172,6 +172,8 @@ def test_revoked_device_enrols_again_and_its_waiting_decisions_still_go_up(serve
     )
     now = datetime.now(UTC)
     record_scenario(store, scenario, truststore.held_bundle(settings, now=now), now)
+    assert checkpoint(tmp_path, "sync").returncode == 0  # seq 1 goes up as the first device
+    record_scenario(store, scenario, truststore.held_bundle(settings, now=now), now)
     bureau.revoke(checkpoint_id, first.device_id)
     refused = checkpoint(tmp_path, "sync")
     assert refused.returncode == 2 and "revoked" in refused.stderr and "checkpoint enroll" in refused.stderr
@@ -181,5 +183,11 @@ def test_revoked_device_enrols_again_and_its_waiting_decisions_still_go_up(serve
     )
     synced = checkpoint(tmp_path, "sync", "--json")
     assert synced.returncode == 0 and json.loads(synced.stdout)["uploaded"] == 1
-    assert store.pending_count() == 0 and store.verify() == 1
+    assert store.pending_count() == 0 and store.verify() == 2
     store.close()
+    # The new device carries the laptop's chain on from the first device's last record: no gap for the audit.
+    second = devices.load_device(settings)
+    chain = bureau.admin.get(f"/api/v1/audit/devices/{second.device_id}/chain").json()
+    assert chain["ok"] and chain["records_checked"] == 1 and chain["continues_device"] == first.device_id
+    gaps = bureau.admin.get("/api/v1/audit/alerts", params={"kind": "chain_gap"}).json()
+    assert [a for a in gaps["alerts"] if a["device_id"] == second.device_id] == []
