@@ -3,7 +3,8 @@
 Our passes use the DCC's container (prefix, Base45, zlib, COSE_Sign1, CWT), so each of our layer functions is
 run on every DCC case whose ``EXPECTEDRESULTS`` asks for that step: ``true`` means our layer must succeed and
 give the next layer of the case, ``false`` that it must refuse (with a ``PassError``; for the picture, with the
-scanner's ``InputError`` IMAGE_INVALID). The vectors are read in place from the shared folder, never copied.
+scanner's ``InputError`` IMAGE_INVALID). The vectors are a copy kept in the repository, ``tests/vectors/dgc-testdata``
+(its README says from which upstream commit, and how to refresh it).
 
 Nothing is dropped quietly. Everything that is not a plain run is in a table below, and a test asserts that
 each table is exactly what the data says:
@@ -36,7 +37,7 @@ from passcore import wire
 from passcore.errors import CheckpassError, InputError, PassError
 from passcore.keys import PublicKey
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "dgc-testdata"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "dgc-testdata"
 CASE_COUNT = 577
 DCC_PREFIX = "HC1:"
 DCC_ALGORITHMS = frozenset({"ES256", "PS256", "EdDSA"})
@@ -256,7 +257,7 @@ def _require_vectors() -> None:
     if not CASES:
         pytest.fail(
             f"the EU DCC test vectors are missing: expected dgc-testdata at {VECTORS} "
-            "(the shared folder beside the repository, see /work/shared/vectors/README.md)"
+            "(kept in the repository under tests/vectors/; see its README.md)"
         )
 
 
