@@ -60,7 +60,7 @@ from server.bundles import service as bundles
 from server.checkpoints import service as checkpoints
 from server.config import get_settings
 from server.crossings.models import Crossing, EscortRequest
-from server.demo_crossings import decide_record
+from server.demo.crossings import decide_record
 from server.keyring import service as keyring
 from server.passes import service as passes
 from server.policy import service as policy_service

@@ -20,13 +20,13 @@ from sqlmodel import Session
 
 from passcore import ids
 from passcore.errors import CheckpassError, InputError
-from server import demo as demo_data
-from server import demo_checkpoint
 from server.accounts import service as accounts
 from server.applications.schemas import parse_application
 from server.bundles import service as bundles
 from server.config import Settings, get_settings
 from server.db import make_engine, migrate, session_scope
+from server.demo import laptop as demo_laptop
+from server.demo import seed as demo_data
 from server.errors import AppError
 from server.keyring import service as keyring
 from server.passes import render
@@ -267,7 +267,7 @@ def demo(
             validity=timedelta(days=settings.bundle_validity_days),
             now=now,
         )
-        code, checkpoint = demo_checkpoint.enrolment_code(
+        code, checkpoint = demo_laptop.enrolment_code(
             session=session, settings=settings, admin="demo-admin", now=now
         )
     (out / "bundle.cose").write_bytes(row.signed)
@@ -282,7 +282,7 @@ def demo(
     typer.echo(f"one-time enrolment code for {checkpoint.name}'s laptop in {code_file}")
     if video:
         texts = [(out / name / "pass.txt").read_text(encoding="ascii").strip() for name in DEMO_VIDEO_PASSES]
-        path = demo_checkpoint.write_video(out / "camera.avi", texts)
+        path = demo_laptop.write_video(out / "camera.avi", texts)
         typer.echo(f"recorded camera video of the demo passes (for a laptop without a webcam): {path}")
     typer.echo(f"demo accounts, password {demo_data.DEMO_PASSWORD}:")
     for username, role, _uscc, name in demo_data.DEMO_USERS:

@@ -93,7 +93,7 @@ CONFIRMED = Observation(plate="苏E·A1234", identity_confirmed=True, licence_co
 
 def forged(claims: PassClaims, *, claimed_key: SigningKey) -> str:
     """A pass that names ``claimed_key``'s kid but is signed by another key: a forgery."""
-    from server.demo import forge_pass
+    from server.demo.seed import forge_pass
 
     return forge_pass(claims, claimed_kid=claimed_key.kid)
 

@@ -1,4 +1,4 @@
-"""Frames for the tests: the generator (server/synthetic_frames.py) plus a few real signed sample passes."""
+"""Frames for the tests: the generator (server/demo/frames.py) plus a few real signed sample passes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from passcore import wire
 from passcore.claims import Person
 from passcore.keys import SigningKey
-from server.synthetic_frames import (
+from server.demo.frames import (
     CONDITIONS,
     HEIGHT,
     WIDTH,

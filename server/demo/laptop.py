@@ -17,7 +17,7 @@ from server.accounts.models import User
 from server.checkpoints import service as checkpoints
 from server.checkpoints.models import Checkpoint
 from server.config import Settings
-from server.demo_crossings import DEMO_CHECKPOINTS
+from server.demo.crossings import DEMO_CHECKPOINTS
 from server.errors import NotFound
 
 __all__ = ["SHOP_QR_TEXT", "VIDEO_FPS", "enrolment_code", "write_video"]
@@ -30,8 +30,8 @@ SHOP_QR_TEXT = "https://shop.example.cn/menu?table=12"
 def write_video(path: Path, pass_texts: Sequence[str], *, seed: int = 2020) -> Path:
     """The lane as a fixed camera sees it: each pass held up for 2.5 s, 4 s of empty lane between them."""
     # Imported here: OpenCV and the frame synthesis are needed only when the video is made.
-    from server.synthetic_frames import make_sequence
-    from server.synthetic_frames import write_video as write_frames
+    from server.demo.frames import make_sequence
+    from server.demo.frames import write_video as write_frames
 
     frames = make_sequence([*pass_texts, SHOP_QR_TEXT], hold=25, gap=40, seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)

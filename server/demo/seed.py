@@ -27,7 +27,7 @@ from server.applications import service as applications
 from server.applications.schemas import ApplicationCreate, parse_application
 from server.bundles import service as bundles
 from server.config import Settings
-from server.demo_crossings import seed_crossings
+from server.demo.crossings import seed_crossings
 from server.errors import AppError, BadRequest
 from server.keyring import service as keyring
 from server.passes import render

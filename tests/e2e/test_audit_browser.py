@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from passcore.chain import GENESIS, record_hash
-from server.demo import DEMO_PASSWORD
+from server.demo.seed import DEMO_PASSWORD
 from tests.e2e.conftest import BIN, screenshot
 from tests.e2e.test_portal_basics import sign_in
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.demo import DEMO_PASSWORD
+from server.demo.seed import DEMO_PASSWORD
 from tests.e2e.conftest import screenshot
 
 

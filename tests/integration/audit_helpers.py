@@ -1,5 +1,5 @@
 """Helpers for the audit tests: real issued passes, real signed bundles, and records decided exactly as a
-checkpoint decides them (``server.demo_crossings.decide_record``: verify_pass, then decide)."""
+checkpoint decides them (``server.demo.crossings.decide_record``: verify_pass, then decide)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from server import db
 from server.alerts.models import Alert
 from server.applications.schemas import parse_application
 from server.bundles import service as bundles
-from server.demo_crossings import decide_record
+from server.demo.crossings import decide_record
 from server.keyring import service as keyring
 from server.passes import service as passes
 from server.policy import service as policy_service

@@ -159,7 +159,7 @@ def test_records_that_cannot_be_replayed_as_claimed_are_findings(app, device, ch
 
 
 def test_a_forged_pass_replays_from_its_recorded_verification(app, device):
-    from server.demo import forge_pass
+    from server.demo.seed import forge_pass
     from tests.factories import make_claims
 
     bundle = publish(app)
