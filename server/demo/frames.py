@@ -18,10 +18,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
 import qrcode
 import qrcode.constants
+
+try:  # the `demo` extra: the server itself runs without OpenCV
+    import cv2
+    import numpy as np
+except ImportError as err:
+    raise ImportError(
+        f"the synthetic camera video needs OpenCV and numpy ({err.name} is missing): "
+        "install the demo extra, pip install 'checkpass[demo]'"
+    ) from err
 
 from server.passes.render import qr_code
 

@@ -20,11 +20,20 @@ from server.config import Settings
 from server.demo.crossings import DEMO_CHECKPOINTS
 from server.errors import NotFound
 
-__all__ = ["SHOP_QR_TEXT", "VIDEO_FPS", "enrolment_code", "write_video"]
+__all__ = ["SHOP_QR_TEXT", "VIDEO_FPS", "enrolment_code", "video_unavailable", "write_video"]
 
 VIDEO_FPS = 10.0
 # A QR code that is not a pass, as a shop's or a health app's code held up by mistake: the screen must say so.
 SHOP_QR_TEXT = "https://shop.example.cn/menu?table=12"
+
+
+def video_unavailable() -> str | None:
+    """Why the camera video cannot be made on this installation (OpenCV or numpy missing), or None."""
+    try:
+        from server.demo import frames  # noqa: F401
+    except ImportError as err:
+        return str(err)
+    return None
 
 
 def write_video(path: Path, pass_texts: Sequence[str], *, seed: int = 2020) -> Path:

@@ -14,13 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from checkpoint_client import station
-from checkpoint_client.cli import BundleOption, DecoderOption, JsonFlag, _bundle, _fail, _now, app
+from checkpoint_client.cli.plumbing import BundleOption, DecoderOption, JsonFlag, fail, load_bundle, now
 from checkpoint_client.config import get_settings
 from passcore import trust
 
 if TYPE_CHECKING:  # OpenCV and the decoders load only when a scan runs: every other command starts faster
     from checkpoint_client.decoding import Decoder
     from checkpoint_client.frames import FrameSource
+
+__all__ = ["app"]
+
+app = typer.Typer()
 
 REPEAT_AFTER_S = 3.0
 
@@ -30,9 +34,9 @@ class _Printer:
         self.bundle, self.as_json, self.count = bundle, as_json, 0
 
     def __call__(self, source: str | int, text: str) -> None:
-        now = _now()
+        moment = now()
         report = station.verification_json(
-            trust.verify_pass(text.strip(), self.bundle, now=now), self.bundle, at=now, now=now
+            trust.verify_pass(text.strip(), self.bundle, now=moment), self.bundle, at=moment, now=moment
         )
         self.count += 1
         if self.as_json:
@@ -84,7 +88,7 @@ def _scan_camera(source: FrameSource, decoder: Decoder, emit: _Printer) -> int:
         loop.stop()
     status = loop.status()
     if status["error"]:
-        _fail(status["error"])
+        fail(status["error"])
     return status["frames"]
 
 
@@ -102,8 +106,8 @@ def scan(
     from checkpoint_client.frames import open_source
 
     if decoder not in BACKENDS:
-        _fail(f"unknown decoder {decoder!r}: choose {' or '.join(BACKENDS)}")
-    trusted = _bundle(get_settings(), bundle, _now())
+        fail(f"unknown decoder {decoder!r}: choose {' or '.join(BACKENDS)}")
+    trusted = load_bundle(get_settings(), bundle, now())
     reader = Decoder(decoder)
     emit = _Printer(trusted, as_json)
     with open_source(source) as frames:

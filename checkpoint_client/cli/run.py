@@ -16,14 +16,16 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from checkpoint_client.cli import _fail, app
+from checkpoint_client.cli.plumbing import fail
 from checkpoint_client.config import get_settings
 from passcore.errors import CheckpassError, InputError
 
-__all__ = ["run"]
+__all__ = ["app"]
 
 HOST = "127.0.0.1"  # never another address: the screen holds personal data and records decisions
 DEFAULT_FILE_FPS = 10.0  # a video or folder is played like a webcam, so scans arrive as they would live
+
+app = typer.Typer()
 
 
 class _Server(uvicorn.Server):
@@ -43,7 +45,7 @@ def _bind(port: int) -> socket.socket:
         sock.bind((HOST, port))
     except OSError as err:
         sock.close()
-        _fail(f"cannot listen on {HOST}:{port} ({err.strerror}): is the screen already running? try --port")
+        fail(f"cannot listen on {HOST}:{port} ({err.strerror}): is the screen already running? try --port")
     sock.listen(16)
     sock.set_inheritable(True)
     return sock
@@ -88,7 +90,7 @@ def run(
     from checkpoint_client.store import Store
 
     if lang not in (None, "zh", "en"):
-        _fail(f"--lang {lang!r}: choose zh or en")
+        fail(f"--lang {lang!r}: choose zh or en")
     settings = get_settings()
     chosen = Decoder(decoder)  # an unknown or unavailable backend is bad input: refuse before starting
     sock = _bind(port)
@@ -121,7 +123,7 @@ def run(
             signal.signal(sig, lambda *_: None)
         server.run(sockets=[sock])
     except CheckpassError as err:
-        _fail(err.message)
+        fail(err.message)
     finally:
         if camera is not None:
             camera.stop()

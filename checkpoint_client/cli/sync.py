@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import typer
 
-from checkpoint_client.cli import JsonFlag, _print_json, app
+from checkpoint_client.cli.plumbing import EXIT_BAD_INPUT, EXIT_UNREACHABLE, JsonFlag, print_json
 from checkpoint_client.config import get_settings
 from checkpoint_client.store import Store
 from checkpoint_client.sync import SyncError, SyncReport, sync_once
 
-EXIT_UNREACHABLE = 4
+__all__ = ["app"]
+
+app = typer.Typer()
 
 
 def _describe(report: SyncReport) -> list[str]:
@@ -55,12 +57,12 @@ def sync(as_json: JsonFlag = False) -> None:
         report = sync_once(settings, store)
     except SyncError as err:
         if as_json and err.report is not None:
-            _print_json(err.report.to_dict() | {"error": {"code": err.code, "message": err.message}})
+            print_json(err.report.to_dict() | {"error": {"code": err.code, "message": err.message}})
         typer.echo(f"checkpoint: error: {err.message}", err=True)
-        raise typer.Exit(EXIT_UNREACHABLE if err.code == "SERVER_UNREACHABLE" else 2) from None
+        raise typer.Exit(EXIT_UNREACHABLE if err.code == "SERVER_UNREACHABLE" else EXIT_BAD_INPUT) from None
     finally:
         store.close()
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         typer.echo("\n".join(_describe(report)))

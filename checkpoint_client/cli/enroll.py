@@ -7,11 +7,13 @@ from typing import Annotated
 import typer
 
 from checkpoint_client import device as devices
-from checkpoint_client.cli import JsonFlag, _now, _print_json, app
+from checkpoint_client.cli.plumbing import EXIT_BAD_INPUT, EXIT_UNREACHABLE, JsonFlag, now, print_json
 from checkpoint_client.config import get_settings
 from checkpoint_client.server_api import SyncError
 
-EXIT_UNREACHABLE = 4
+__all__ = ["app"]
+
+app = typer.Typer()
 
 
 @app.command()
@@ -28,13 +30,13 @@ def enroll(
     """Enrol this laptop: pin the bureau's root key, store the device credential, fetch the trust bundle."""
     settings = get_settings()
     try:
-        done = devices.enrol(settings, server=server, code=code, name=name, now=_now())
+        done = devices.enrol(settings, server=server, code=code, name=name, now=now())
     except SyncError as err:
         typer.echo(f"checkpoint: error: {err.message}", err=True)
-        raise typer.Exit(EXIT_UNREACHABLE if err.code == "SERVER_UNREACHABLE" else 2) from None
+        raise typer.Exit(EXIT_UNREACHABLE if err.code == "SERVER_UNREACHABLE" else EXIT_BAD_INPUT) from None
     device = done.device
     if as_json:
-        _print_json(
+        print_json(
             devices.public_json(device)
             | {
                 "replaced": done.replaced,

@@ -1,0 +1,52 @@
+"""`checkpass`: the server side's command line (DESIGN.md section 8), composed from one Typer app per group.
+
+Every command reads its settings once, works in one database transaction and prints either a line for people
+or, with --json, a JSON document. Bad input exits 2 with one line on stderr; never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from passcore.errors import CheckpassError
+from server.cli import audit, bundle, demo, install, keys, passes, policy, retention, serve, users
+from server.errors import AppError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Checkpoint vehicle passes: the bureau's side.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# Unnamed: their commands sit at the top level (`checkpass init`), in this order in --help.
+for commands in (install, passes, serve, demo, retention):
+    app.add_typer(commands.app)
+app.add_typer(keys.app, name="keys")
+app.add_typer(users.app, name="user")
+app.add_typer(policy.app, name="policy")
+app.add_typer(bundle.app, name="bundle")
+app.add_typer(audit.app, name="audit")
+
+
+def main() -> None:
+    # Typer handles usage errors (exit 2) and typer.Exit itself; our own errors are turned into one line here.
+    try:
+        app()
+    except CheckpassError as err:
+        typer.echo(f"checkpass: error: {err.message}", err=True)
+        sys.exit(2)
+    except AppError as err:
+        typer.echo(f"checkpass: error: {err.detail}", err=True)
+        sys.exit(2)
+    except SQLAlchemyError as err:
+        typer.echo(
+            f"checkpass: database error: {type(err).__name__}: {str(err).splitlines()[0]}"
+            " (run `checkpass init`; is CHECKPASS_DATABASE_URL right?)",
+            err=True,
+        )
+        sys.exit(1)
