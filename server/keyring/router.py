@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from server import flows
 from server.accounts.models import ROLE_ADMIN, User
 from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, require
 from server.keyring import service as keyring
@@ -47,7 +48,7 @@ def key_list(
 
 @web.post("/admin/keys/rotate")
 def key_rotate(admin: AdminUser, session: SessionDep, settings: SettingsDep, now: ClockDep) -> Response:
-    change = keyring.rotate_issuer(session=session, settings=settings, now=now)
+    change = flows.rotate_issuer(session=session, settings=settings, now=now)
     return RedirectResponse(f"/admin/keys?done=rotated&bundle={change.bundle.version}", status_code=303)
 
 
@@ -55,7 +56,7 @@ def key_rotate(admin: AdminUser, session: SessionDep, settings: SettingsDep, now
 def key_retire(
     kid: str, admin: AdminUser, session: SessionDep, settings: SettingsDep, now: ClockDep
 ) -> Response:
-    change = keyring.retire_issuer(session=session, settings=settings, kid=kid, now=now)
+    change = flows.retire_issuer(session=session, settings=settings, kid=kid, now=now)
     return RedirectResponse(f"/admin/keys?done=retired&bundle={change.bundle.version}", status_code=303)
 
 
@@ -102,7 +103,7 @@ def api_key_rotate(
     admin: AdminUser, session: SessionDep, settings: SettingsDep, now: ClockDep
 ) -> KeyChangePublic:
     """A new issuer key signs new passes; the old one's passes stay valid until it is retired."""
-    change = keyring.rotate_issuer(session=session, settings=settings, now=now)
+    change = flows.rotate_issuer(session=session, settings=settings, now=now)
     return KeyChangePublic(key=KeyPublic.of(change.key, {}), bundle_version=change.bundle.version)
 
 
@@ -113,6 +114,6 @@ def api_key_retire(
     kid: str, admin: AdminUser, session: SessionDep, settings: SettingsDep, now: ClockDep
 ) -> KeyChangePublic:
     """Retire a previous issuer key: every pass it signed stops verifying with the next trust bundle."""
-    change = keyring.retire_issuer(session=session, settings=settings, kid=kid, now=now)
+    change = flows.retire_issuer(session=session, settings=settings, kid=kid, now=now)
     live = keyring.live_passes_by_key(session, now)
     return KeyChangePublic(key=KeyPublic.of(change.key, live), bundle_version=change.bundle.version)

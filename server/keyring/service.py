@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -12,24 +11,21 @@ from sqlmodel import Session, col, func, select
 from passcore.errors import InputError
 from passcore.keys import PublicKey, SigningKey, generate_signing_key
 from passcore.trust import KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED, IssuerKey
-from server.bundles.models import BundleVersion
 from server.config import Settings
 from server.errors import Conflict, NotFound
 from server.keyring.models import ROLE_ISSUER, ROLE_ROOT, KeyRecord
 from server.passes.models import IssuedPass, Revocation
 
 __all__ = [
-    "KeyChange",
     "active_issuer",
     "bundle_issuers",
     "ensure_keys",
     "list_keys",
     "live_passes_by_key",
     "load_root",
+    "retirable_issuer",
     "retire",
-    "retire_issuer",
     "rotate",
-    "rotate_issuer",
 ]
 
 ROOT_FILE, ROOT_PUBLIC_FILE = "root.key.pem", "root.pub.pem"
@@ -145,29 +141,8 @@ def bundle_issuers(session: Session) -> tuple[IssuerKey, ...]:
     )
 
 
-@dataclass(frozen=True)
-class KeyChange:
-    key: KeyRecord
-    bundle: BundleVersion  # the trust bundle version that announces the change
-
-
-def _announce(session: Session, settings: Settings, now: datetime) -> BundleVersion:
-    # Imported here: the bundle reads the keys, so a module-level import would be circular.
-    from server.bundles import service as bundles
-
-    return bundles.refresh(session=session, settings=settings, now=now)
-
-
-def rotate_issuer(*, session: Session, settings: Settings, now: datetime) -> KeyChange:
-    """Rotate (administrator's page and API) and sign the trust bundle that tells the checkpoints, in one commit."""
-    record = rotate(session=session, settings=settings, now=now)
-    bundle = _announce(session, settings, now)
-    session.commit()
-    return KeyChange(record, bundle)
-
-
-def retire_issuer(*, session: Session, settings: Settings, kid: str, now: datetime) -> KeyChange:
-    """Retire a previous issuer key: passes it signed stop verifying once checkpoints hold the new bundle."""
+def retirable_issuer(session: Session, kid: str) -> KeyRecord:
+    """The previous issuer key ``kid`` as typed by an administrator, or the HTTP error saying why it cannot go."""
     kid = kid.strip().lower()
     is_kid = len(kid) == 16 and all(ch in "0123456789abcdef" for ch in kid)
     record = session.get(KeyRecord, kid) if is_kid else None
@@ -177,10 +152,7 @@ def retire_issuer(*, session: Session, settings: Settings, kid: str, now: dateti
         raise Conflict("the active key cannot be retired: rotate first", code="KEY_ACTIVE")
     if record.status == KEY_RETIRED:
         raise Conflict("this key is already retired", code="KEY_RETIRED")
-    retire(session=session, kid=record.kid, now=now)
-    bundle = _announce(session, settings, now)
-    session.commit()
-    return KeyChange(record, bundle)
+    return record
 
 
 def live_passes_by_key(session: Session, now: datetime) -> dict[str, int]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from passcore.policy import Policy
+from server import flows
 from server.accounts.models import ROLE_ADMIN, User
 from server.deps import ClockDep, CurrentUser, PrincipalDep, SessionDep, SettingsDep, require
 from server.errors import AppError
@@ -95,7 +96,7 @@ def policy_save(
         "note": note,
     }
     try:
-        change = policy_service.update(
+        change = flows.update_policy(
             session=session, settings=settings, changes=form, now=now, by=admin.username
         )
     except AppError as err:
@@ -164,7 +165,7 @@ def api_policy_update(
 ) -> PolicyChangePublic:
     """A new policy version effective now, signed into a new trust bundle version (administrators)."""
     changes = body.model_dump(exclude_none=True)
-    change = policy_service.update(
+    change = flows.update_policy(
         session=session, settings=settings, changes=changes, now=now, by=admin.username
     )
     return PolicyChangePublic(

@@ -1,14 +1,14 @@
 """Release-policy versions: read the one in force, add a new one.
 
-``update`` is the administrator's use case: it validates each field on its own (so a form can show every mistake
-beside its field), stores the new version and signs the trust bundle that carries it, in one commit.
+``revise`` validates an administrator's changes field by field (so a form can show every mistake beside its
+field) and stores the new version; ``server.flows.update_policy`` signs the trust bundle that carries it in the
+same commit.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,20 +24,17 @@ from passcore.policy import (
     Policy,
     parse_temperature,
 )
-from server.bundles.models import BundleVersion
-from server.config import Settings
 from server.errors import BadRequest
 from server.policy.models import PolicyVersion
 
 __all__ = [
     "EDITABLE",
-    "PolicyChange",
     "by_version",
     "current",
     "ensure_default",
     "history",
+    "revise",
     "set_policy",
-    "update",
 ]
 
 
@@ -87,13 +84,6 @@ def set_policy(*, session: Session, changes: dict[str, Any], now: datetime, by: 
     data["version"] = old.version + 1
     data["effective_from"] = now.isoformat()
     return _store(session, Policy.from_dict(data), now, by)
-
-
-@dataclass(frozen=True)
-class PolicyChange:
-    policy: Policy  # the policy in force afterwards
-    bundle: BundleVersion  # the trust bundle version that carries it
-    changed: bool  # False when the values given were those already in force: no new version
 
 
 def _codes(value: Any) -> list[str]:
@@ -172,25 +162,18 @@ def _clean(changes: Mapping[str, Any], old: Policy) -> dict[str, Any]:
     return clean
 
 
-def update(
-    *, session: Session, settings: Settings, changes: Mapping[str, Any], now: datetime, by: str
-) -> PolicyChange:
-    """A new policy version effective now, and the signed trust bundle carrying it, committed together."""
-    # Imported here: the bundle reads the policy, so a module-level import would be circular.
-    from server.bundles import service as bundles
-
+def revise(*, session: Session, changes: Mapping[str, Any], now: datetime, by: str) -> Policy | None:
+    """A new version with an administrator's ``changes`` effective now, stored but not committed; None when the
+    values given are those already in force (no new version)."""
     old = current(session)
     clean = _clean(changes, old)
     before = old.to_dict()
     try:
         if Policy.from_dict(before | clean).to_dict() == before:
-            return PolicyChange(old, bundles.publish(session=session, settings=settings, now=now), False)
-        policy = set_policy(session=session, changes=clean, now=now, by=by)
+            return None
+        return set_policy(session=session, changes=clean, now=now, by=by)
     except InputError as err:
         raise BadRequest(err.message, code="POLICY_INVALID") from err
-    bundle = bundles.refresh(session=session, settings=settings, now=now)
-    session.commit()
-    return PolicyChange(policy, bundle, True)
 
 
 def history(session: Session, limit: int = 10) -> list[PolicyVersion]:

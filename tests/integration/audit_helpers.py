@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from passcore import trust
-from server import db
+from server import db, flows
 from server.alerts.models import Alert
 from server.applications.schemas import parse_application
 from server.bundles import service as bundles
@@ -84,7 +84,7 @@ def publish(app) -> trust.TrustBundle:
 def change_policy(app, **changes: Any) -> trust.TrustBundle:
     """A new policy version (as an administrator makes it) and the bundle that carries it."""
     with Session(app.state.engine, expire_on_commit=False) as session:
-        change = policy_service.update(
+        change = flows.update_policy(
             session=session, settings=app.state.settings, changes=changes, now=datetime.now(UTC), by="test"
         )
     return _parsed(app, change.bundle)

@@ -125,3 +125,114 @@ def test_public_surface_is_declared_and_exists(name):
     assert module.__all__, name
     missing = [n for n in module.__all__ if not hasattr(module, n)]
     assert missing == []
+
+
+PROGRAMS = ("passcore", "server", "checkpoint_client")
+
+
+def module_names(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    """Every module of ``packages`` by dotted name (a package is its ``__init__``)."""
+    found = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def import_graph(root: Path = ROOT, packages: tuple[str, ...] = PROGRAMS) -> dict[str, set[str]]:
+    """module -> the modules of ours it imports, from every import statement at any depth (a function's too).
+
+    ``from a.b import c`` depends on ``a.b.c`` when that is a module, else on ``a.b``; relative imports are
+    resolved against the importing module's package."""
+    modules = module_names(root, packages)
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            else:
+                continue
+            graph[name].update(t for t in targets if t in modules and t != name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's, without recursion)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, edges = work[-1]
+            for nxt in edges:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(graph[nxt]))))
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        found.append(sorted(component))
+    return sorted(found)
+
+
+def test_the_cycle_finder_finds_every_cycle_and_nothing_else():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"f"}, "f": {"e"}, "g": {"g"}}
+    assert cycles(graph) == [["a", "b", "c"], ["e", "f"]]
+
+
+def test_the_import_graph_sees_function_level_and_relative_imports(tmp_path):
+    files = {
+        "pkg/__init__.py": "from . import a\n",
+        "pkg/a.py": "from .sub import b, VALUE\n",
+        "pkg/sub/__init__.py": "VALUE = 1\n",
+        "pkg/sub/b.py": "def late():\n    from ..a import thing\n    import pkg.c\n",
+        "pkg/c.py": "from pkg import sub\nimport os\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert import_graph(tmp_path, ("pkg",)) == {
+        "pkg": {"pkg.a"},
+        "pkg.a": {"pkg.sub", "pkg.sub.b"},
+        "pkg.sub": set(),
+        "pkg.sub.b": {"pkg.a", "pkg.c"},
+        "pkg.c": {"pkg.sub"},
+    }
+    assert "server.bundles.service" in import_graph()["server.flows"]
+
+
+def test_no_import_cycles_between_modules():
+    """Cross-domain work lives in one module above the domains (``server.flows``), never in a service that
+    imports another inside a function to dodge a cycle."""
+    assert cycles(import_graph()) == []
