@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv when missing and installs the project (editable) with the server, client and dev extras.
+# Creates .venv when missing and installs the project (editable) with the server, client, demo and dev extras.
 # Sourced by test.sh and demo.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,6 +10,6 @@ python="${PYTHON:-python3}"
 stamp="$root/.venv/.installed"
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
   "$root/.venv/bin/python" -m pip install -q --upgrade pip
-  "$root/.venv/bin/python" -m pip install -q -e "$root[server,client,dev]"
+  "$root/.venv/bin/python" -m pip install -q -e "$root[server,client,demo,dev]"
   touch "$stamp"
 fi
