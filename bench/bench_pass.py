@@ -46,7 +46,7 @@ import qrcode.constants
 import qrcode.util
 from stdnum.cn import ric
 
-from passcore import ids, rules, trust, wire
+from passcore import ids, reasons, rules, trust, wire
 from passcore.claims import Driver, PassClaims, Person
 from passcore.keys import generate_signing_key
 from passcore.policy import Policy
@@ -322,7 +322,7 @@ def bench_latency(runs: int, now: datetime) -> dict[str, Any]:
 
     decision = decide()
     assert verification.valid, verification
-    assert decision.outcome == rules.RELEASE and decision.reasons == ("PASS_VALID",), decision
+    assert decision.outcome == reasons.RELEASE and decision.reasons == ("PASS_VALID",), decision
 
     warmup = max(50, runs // 10)
     results = {

@@ -21,9 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from checkpoint_client import records, store_escorts
+from checkpoint_client import store_escorts
 from checkpoint_client.store_sqlite import SCHEMA_VERSION, Database, StoreError, set_state, translate
-from passcore.chain import GENESIS, canonical
+from passcore import crossing
+from passcore.chain import GENESIS, ChainBroken, canonical, check_chain
+from passcore.reasons import ESCORT_REQUIRED
 from passcore.rules import Decision, Occupant
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoredCrossing"]
@@ -104,19 +106,17 @@ class Store:
         is then NOT recorded and nothing of it remains.
         """
         record_id = str(uuid.uuid4())
+        contents = crossing.contents(
+            decision,
+            occupants=occupants,
+            verification=verification,
+            checks=checks,
+            vehicle_origin=vehicle_origin,
+        )
         with self._db.write("recording the decision") as conn:
             last = conn.execute("SELECT seq, hash FROM crossing ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
-            record = records.build_record(
-                decision,
-                occupants=occupants,
-                verification=verification,
-                checks=checks,
-                vehicle_origin=vehicle_origin,
-                record_id=record_id,
-                seq=seq,
-                prev_hash=prev_hash,
-            )
+            record = crossing.link(contents, record_id=record_id, seq=seq, prev_hash=prev_hash)
             body = canonical(record).decode("utf-8")
             conn.execute(
                 "INSERT INTO crossing (seq, id, hash, decided_at, plate, outcome, record) VALUES (?,?,?,?,?,?,?)",
@@ -131,7 +131,7 @@ class Store:
                 ),
             )
             conn.execute("INSERT INTO outbox (seq) VALUES (?)", (seq,))
-            if record["outcome"] == "ESCORT_REQUIRED":
+            if record["outcome"] == ESCORT_REQUIRED:
                 store_escorts.add_own(conn, record)
         return StoredCrossing(
             id=record_id, seq=seq, hash=record["hash"], record=json.loads(body), synced=False
@@ -178,18 +178,18 @@ class Store:
     def verify(self) -> int:
         """Check the whole chain from seq 1 (and that each row's columns match its record); the count.
 
-        Raises records.ChainBroken naming the first bad seq."""
+        Raises ChainBroken naming the first bad seq."""
 
         def rows() -> Iterator[dict[str, Any]]:
             cursor = self._db.conn().execute("SELECT seq, id, hash, record FROM crossing ORDER BY seq")
             for seq, rid, digest, body in cursor:
                 record = json.loads(body)
                 if (record.get("seq"), record.get("id"), record.get("hash")) != (seq, rid, digest):
-                    raise records.ChainBroken(f"seq {seq}: the row does not match its record")
+                    raise ChainBroken(f"seq {seq}: the row does not match its record")
                 yield record
 
         try:
-            return records.check_chain(rows())
+            return check_chain(rows())
         except sqlite3.Error as err:
             raise translate(err, "reading the chain") from err
 

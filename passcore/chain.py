@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["GENESIS", "canonical", "record_hash"]
+from passcore.errors import CheckpassError
+
+__all__ = ["GENESIS", "ChainBroken", "canonical", "check_chain", "record_hash"]
 
 GENESIS = "0" * 64
+
+
+class ChainBroken(CheckpassError):
+    """A device's records do not form an unbroken chain from seq 1: a gap, a broken link or an edited record."""
+
+    code = "CHAIN_BROKEN"
 
 
 def canonical(value: Mapping[str, Any]) -> bytes:
@@ -30,3 +38,19 @@ def canonical(value: Mapping[str, Any]) -> bytes:
 def record_hash(record: Mapping[str, Any]) -> str:
     """SHA-256 of the record's canonical form without its own ``hash``."""
     return hashlib.sha256(canonical({k: v for k, v in record.items() if k != "hash"})).hexdigest()
+
+
+def check_chain(records: Iterable[Mapping[str, Any]]) -> int:
+    """Verify records given in seq order: seq 1, 2, 3 … without gaps, each ``prev_hash`` the previous ``hash``,
+    each ``hash`` recomputed from the content. Returns how many; raises ChainBroken at the first fault."""
+    previous, count = GENESIS, 0
+    for count, record in enumerate(records, 1):
+        seq = record.get("seq")
+        if seq != count:
+            raise ChainBroken(f"record {count} of the chain has seq {seq}: a record is missing or repeated")
+        if record.get("prev_hash") != previous:
+            raise ChainBroken(f"seq {seq}: prev_hash does not link to the previous record")
+        if record_hash(record) != record.get("hash"):
+            raise ChainBroken(f"seq {seq}: the hash does not match the content (the record was changed)")
+        previous = record["hash"]
+    return count

@@ -27,6 +27,7 @@ __all__ = [
     "normalize_plate",
     "plate_region",
     "region_name",
+    "usable_text",
     "validate_id_number",
     "validate_region",
     "validate_uscc",
@@ -65,6 +66,14 @@ _REGION_RE = re.compile("[0-9]{6}")
 # "directly administered county-level units"); showing them adds nothing for a person.
 _PLACEHOLDERS = frozenset({"市辖区", "县", "省直辖县级行政单位", "省直辖行政单位", "自治区直辖县级行政单位"})
 _DATED_NAME = re.compile(r"\[(\d*)-(\d*)\](.*)")
+
+
+def usable_text(text: str) -> bool:
+    """Free text we store verbatim (names, notes): any script, RTL and zero-width marks, no control characters.
+
+    Control characters (NUL above all: PostgreSQL text cannot hold it) and lone surrogates are refused.
+    """
+    return not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
 
 def _plate_error(message: str) -> InputError:

@@ -13,17 +13,15 @@ from typing import Any
 
 from passcore import ids
 from passcore.errors import InputError
+from passcore.reasons import ESCORT_REQUIRED, REFUSE
 
 __all__ = [
-    "ESCORT_REQUIRED",
     "IDENTITY_CONFIRM",
     "IDENTITY_ID_LAST4",
-    "REFUSE",
     "Policy",
     "parse_temperature",
 ]
 
-REFUSE, ESCORT_REQUIRED = "REFUSE", "ESCORT_REQUIRED"
 IDENTITY_CONFIRM, IDENTITY_ID_LAST4 = "confirm", "id_last4"
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 

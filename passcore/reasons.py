@@ -1,11 +1,33 @@
-"""Stable reason codes of the release rules and their words in Chinese and English.
+"""The release rules' vocabulary: the four outcomes and the stable reason codes, with their words in Chinese and
+English.
 
-Codes are a contract (DESIGN.md section 2): add new ones, never rename.
+Codes are a contract (docs/design.md, "Release rules"): add new ones, never rename. Outcomes are listed here once;
+the rules, the crossing record, the audit's counts and every screen take them from here.
 """
 
 from __future__ import annotations
 
-__all__ = ["MESSAGES", "OUTCOMES", "describe", "outcome_words"]
+from typing import Literal
+
+__all__ = [
+    "ESCORT_REQUIRED",
+    "MEDICAL_HOLD",
+    "MESSAGES",
+    "OUTCOMES",
+    "REFUSE",
+    "RELEASE",
+    "Outcome",
+    "describe",
+    "outcome_words",
+]
+
+Outcome = Literal["RELEASE", "ESCORT_REQUIRED", "REFUSE", "MEDICAL_HOLD"]
+RELEASE: Outcome = "RELEASE"
+ESCORT_REQUIRED: Outcome = "ESCORT_REQUIRED"
+REFUSE: Outcome = "REFUSE"
+MEDICAL_HOLD: Outcome = "MEDICAL_HOLD"
+# In the order every count, chart and export shows them.
+OUTCOMES: tuple[Outcome, ...] = (RELEASE, ESCORT_REQUIRED, REFUSE, MEDICAL_HOLD)
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "PASS_VALID": ("The pass is valid", "通行证有效"),
@@ -42,7 +64,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PASS_REQUIRED": ("A pass is mandatory under the current policy", "现行政策要求持证通行"),
 }
 
-OUTCOMES: dict[str, tuple[str, str]] = {
+_OUTCOME_WORDS: dict[str, tuple[str, str]] = {
     "RELEASE": ("Release", "放行"),
     "ESCORT_REQUIRED": ("Escort required: the enterprise must take the vehicle over", "需企业派人接车"),
     "REFUSE": ("Refuse", "劝返"),
@@ -56,5 +78,5 @@ def describe(code: str, lang: str = "en") -> str:
 
 
 def outcome_words(outcome: str, lang: str = "en") -> str:
-    english, chinese = OUTCOMES.get(outcome, (outcome, outcome))
+    english, chinese = _OUTCOME_WORDS.get(outcome, (outcome, outcome))
     return chinese if lang == "zh" else english

@@ -1,4 +1,4 @@
-"""The release decision (DESIGN.md section 2) as a pure function.
+"""The release decision (docs/design.md, "Release rules") as a pure function.
 
 ``decide`` takes what the checkpoint knows — the pass verification (or none), what the officer observed,
 everyone aboard with temperature and origin, the policy in force — and returns a ``Decision`` carrying the
@@ -14,27 +14,27 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
 from passcore import ids
 from passcore.errors import InputError
-from passcore.policy import ESCORT_REQUIRED, IDENTITY_ID_LAST4, REFUSE, Policy, parse_temperature
-from passcore.reasons import MESSAGES
+from passcore.policy import IDENTITY_ID_LAST4, Policy, parse_temperature
+from passcore.reasons import ESCORT_REQUIRED, MEDICAL_HOLD, MESSAGES, REFUSE, RELEASE
 from passcore.trust import Verification
 
 __all__ = [
-    "MEDICAL_HOLD",
+    "MAX_OCCUPANTS",
     "MISUSE_REASONS",
-    "RELEASE",
     "ROLES",
     "Decision",
     "Observation",
     "Occupant",
+    "Role",
     "decide",
 ]
 
-RELEASE, MEDICAL_HOLD = "RELEASE", "MEDICAL_HOLD"
-ROLES = ("driver", "escort", "passenger")
+Role = Literal["driver", "escort", "passenger"]
+ROLES: tuple[str, ...] = get_args(Role)
 MAX_OCCUPANTS = 20
 # Reasons that mean the pass is being misused: the vehicle is refused and an alert is raised.
 MISUSE_REASONS = frozenset(

@@ -9,20 +9,20 @@ the outcome is returned only after the store has committed the decision.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from checkpoint_client import station
 from checkpoint_client.screen.desk import Vehicle
 from checkpoint_client.store import Store
-from passcore import ids, rules, trust
+from passcore import crossing, ids, rules, trust
 from passcore.errors import InputError
 from passcore.policy import IDENTITY_ID_LAST4, Policy, parse_temperature
 
 __all__ = ["DecisionForm", "FieldError", "decide"]
 
-_Text = Annotated[str, Field(max_length=50)]  # a record holds names of at most 50 characters
+_Text = Annotated[str, Field(max_length=crossing.MAX_NAME)]  # what a crossing record can hold
 
 
 class FieldError(Exception):
@@ -35,7 +35,7 @@ class FieldError(Exception):
 
 class PersonForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["driver", "escort", "passenger"]
+    role: rules.Role
     name: _Text = ""
     temperature: Annotated[str, Field(max_length=16)] = ""
     origin: Annotated[str, Field(max_length=16)] = ""
@@ -170,7 +170,7 @@ def decide(
     try:
         scenario = station.parse_scenario(data)
         verification, decision = station.evaluate(scenario, bundle, now=now)
-        checks = _checks(scenario, verification)
+        checks = crossing.record_checks(scenario.observed, verification)
         stored = store.record_decision(
             decision,
             occupants=scenario.occupants,
@@ -181,17 +181,3 @@ def decide(
     except InputError as err:
         raise FieldError(err.code, _RULE_FIELDS.get(err.code), detail=err.message) from err
     return decision, stored, scenario.occupants
-
-
-def _checks(scenario: station.Scenario, verification: trust.Verification | None) -> dict[str, bool | None]:
-    """What the officer checked against a valid pass (all None without one, as docs/api.md says)."""
-    if verification is None or not verification.valid or verification.claims is None:
-        return {"identity_confirmed": None, "licence_confirmed": None, "id_last4_matched": None}
-    observed = scenario.observed
-    typed = observed.id_last4
-    matched = None if typed is None else typed.upper() == ids.last4(verification.claims.driver.id_masked)
-    return {
-        "identity_confirmed": observed.identity_confirmed,
-        "licence_confirmed": observed.licence_confirmed,
-        "id_last4_matched": matched,
-    }

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
+from passcore.ids import usable_text
 from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR, User
 from server.alerts.models import (
     ALERT_ACKNOWLEDGED,
@@ -21,7 +22,6 @@ from server.alerts.models import (
 )
 from server.alerts.rules import KINDS
 from server.checkpoints.models import Checkpoint
-from server.checkpoints.service import usable_text
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 
 __all__ = [

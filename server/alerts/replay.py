@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from passcore import ids, rules, trust
-from passcore.errors import CheckpassError
+from passcore import crossing, rules, trust
+from passcore.errors import CheckpassError, InputError
 from passcore.keys import PublicKey
 from passcore.policy import Policy
 from server.bundles.models import BundleVersion
@@ -38,10 +37,10 @@ POLICY_NOT_BUNDLED, PASS_NOT_ISSUED, INPUT_INCOMPLETE = (
     "PASS_NOT_ISSUED",
     "INPUT_INCOMPLETE",
 )
+NOT_A_RECORD = "NOT_A_RECORD"  # the stored body does not fit the crossing-record contract (passcore.crossing)
 # A mismatch is a finding; these only say the replay cannot be done any more.
 NOT_REPLAYABLE = frozenset({PURGED})
 _WITH_CLAIMS = frozenset({"PASS_VALID", "PASS_EXPIRED", "PASS_NOT_YET_VALID", "PASS_REVOKED"})
-_NO_MATCH = "----"  # typed digits that never equal an ID's last four (those are digits or X)
 _BUNDLE_CACHE: dict[tuple[int, str], trust.TrustBundle] = {}  # signed versions never change
 
 
@@ -140,34 +139,6 @@ class ReplayContext:
         return _BUNDLE_CACHE[key]
 
 
-def _occupants(body: dict[str, Any]) -> list[rules.Occupant]:
-    return [
-        rules.Occupant(
-            role=o["role"],
-            name=o["name"],
-            # The record's number as written (36.5 -> "36.5"), so 37.3 stays exactly 37.3.
-            temperature_c=None if o["temperature_c"] is None else Decimal(str(o["temperature_c"])),
-            origin=o["origin"],
-            travel_history=tuple(o["travel_history"]),
-        )
-        for o in body["occupants"]
-    ]
-
-
-def _observation(body: dict[str, Any], claims: Any) -> rules.Observation:
-    checks = body["checks"]
-    id_last4 = None
-    if checks.get("id_last4_matched") is not None and claims is not None:
-        # Only whether the typed digits matched was kept: stand in the pass's own digits, or digits that never match.
-        id_last4 = ids.last4(claims.driver.id_masked) if checks["id_last4_matched"] else _NO_MATCH
-    return rules.Observation(
-        plate=body["plate"],
-        identity_confirmed=checks.get("identity_confirmed"),
-        licence_confirmed=checks.get("licence_confirmed"),
-        id_last4=id_last4,
-    )
-
-
 def _result(body: dict[str, Any], detail: str, message: str = "", **values: Any) -> ReplayResult:
     return ReplayResult(
         matches=detail == MATCHES,
@@ -213,6 +184,10 @@ def replay_body(
     context: ReplayContext | None = None,
 ) -> ReplayResult:
     """Replay one record's decision (``body`` is the record as uploaded) with the given versions."""
+    try:
+        crossing.read_contents(body)
+    except InputError as err:
+        return _result(body, NOT_A_RECORD, err.message)
     if bundle is not None:
         # The policy travels inside the bundle: the device decided under the bundle's copy.
         if bundle.policy.version != body["policy_version"]:
@@ -227,8 +202,8 @@ def replay_body(
     try:
         decision = rules.decide(
             verification=verification,
-            observed=_observation(body, verification.claims if verification else None),
-            occupants=_occupants(body),
+            observed=crossing.rules_observation(body, verification),
+            occupants=[crossing.rules_occupant(person) for person in body["occupants"]],
             policy=policy,
             now=at,
             vehicle_origin=body["vehicle_origin"],

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from passcore.chain import GENESIS
+from passcore.reasons import MEDICAL_HOLD
 
 __all__ = [
     "CHAIN_GAP",
@@ -108,7 +109,7 @@ def _mismatch(facts: CrossingFacts) -> dict[str, Any] | None:
 
 
 def _fever(facts: CrossingFacts) -> dict[str, Any] | None:
-    if "FEVER" in facts.reasons or facts.outcome == "MEDICAL_HOLD":
+    if "FEVER" in facts.reasons or facts.outcome == MEDICAL_HOLD:
         return {"occupants": facts.fever_occupants, "outcome": facts.outcome}
     return None
 

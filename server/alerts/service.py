@@ -19,6 +19,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from passcore.reasons import ESCORT_REQUIRED
 from server.alerts import chains, facts, rules
 from server.alerts.facts import Limits
 from server.alerts.models import ALERT_ACKNOWLEDGED, ALERT_CLOSED, ALERT_OPEN, Alert
@@ -135,7 +136,7 @@ def _audit(
     findings = facts.crossing_findings(session, crossings, context) + facts.clone_findings(
         session, crossings, limits
     )
-    wanted = [c.id for c in crossings if c.outcome == "ESCORT_REQUIRED"]
+    wanted = [c.id for c in crossings if c.outcome == ESCORT_REQUIRED]
     if wanted:
         escorts = session.exec(select(EscortRequest).where(col(EscortRequest.crossing_id).in_(wanted)))
         findings += facts.escort_findings(session, escorts, now, context)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pygal
 from pygal.style import Style
 
-from passcore.reasons import OUTCOMES
+from passcore.reasons import ESCORT_REQUIRED, MEDICAL_HOLD, OUTCOMES, REFUSE, RELEASE
 from server.audit.stats import WAIT_BIN_MINUTES, WAIT_BINS, Span
 
 __all__ = [
@@ -31,10 +31,10 @@ __all__ = [
 Translate = Callable[..., str]
 CHARTS = ("per_hour", "outcomes", "escort_waits", "fever", "top_enterprises")
 OUTCOME_COLOURS = {
-    "RELEASE": "#1e7b34",
-    "ESCORT_REQUIRED": "#c98a00",
-    "REFUSE": "#b3261e",
-    "MEDICAL_HOLD": "#6a3fa0",
+    RELEASE: "#1e7b34",
+    ESCORT_REQUIRED: "#c98a00",
+    REFUSE: "#b3261e",
+    MEDICAL_HOLD: "#6a3fa0",
 }
 SERIES_COLOURS = ("#0b5cab", "#e07b00", "#1e7b34", "#b3261e", "#6a3fa0", "#00838f", "#8d6e63", "#9e9e9e")
 MAX_SERIES = 7  # more lines than this cannot be told apart: the rest are summed as "others"

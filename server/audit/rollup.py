@@ -30,12 +30,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from passcore.reasons import ESCORT_REQUIRED, MEDICAL_HOLD, REFUSE, RELEASE
 from server.audit.sqltime import offset_minutes, utc_floor
 from server.crossings.models import Crossing, CrossingEnterpriseDay, CrossingHour
 
 __all__ = ["COLUMNS", "Source", "add", "day_parts", "floor", "hour_parts", "rebuild"]
 
-COLUMNS = {"RELEASE": "released", "ESCORT_REQUIRED": "escorted", "REFUSE": "refused", "MEDICAL_HOLD": "held"}
+COLUMNS = {RELEASE: "released", ESCORT_REQUIRED: "escorted", REFUSE: "refused", MEDICAL_HOLD: "held"}
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 # Both databases accept the same upsert; SQLAlchemy spells it per dialect.
 _UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}

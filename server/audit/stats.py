@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from passcore.reasons import OUTCOMES
+from passcore.reasons import MEDICAL_HOLD, OUTCOMES
 from server.audit import rollup
 from server.audit.rollup import Source
 from server.audit.sqltime import (
@@ -51,7 +51,7 @@ __all__ = [
     "totals",
 ]
 
-FEVER_OUTCOME = "MEDICAL_HOLD"  # precedence 1 of the rules: a fever and nothing else holds a vehicle
+FEVER_OUTCOME = MEDICAL_HOLD  # precedence 1 of the rules: a fever and nothing else holds a vehicle
 WAIT_BIN_MINUTES = 15
 WAIT_BINS = 16  # 0–15, 15–30, … and a last bin for four hours and more
 

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import math
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,7 +36,6 @@ __all__ = [
     "register_checkpoint",
     "revoke_device",
     "touch_device",
-    "usable_text",
 ]
 
 CODE_BYTES = 16  # 128 random bits: guessing a code is hopeless, so unknown and wrong codes may both say 404
@@ -54,14 +52,6 @@ class Enrolment:
     device: Device
     token: str  # shown once: only its hash is stored
     checkpoint: Checkpoint
-
-
-def usable_text(text: str) -> bool:
-    """Free text we store verbatim: any script, RTL and zero-width marks, but no control characters.
-
-    Control characters (NUL above all: PostgreSQL text cannot hold it) and lone surrogates are refused.
-    """
-    return not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
 
 def _coordinate(value: str | float | None, low: float, high: float) -> float | None:
@@ -85,13 +75,13 @@ def register_checkpoint(
 ) -> Checkpoint:
     fields: dict[str, str] = {}
     clean_name, clean_location = name.strip(), location.strip()
-    if not 2 <= len(clean_name) <= 100 or not usable_text(clean_name):
+    if not 2 <= len(clean_name) <= 100 or not ids.usable_text(clean_name):
         fields["name"] = "checkpoint_name_invalid"
     try:
         region = ids.validate_region(region)
     except InputError:
         fields["region"] = "region_invalid"
-    if len(clean_location) > 200 or not usable_text(clean_location):
+    if len(clean_location) > 200 or not ids.usable_text(clean_location):
         fields["location"] = "checkpoint_location_invalid"
     coordinates: dict[str, float | None] = {}
     for key, value, bound in (("latitude", latitude, 90.0), ("longitude", longitude, 180.0)):
@@ -181,7 +171,7 @@ def create_enrolment_code(
 def enrol(*, session: Session, code: str, name: str, now: datetime) -> Enrolment:
     """Spend a one-time code on a new device of the code's checkpoint and give the device its token."""
     clean_name = name.strip()
-    if not 1 <= len(clean_name) <= 100 or not usable_text(clean_name):
+    if not 1 <= len(clean_name) <= 100 or not ids.usable_text(clean_name):
         raise BadRequest(
             "give the device a name of 1-100 characters",
             code="DEVICE_NAME_INVALID",

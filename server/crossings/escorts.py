@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
+from passcore.ids import usable_text
 from server.accounts.models import User
 from server.alerts import service as alerts
 from server.checkpoints.models import Checkpoint
-from server.checkpoints.service import usable_text
 from server.crossings.models import (
     ESCORT_ANSWERED,
     ESCORT_HANDED_OVER,

@@ -19,15 +19,14 @@ from sqlalchemy import and_, insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from passcore import ids
 from passcore.chain import GENESIS, canonical
+from passcore.crossing import CrossingRecord, references
 from passcore.errors import InputError
-from passcore.policy import ESCORT_REQUIRED
+from passcore.reasons import ESCORT_REQUIRED
 from server.alerts import service as alerts
 from server.audit import rollup
 from server.checkpoints.models import Device
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
-from server.crossings.schemas import CrossingRecord
 from server.enterprises.models import Enterprise
 
 __all__ = ["ACCEPTED", "CONFLICT", "DUPLICATE", "INVALID", "RecordOutcome", "ingest"]
@@ -87,15 +86,7 @@ def _check(index: int, raw: object) -> _Checked | RecordOutcome:
     if record.seq == 1 and record.prev_hash != GENESIS:
         return _invalid(index, rid, "CHAIN_START_INVALID", "the first record's prev_hash must be 64 zeros")
     try:
-        plate = ids.normalize_plate(record.plate)
-        enterprise = ids.validate_uscc(record.enterprise) if record.enterprise else None
-        places = [
-            record.vehicle_origin,
-            *(p for o in record.occupants for p in (o.origin, *o.travel_history)),
-        ]
-        for place in places:
-            if place is not None:
-                ids.validate_region(place)
+        plate, enterprise = references(record)
     except InputError as err:
         return _invalid(index, rid, err.code, err.message)
     decided_at = datetime.fromisoformat(record.decided_at)

@@ -3,7 +3,7 @@ service, so the audit has something true to show.
 
 Every decision is made as a checkpoint makes it — ``passcore.trust.verify_pass`` then ``passcore.rules.decide``
 with the signed bundle's policy and enterprise directory (what ``checkpoint_client.station.evaluate`` does; the
-server may not import the client) — stored as a hash-chained record (``passcore.chain``) and ingested.
+server may not import the client) — stored as a hash-chained crossing record (``passcore.crossing``) and ingested.
 Among them: a forged pass, a fever, a Hubei vehicle waiting for its escort far past the limit, one pass seen at
 both checkpoints minutes apart (a clone), and one upload whose decision the server's replay contradicts.
 """
@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from passcore import rules, trust
-from passcore.chain import GENESIS, record_hash
+from passcore import crossing, rules, trust
+from passcore.chain import GENESIS
+from passcore.reasons import RELEASE
 from server.accounts.models import User
 from server.checkpoints import service as checkpoints
 from server.checkpoints.models import Checkpoint, Device
@@ -79,10 +80,10 @@ class _Chain:
         ).first()
         self.seq, self.last = last if last else (0, GENESIS)
 
-    def link(self, record: dict[str, Any]) -> dict[str, Any]:
+    def link(self, contents: dict[str, Any]) -> dict[str, Any]:
         self.seq += 1
-        record = {"id": str(uuid.uuid4()), "seq": self.seq, "prev_hash": self.last} | record
-        record["hash"] = self.last = record_hash(record)
+        record = crossing.link(contents, record_id=str(uuid.uuid4()), seq=self.seq, prev_hash=self.last)
+        self.last = record["hash"]
         return record
 
 
@@ -91,29 +92,11 @@ def decide_record(scenario: dict[str, Any], bundle: trust.TrustBundle, at: datet
     text = scenario.get("pass")
     verification = trust.verify_pass(text, bundle, now=at) if text else None
     observed = rules.Observation(**scenario["observed"])
-    people = [
-        {
-            "role": o["role"],
-            "name": o["name"],
-            "temperature_c": o["temperature_c"],
-            "origin": o.get("origin"),
-            "travel_history": list(o.get("travel_history", [])),
-        }
-        for o in scenario["occupants"]
-    ]
+    occupants = [crossing.rules_occupant(person) for person in scenario["occupants"]]
     decision = rules.decide(
         verification=verification,
         observed=observed,
-        occupants=[
-            rules.Occupant(
-                p["role"],
-                p["name"],
-                Decimal(str(p["temperature_c"])),
-                p["origin"],
-                tuple(p["travel_history"]),
-            )
-            for p in people
-        ],
+        occupants=occupants,
         policy=bundle.policy,
         now=at,
         vehicle_origin=scenario.get("vehicle_origin"),
@@ -121,25 +104,15 @@ def decide_record(scenario: dict[str, Any], bundle: trust.TrustBundle, at: datet
         known_enterprises=bundle.enterprises.keys(),
         bundle_version=bundle.version,
     )
-    checked = verification is not None
-    return {
-        "decided_at": at.astimezone(ZoneInfo("Asia/Shanghai")).isoformat(),
-        "plate": decision.plate,
-        "pass_id": decision.pass_id,
-        "enterprise": decision.enterprise,
-        "outcome": decision.outcome,
-        "reasons": list(decision.reasons),
-        "policy_version": decision.policy_version,
-        "bundle_version": bundle.version,
-        "occupants": people,
-        "vehicle_origin": scenario.get("vehicle_origin"),
-        "verification": verification.code if verification else None,
-        "checks": {
-            "identity_confirmed": observed.identity_confirmed if checked else None,
-            "licence_confirmed": observed.licence_confirmed if checked else None,
-            "id_last4_matched": None,
-        },
-    }
+    # A device writes its decision time in the checkpoint's zone.
+    local = replace(decision, decided_at=at.astimezone(ZoneInfo("Asia/Shanghai")))
+    return crossing.contents(
+        local,
+        occupants=occupants,
+        verification=verification.code if verification else None,
+        checks=crossing.record_checks(observed, verification),
+        vehicle_origin=scenario.get("vehicle_origin"),
+    )
 
 
 def _escort_answered_and_handed_over(session: Session, crossing_id: str, at: datetime, now: datetime) -> None:
@@ -183,7 +156,7 @@ def seed_crossings(
         batches[device].append(chains[device].link(decide_record(scenario, bundle, at)))
     # A checkpoint that let a Hubei vehicle without a pass through: the upload says RELEASE, the rules do not.
     wrong = decide_record(HUBEI_NO_PASS | {"observed": {"plate": "鄂A·66001"}}, bundle, minutes(8))
-    batches["west"].append(chains["west"].link(wrong | {"outcome": "RELEASE", "reasons": ["NO_PASS"]}))
+    batches["west"].append(chains["west"].link(wrong | {"outcome": RELEASE, "reasons": ["NO_PASS"]}))
     for name, records in batches.items():
         crossings.ingest(session=session, device=devices[name], records=records, now=now)
     _escort_answered_and_handed_over(session, batches["west"][0]["id"], minutes(40), now)

@@ -1,7 +1,8 @@
 """Retention: personal and health data in crossings older than the policy's ``retention_days`` is anonymised.
 
-What goes: occupants' names, temperatures, origins and travel histories (in the record's body and in conflicting
-uploads), and the names and phones of the enterprise staff who took an escorted vehicle over. What stays is what
+What goes: every field the crossing-record contract marks personal (``passcore.crossing.Personal``: occupants'
+names, temperatures, origins and travel histories), in the record's body and in conflicting uploads, and the names
+and phones of the enterprise staff who took an escorted vehicle over. What stays is what
 statistics and chain verification need: the record's columns (time, checkpoint, device, plate, pass, enterprise,
 outcome, versions, hashes), its reasons and checks, how many people were aboard in which roles, and whether each
 had a fever. A purged body no longer hashes to ``record_hash`` — ``purged_at`` says why — so before a body is
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from passcore.crossing import anonymise
 from passcore.policy import Policy
 from server.alerts import rules
 from server.alerts import service as alerts
@@ -28,7 +30,7 @@ from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from server.policy import service as policy_service
 from server.policy.models import PolicyVersion
 
-__all__ = ["PurgeReport", "anonymise", "purge"]
+__all__ = ["PurgeReport", "purge"]
 
 BATCH = 500  # committed batch by batch: a long purge holds no lock for long and resumes where it stopped
 
@@ -47,27 +49,6 @@ class PurgeReport:
         data = asdict(self)
         data["cutoff"] = self.cutoff.isoformat()
         return data
-
-
-def anonymise(body: dict[str, Any], fever_threshold: Decimal) -> dict[str, Any]:
-    """The record without its personal and health data (a new dict; ``body`` is left alone)."""
-    occupants = []
-    for person in body.get("occupants", []):
-        temperature = person.get("temperature_c")
-        fever = person.get("fever")
-        if temperature is not None:
-            fever = Decimal(str(temperature)) >= fever_threshold
-        occupants.append(
-            {
-                "role": person.get("role"),
-                "name": "",
-                "temperature_c": None,
-                "origin": None,
-                "travel_history": [],
-            }
-            | {"fever": bool(fever)}
-        )
-    return body | {"occupants": occupants}
 
 
 def _thresholds(session: Session) -> dict[int, Decimal]:

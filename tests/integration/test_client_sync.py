@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from checkpoint_client import station
-from checkpoint_client.records import CHECK_KEYS, check_chain
 from checkpoint_client.sync import SyncError, SyncReport
-from passcore.chain import canonical, record_hash
+from passcore.chain import canonical, check_chain, record_hash
+from passcore.crossing import CHECK_KEYS
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from tests.integration import client_helpers
 from tests.integration.client_helpers import Checkpoint, ServerProcess, enrol_checkpoint

@@ -14,12 +14,11 @@ from decimal import Decimal
 import pytest
 
 from checkpoint_client import station, store_sqlite
-from checkpoint_client.records import ChainBroken
 from checkpoint_client.store import SCHEMA_VERSION, Store, StoreError
-from passcore.chain import GENESIS, canonical, record_hash
+from passcore.chain import GENESIS, ChainBroken, canonical, record_hash
+from passcore.crossing import CrossingRecord
 from passcore.errors import InputError
 from passcore.rules import Occupant
-from server.crossings.schemas import CrossingRecord
 from tests import factories
 from tests.integration.client_helpers import record_scenario
 

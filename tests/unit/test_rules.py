@@ -11,7 +11,8 @@ import pytest
 from passcore import trust
 from passcore.errors import InputError
 from passcore.keys import generate_signing_key
-from passcore.policy import ESCORT_REQUIRED, IDENTITY_ID_LAST4, Policy
+from passcore.policy import IDENTITY_ID_LAST4, Policy
+from passcore.reasons import ESCORT_REQUIRED
 from passcore.rules import Decision, Observation, Occupant, decide
 from tests.factories import (
     CONFIRMED,
