@@ -148,6 +148,8 @@ def verification_json(
         "reasons": [_reason(v.code, specific) | ({"detail": v.detail} if v.detail else {})],
         "kid": v.kid.hex() if v.kid else None,
         "claims": claims,
+        # Claims the pass carries that this version does not know: skipped, named by key, their values never shown.
+        "unknown_claims": list(v.unknown_claims),
         "checked_at": at.isoformat(),
         "bundle": bundle_json(bundle, now),
     }

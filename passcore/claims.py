@@ -1,8 +1,10 @@
 """What a pass says: person, vehicle, certificate, route and validity.
 
-``PassClaims`` is the one in-memory form. ``to_cwt`` / ``from_cwt`` map it to and from the CWT claims map that
-``wire`` signs; ``from_cwt`` treats its input as hostile (every type, length and range checked).
-The CBOR layout is documented in docs/pass-format.md; change it only together with the version prefix.
+``PassClaims`` is the one in-memory form. ``to_cwt`` / ``read_cwt`` map it to and from the CWT claims map that
+``wire`` signs; ``read_cwt`` treats its input as hostile (every type, length and range checked) and tolerates
+claims it does not know: it reports their keys (``Decoded.unknown``) and drops their values (``extensions``).
+The CBOR layout is documented in docs/pass-format.md; change it only together with the version prefix, except
+to add a claim, which old decoders skip (or refuse, when it is marked critical).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from passcore import ids
+from passcore import extensions, ids
 from passcore.errors import InputError, PassMalformed
+from passcore.extensions import ClaimPath
 
 __all__ = [
     "CLAIM_ISS",
@@ -21,10 +24,13 @@ __all__ = [
     "MAX_ESCORTS",
     "PLATE_COLOURS",
     "PLATE_COLOUR_NAMES_ZH",
+    "VOCABULARY",
+    "Decoded",
     "Driver",
     "PassClaims",
     "Person",
     "from_cwt",
+    "read_cwt",
     "to_cwt",
 ]
 
@@ -35,6 +41,11 @@ CLAIM_PASS = -65537
 # Keys inside the pass claim's map: small integers keep the QR small.
 K_SERIAL, K_PLATE, K_COLOUR, K_DRIVER, K_ESCORTS = 1, 2, 3, 4, 5
 K_ENTERPRISE, K_ORIGIN, K_DESTINATION, K_HISTORY = 6, 7, 8, 9
+# What this version understands; any other claim, or member of the pass claim, is unknown (reported, skipped).
+VOCABULARY = extensions.Vocabulary(
+    claims=frozenset({CLAIM_ISS, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI, CLAIM_PASS}),
+    members={CLAIM_PASS: frozenset(range(K_SERIAL, K_HISTORY + 1))},
+)
 # Cargo is not compared at a checkpoint, so it stays off the QR (it is on the printed card and the server).
 
 # Plate colour <-> wire code. The Chinese names are accepted on input.
@@ -211,28 +222,42 @@ def _masked(value: Any, what: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A pass's claims as read, and the claims it carries that this version does not know (keys only)."""
+
+    claims: PassClaims
+    unknown: tuple[ClaimPath, ...] = ()
+
+    @property
+    def unknown_names(self) -> tuple[str, ...]:
+        """The unknown claims as reported (``extensions.claim_name``): ``("-70099", "-65537/10")``."""
+        return tuple(extensions.claim_name(path) for path in self.unknown)
+
+
 def from_cwt(cwt_claims: Any) -> PassClaims:
-    """Parse a CWT claims map into ``PassClaims``; raise ``PassMalformed`` on anything unexpected."""
+    """Parse a CWT claims map into ``PassClaims``, skipping unknown claims; ``PassMalformed`` on anything wrong."""
+    return read_cwt(cwt_claims).claims
+
+
+def read_cwt(cwt_claims: Any, *, critical: tuple[ClaimPath, ...] = ()) -> Decoded:
+    """Parse a CWT claims map; ``critical`` (from the protected header) must all be understood and present."""
     if not isinstance(cwt_claims, dict):
         raise _fail("the CWT payload must be a map")
-    required = {CLAIM_ISS, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI, CLAIM_PASS}
-    # True == 1 and 1.0 == 1 in Python: only real integers may be claim keys.
-    if not all(type(key) is int for key in cwt_claims):
-        raise _fail("claim keys must be integers")
-    if missing := required - cwt_claims.keys():
+    unknown = VOCABULARY.unknown(cwt_claims)
+    VOCABULARY.check_critical(cwt_claims, critical)
+    if missing := VOCABULARY.claims - cwt_claims.keys():
         raise _fail(f"missing claim(s) {sorted(missing)}")
-    if extra := cwt_claims.keys() - required:
-        raise _fail(f"unexpected claim(s) {sorted(map(repr, extra))}")
     cti = cwt_claims[CLAIM_CTI]
     if not isinstance(cti, bytes) or len(cti) != PASS_ID_BYTES:
         raise _fail(f"cti must be {PASS_ID_BYTES} bytes")
     body = cwt_claims[CLAIM_PASS]
     if not isinstance(body, dict):
         raise _fail("the pass claim must be a map")
-    if not all(type(key) is int for key in body):
-        raise _fail("pass member keys must be integers")
-    if extra := body.keys() - set(range(K_SERIAL, K_HISTORY + 1)):
-        raise _fail(f"unexpected pass member(s) {sorted(map(repr, extra))}")
+    return Decoded(_read_pass(cwt_claims, cti, body), unknown)
+
+
+def _read_pass(cwt_claims: dict[Any, Any], cti: bytes, body: dict[Any, Any]) -> PassClaims:
     for key in (K_SERIAL, K_PLATE, K_COLOUR, K_DRIVER, K_ENTERPRISE, K_ORIGIN, K_DESTINATION):
         if key not in body:
             raise _fail(f"pass member {key} is missing")

@@ -1,5 +1,7 @@
-"""Key material: Ed25519 signing keys, public keys accepted for verification, and key ids.
+"""Key material: signing keys (Ed25519 or ECDSA P-256), public keys accepted for verification, and key ids.
 
+The algorithm belongs to the key: a ``SigningKey`` says its own ``alg`` and whoever signs asks it, so an issuer
+key made for ES256 signs ES256 passes without any caller naming an algorithm.
 Pure: keys come in and go out as bytes (PEM or DER); reading and writing files is the caller's job.
 A ``kid`` is the first 8 bytes of SHA-256 over the key's DER SubjectPublicKeyInfo. (The EU DCC hashes the whole
 X.509 certificate instead; our issuer keys travel in the trust bundle without certificates.)
@@ -22,6 +24,7 @@ from passcore.errors import InputError
 __all__ = [
     "ALG_IDS",
     "KID_BYTES",
+    "SIGNING_ALGORITHMS",
     "PublicKey",
     "SigningKey",
     "generate_signing_key",
@@ -32,6 +35,9 @@ KID_BYTES = 8
 # COSE algorithm identifiers (RFC 9053). PS256 is known so that the EU DCC test vectors can be read;
 # our passes accept only what a verifier is told to accept (see wire.PASS_ALGORITHMS).
 ALG_IDS = {"EdDSA": -8, "ES256": -7, "PS256": -37}
+# What we sign with. EdDSA (Ed25519) is the default: short deterministic signatures, no nonce to get wrong.
+# ES256 (ECDSA P-256, SHA-256) is there for a bureau whose hardware or policy requires NIST curves.
+SIGNING_ALGORITHMS = ("EdDSA", "ES256")
 _PUBLIC = serialization.PublicFormat.SubjectPublicKeyInfo
 _DER = serialization.Encoding.DER
 _PEM = serialization.Encoding.PEM
@@ -102,11 +108,27 @@ class PublicKey:
         return _cose_public_key(self.spki_der, self.alg, kid or b"")
 
 
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+
+
+def _signing_alg_of(key: Any) -> str:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "EdDSA"
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    raise InputError("signing keys must be Ed25519 or ECDSA P-256", code="KEY_INVALID")
+
+
 @dataclass(frozen=True)
 class SigningKey:
-    """An Ed25519 private key that signs passes (issuer) or trust bundles (root)."""
+    """A private key that signs passes (issuer) or trust bundles (root); ``alg`` follows from the key's type."""
 
-    private: ed25519.Ed25519PrivateKey
+    private: PrivateKey
+
+    def __post_init__(self) -> None:
+        _signing_alg_of(
+            self.private
+        )  # refuse any other curve or key type when the key is made, not when it signs
 
     @classmethod
     def from_pem(cls, pem: bytes, passphrase: bytes | None = None) -> SigningKey:
@@ -118,9 +140,14 @@ class SigningKey:
             raise InputError(
                 "not a readable PEM private key (wrong passphrase?)", code="KEY_INVALID"
             ) from err
-        if not isinstance(key, ed25519.Ed25519PrivateKey):
-            raise InputError("signing keys must be Ed25519", code="KEY_INVALID")
-        return cls(private=key)
+        if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+            raise InputError("signing keys must be Ed25519 or ECDSA P-256", code="KEY_INVALID")
+        return cls(private=key)  # which curve is checked as the key is made
+
+    @property
+    def alg(self) -> str:
+        """The COSE algorithm name this key signs with: ``EdDSA`` or ``ES256``."""
+        return _signing_alg_of(self.private)
 
     def to_pem(self, passphrase: bytes | None = None) -> bytes:
         encryption: serialization.KeySerializationEncryption = (
@@ -130,7 +157,7 @@ class SigningKey:
 
     @cached_property
     def public(self) -> PublicKey:
-        return PublicKey(spki_der=self.private.public_key().public_bytes(_DER, _PUBLIC), alg="EdDSA")
+        return PublicKey(spki_der=self.private.public_key().public_bytes(_DER, _PUBLIC), alg=self.alg)
 
     @property
     def kid(self) -> bytes:
@@ -138,7 +165,7 @@ class SigningKey:
 
     @cached_property
     def cose_key(self) -> Any:
-        return COSEKey.from_pem(self.to_pem(), alg="EdDSA", kid=self.kid)
+        return COSEKey.from_pem(self.to_pem(), alg=self.alg, kid=self.kid)
 
 
 @lru_cache(maxsize=256)
@@ -147,5 +174,12 @@ def _cose_public_key(spki_der: bytes, alg: str, kid: bytes) -> Any:
     return COSEKey.from_pem(pem, alg=alg, kid=kid)
 
 
-def generate_signing_key() -> SigningKey:
-    return SigningKey(private=ed25519.Ed25519PrivateKey.generate())
+def generate_signing_key(alg: str = "EdDSA") -> SigningKey:
+    """A new key for ``alg`` (one of ``SIGNING_ALGORITHMS``)."""
+    if alg == "EdDSA":
+        return SigningKey(private=ed25519.Ed25519PrivateKey.generate())
+    if alg == "ES256":
+        return SigningKey(private=ec.generate_private_key(ec.SECP256R1()))
+    raise InputError(
+        f"unknown signing algorithm {alg!r}: use one of {', '.join(SIGNING_ALGORITHMS)}", code="KEY_INVALID"
+    )

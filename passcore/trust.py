@@ -3,12 +3,13 @@
 The bundle is what a checkpoint needs to decide alone: issuer public keys with validity and status, revoked pass
 ids, the release policy and the enterprise directory, with a monotonic version, an issue time and an expiry.
 The bureau root key signs it as a COSE_Sign1 over a CBOR map; the checkpoint pins the root's public key.
+Issuer keys may be EdDSA or ES256 (each entry carries its ``alg``); the root key is EdDSA (``ROOT_ALG``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -25,6 +26,7 @@ from passcore.errors import (
     BundleSignatureInvalid,
     BundleUnknownRoot,
     CheckpassError,
+    InputError,
     PassError,
     PassExpired,
     PassNotYetValid,
@@ -39,6 +41,7 @@ __all__ = [
     "KEY_ACTIVE",
     "KEY_PREVIOUS",
     "KEY_RETIRED",
+    "ROOT_ALG",
     "Enterprise",
     "IssuerKey",
     "TrustBundle",
@@ -55,6 +58,9 @@ BUNDLE_FORMAT = 1
 KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED = "active", "previous", "retired"
 KEY_STATUSES = (KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED)
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
+# Every checkpoint in the field accepts only EdDSA bundles, so a root key of another algorithm would sign bundles
+# no one can load; ES256 is for issuer keys, which the bundle announces with their algorithm.
+ROOT_ALG = "EdDSA"
 _COSE = COSE.new()
 
 
@@ -127,9 +133,11 @@ class TrustBundle:
 
 
 def sign_bundle(bundle: TrustBundle, root: SigningKey) -> bytes:
+    if root.alg != ROOT_ALG:
+        raise InputError(f"the root key must be {ROOT_ALG}, not {root.alg}", code="KEY_INVALID")
     payload = cbor2.dumps(bundle.to_payload())
     return bytes(
-        _COSE.encode(payload, root.cose_key, protected={1: ALG_IDS["EdDSA"], 4: root.kid}, unprotected={})
+        _COSE.encode(payload, root.cose_key, protected={1: ALG_IDS[root.alg], 4: root.kid}, unprotected={})
     )
 
 
@@ -149,7 +157,7 @@ def load_bundle(
     if cose.kid != root.kid:
         raise BundleUnknownRoot("the trust bundle is signed by a root key this device does not trust")
     try:
-        wire.verify_signature(cose, root, algorithms=frozenset({"EdDSA"}))
+        wire.verify_signature(cose, root, algorithms=frozenset({ROOT_ALG}))
     except PassError as err:
         raise BundleSignatureInvalid("the trust bundle's signature does not verify") from err
     try:
@@ -209,7 +217,10 @@ def _parse(payload: bytes) -> TrustBundle:
 
 @dataclass(frozen=True)
 class Verification:
-    """The result of checking one QR text at one instant. ``claims`` is set once the signature has verified."""
+    """The result of checking one QR text at one instant. ``claims`` is set once the signature has verified.
+
+    ``unknown_claims`` names the claims the pass carries that this version does not know (``claims.Decoded``):
+    they were skipped, and they are set only with ``claims``."""
 
     valid: bool
     code: str  # PASS_VALID or the first failing reason code
@@ -217,6 +228,7 @@ class Verification:
     claims: PassClaims | None = None
     kid: bytes | None = None
     detail: str | None = None
+    unknown_claims: tuple[str, ...] = ()
 
     @property
     def pass_id(self) -> str | None:
@@ -240,6 +252,7 @@ def authenticate(text: str, bundle: TrustBundle) -> Verification:
     the signature once; ``at_instant`` completes it."""
     kid = None
     claims = None
+    unknown: tuple[str, ...] = ()
     try:
         cose = wire.decode(text)
         kid = cose.kid
@@ -249,14 +262,15 @@ def authenticate(text: str, bundle: TrustBundle) -> Verification:
         if issuer is None or issuer.status == KEY_RETIRED:
             raise PassUnknownKey(f"the pass is signed by an unknown or retired key ({kid.hex()})")
         wire.verify_signature(cose, issuer.public)
-        claims = wire.read_claims(cose.payload)
+        decoded = wire.read_pass(cose)
+        claims, unknown = decoded.claims, decoded.unknown_names
         if not issuer.usable_at(claims.issued_at):
             raise PassUnknownKey("the pass was signed outside its key's validity")
         if claims.pass_id in bundle.revoked:
             raise PassRevoked(f"pass {claims.pass_id} has been revoked")
     except PassError as err:
-        return Verification(False, err.code, err.message, claims, kid, err.detail)
-    return Verification(True, "PASS_VALID", "the pass is valid", claims, kid)
+        return Verification(False, err.code, err.message, claims, kid, err.detail, unknown)
+    return Verification(True, "PASS_VALID", "the pass is valid", claims, kid, unknown_claims=unknown)
 
 
 def at_instant(authenticated: Verification, now: datetime) -> Verification:
@@ -271,4 +285,4 @@ def at_instant(authenticated: Verification, now: datetime) -> Verification:
         error = PassExpired(f"the pass expired at {claims.valid_until.isoformat()}")
     if error is None:
         return authenticated
-    return Verification(False, error.code, error.message, claims, authenticated.kid, error.detail)
+    return replace(authenticated, valid=False, code=error.code, message=error.message, detail=error.detail)

@@ -4,12 +4,15 @@ The layout is the EU Digital COVID Certificate's (prefix, Base45, zlib, COSE_Sig
 exposed on its own and tested against the DCC's public vectors. Decoding treats the text as hostile: the text
 length, the inflated size and the CBOR nesting depth are bounded and trailing bytes are refused before any
 CBOR object is built; every failure is a ``PassMalformed`` whose ``detail`` is a stable code.
+The signing key chooses the algorithm (``SigningKey.alg``); the protected header may mark claims critical
+(``extensions``), and claims this version does not know are reported, not refused.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import base45
@@ -18,8 +21,10 @@ from cwt import COSE
 from cwt.exceptions import CWTError
 
 from passcore import claims as claims_mod
-from passcore.claims import PassClaims
+from passcore import extensions
+from passcore.claims import Decoded, PassClaims
 from passcore.errors import PassMalformed, PassSignatureInvalid
+from passcore.extensions import HEADER_CRIT, HEADER_CRITICAL_CLAIMS, ClaimPath
 from passcore.keys import ALG_IDS, PublicKey, SigningKey
 
 __all__ = [
@@ -27,16 +32,19 @@ __all__ = [
     "MAX_INFLATED_BYTES",
     "MAX_TEXT_CHARS",
     "PASS_ALGORITHMS",
+    "PASS_HEADER_LABELS",
     "PREFIX",
     "CoseSign1",
     "b45decode",
     "check_cbor",
     "decode",
     "encode",
+    "encode_cwt",
     "inflate",
     "loads_bounded",
     "parse_cose",
     "read_claims",
+    "read_pass",
     "strip_prefix",
     "verify_signature",
 ]
@@ -51,6 +59,8 @@ MAX_CBOR_DEPTH = 16
 PASS_ALGORITHMS = frozenset({"EdDSA", "ES256"})
 COSE_SIGN1_TAG = 18
 HEADER_ALG, HEADER_KID = 1, 4
+# Everything a pass's protected header may hold; crit and the critical claims come together (extensions).
+PASS_HEADER_LABELS = frozenset({HEADER_ALG, HEADER_CRIT, HEADER_KID, HEADER_CRITICAL_CLAIMS})
 _ALG_NAMES = {v: k for k, v in ALG_IDS.items()}
 _COSE = COSE.new()
 
@@ -187,6 +197,8 @@ class CoseSign1:
     unprotected: dict[Any, Any]
     payload: bytes
     signature: bytes
+    # Set by ``decode`` from the protected header: the claims a decoder must understand to accept the pass.
+    critical: tuple[ClaimPath, ...] = ()
 
     @property
     def alg(self) -> str | None:
@@ -244,25 +256,53 @@ def verify_signature(
 
 
 def read_claims(payload: bytes) -> PassClaims:
+    """The claims of a payload alone, unknown ones skipped (for passes this bureau issued: see ``read_pass``)."""
     return claims_mod.from_cwt(loads_bounded(payload, "the CWT payload"))
+
+
+def read_pass(cose: CoseSign1) -> Decoded:
+    """The claims of a decoded pass, the unknown ones reported, the critical ones understood and present."""
+    return claims_mod.read_cwt(loads_bounded(cose.payload, "the CWT payload"), critical=cose.critical)
 
 
 # --- whole pass --------------------------------------------------------------------------------------------
 
 
 def encode(claims: PassClaims, key: SigningKey, *, prefix: str = PREFIX) -> str:
-    """Sign ``claims`` with ``key`` and return the QR text."""
-    payload = cbor2.dumps(claims_mod.to_cwt(claims))
-    message = _COSE.encode(
-        payload, key.cose_key, protected={HEADER_ALG: ALG_IDS["EdDSA"], HEADER_KID: key.kid}, unprotected={}
-    )
+    """Sign ``claims`` with ``key`` (in the key's own algorithm) and return the QR text."""
+    return encode_cwt(claims_mod.to_cwt(claims), key, prefix=prefix)
+
+
+def encode_cwt(
+    cwt_claims: Mapping[Any, Any],
+    key: SigningKey,
+    *,
+    critical: Iterable[ClaimPath] = (),
+    prefix: str = PREFIX,
+) -> str:
+    """Sign a CWT claims map as a pass, marking ``critical`` claims (each must be in the map) as critical.
+
+    The protected header's keys are written in deterministic CBOR order (RFC 8949 section 4.2.1): alg, crit,
+    kid, critical claims."""
+    paths = tuple(critical)
+    marked = extensions.critical_header(paths)
+    for path in paths:
+        holder = cwt_claims if len(path) == 1 else cwt_claims.get(path[0])
+        if not isinstance(holder, Mapping) or path[-1] not in holder:
+            raise ValueError(f"critical claim {extensions.claim_name(path)} is not in the claims")
+    header = {HEADER_ALG: ALG_IDS[key.alg], HEADER_KID: key.kid} | marked
+    protected = dict(sorted(header.items(), key=lambda item: cbor2.dumps(item[0])))
+    message = _COSE.encode(cbor2.dumps(dict(cwt_claims)), key.cose_key, protected=protected, unprotected={})
     return prefix + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
 
 
 def decode(text: str, *, prefix: str = PREFIX) -> CoseSign1:
     """QR text -> parsed COSE_Sign1 (signature not yet checked: see ``trust.verify_pass``)."""
     cose = parse_cose(inflate(b45decode(strip_prefix(text, prefix))))
-    # A pass's protected header holds alg and kid only; anything else (e.g. crit) we would not understand.
-    if not cose.protected.keys() <= {HEADER_ALG, HEADER_KID}:
-        raise _malformed("the protected header holds more than alg and kid", "COSE_INVALID")
-    return cose
+    # Any other header parameter is one we would not understand. True == 1 and 1.0 == 1 in Python: types count.
+    labels = cose.protected.keys()
+    if not (labels <= PASS_HEADER_LABELS and all(type(label) is int for label in labels)):
+        raise _malformed(
+            "the protected header holds more than alg, kid and the critical claims", "COSE_INVALID"
+        )
+    return replace(cose, critical=extensions.critical_claims(cose.protected))
