@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from passcore import ids
+from passcore import ids, keys
+from passcore.errors import InputError
 
 __all__ = ["Settings", "get_settings"]
 
@@ -23,6 +24,10 @@ class Settings(BaseSettings):
         default="320583", description="region code of the issuing bureau (pass numbers)"
     )
     issuer_name: str = "昆山市交通运输局"
+    issuer_alg: str = Field(
+        default="EdDSA",
+        description="signing algorithm of new issuer keys (init, keys rotate): EdDSA or ES256; the root stays EdDSA",
+    )
     bundle_validity_days: int = Field(default=7, ge=1, le=90)
     timezone: str = "Asia/Shanghai"
     session_hours: int = Field(default=12, ge=1, le=720)
@@ -51,6 +56,17 @@ class Settings(BaseSettings):
     @classmethod
     def _region(cls, value: str) -> str:
         return ids.validate_region(value)
+
+    @field_validator("issuer_alg")
+    @classmethod
+    def _issuer_alg(cls, value: str) -> str:
+        # InputError, like the region's: pydantic passes it through and the CLI prints it as one line.
+        if value not in keys.SIGNING_ALGORITHMS:
+            raise InputError(
+                f"CHECKPASS_ISSUER_ALG must be {' or '.join(keys.SIGNING_ALGORITHMS)}, not {value[:16]!r}",
+                code="KEY_INVALID",
+            )
+        return value
 
     @property
     def keys_dir(self) -> Path:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from passcore.errors import InputError
 from passcore.keys import PublicKey, SigningKey, generate_signing_key
-from passcore.trust import KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED, IssuerKey
+from passcore.trust import KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED, ROOT_ALG, IssuerKey
 from server.config import Settings
 from server.errors import Conflict, NotFound
 from server.keyring.models import ROLE_ISSUER, ROLE_ROOT, KeyRecord
@@ -76,7 +76,7 @@ def ensure_keys(*, session: Session, settings: Settings, now: datetime) -> list[
     created = []
     root_path = settings.keys_dir / ROOT_FILE
     if not root_path.exists():
-        _write_private(root_path, generate_signing_key(), settings)
+        _write_private(root_path, generate_signing_key(ROOT_ALG), settings)
         created.append("root key")
     root = load_root(settings)
     public_path = settings.keys_dir / ROOT_PUBLIC_FILE
@@ -109,7 +109,7 @@ def rotate(*, session: Session, settings: Settings, now: datetime) -> KeyRecord:
     ):
         old.status = KEY_PREVIOUS
         session.add(old)
-    key = generate_signing_key()
+    key = generate_signing_key(settings.issuer_alg)  # keys made earlier keep theirs: the alg is the key's
     _write_private(_issuer_file(settings, key.kid.hex()), key, settings)
     record = _record(key.public, ROLE_ISSUER, now)
     session.add(record)

@@ -426,3 +426,71 @@ def test_revoking_twice_is_harmless(station):
     claims = station.issue()
     station.run("checkpass", "revoke", claims["pass_id"])
     assert "already revoked" in station.run("checkpass", "revoke", claims["pass_id"].upper()).stdout
+
+
+# --- passes that can grow (issue 10 section 4): ES256 issuer keys, unknown and critical claims ----------------
+
+
+def test_a_bureau_configured_for_es256_issues_passes_every_checkpoint_verifies(tmp_path):
+    s = Station(tmp_path, None)
+    s.env["CHECKPASS_ISSUER_ALG"] = "ES256"
+    s.run("checkpass", "init")
+    first = s.issue("es256")
+    algs = {k["role"]: k["alg"] for k in s.json("checkpass", "keys", "list", "--json")}
+    assert algs == {"issuer": "ES256", "root": "EdDSA"}
+
+    del s.env["CHECKPASS_ISSUER_ALG"]  # back to the default: the next key is EdDSA, the ES256 one stays valid
+    s.run("checkpass", "keys", "rotate")
+    second = s.issue("eddsa")
+    issuers = [
+        (k["alg"], k["status"])
+        for k in s.json("checkpass", "keys", "list", "--json")
+        if k["role"] == "issuer"
+    ]
+    assert sorted(issuers) == [("ES256", "previous"), ("EdDSA", "active")]
+
+    s.publish()
+    for name, claims in (("es256", first), ("eddsa", second)):
+        text = (tmp_path / name / "pass.txt").read_text().strip()
+        report = s.json("checkpoint", "verify", "--text", text, "--json")
+        assert (report["valid"], report["pass_id"], report["unknown_claims"]) == (True, claims["pass_id"], [])
+        assert s.json("checkpoint", "verify", tmp_path / name / "pass.png", "--json")["valid"] is True
+
+    s.env["CHECKPASS_ISSUER_ALG"] = "RS256"
+    assert "CHECKPASS_ISSUER_ALG" in s.run("checkpass", "keys", "rotate", expect=2).stderr
+
+
+def _grown_pass(station: Station, extra: dict, critical=()) -> str:
+    """A pass the bureau's own issuer key signs, with claims this checkpoint's version does not know."""
+    from passcore import claims as claims_mod
+    from passcore import wire
+    from passcore.keys import SigningKey
+
+    station.issue("plain")
+    issued = wire.read_claims(wire.decode((station.tmp / "plain" / "pass.txt").read_text().strip()).payload)
+    kid = next(k["kid"] for k in station.json("checkpass", "keys", "list", "--json") if k["role"] == "issuer")
+    key = SigningKey.from_pem((station.server_home / "keys" / f"issuer-{kid}.key.pem").read_bytes())
+    cwt = claims_mod.to_cwt(issued)
+    cwt[claims_mod.CLAIM_PASS] |= extra.pop("members", {})
+    return wire.encode_cwt(cwt | extra, key, critical=critical)
+
+
+def test_verify_json_names_the_unknown_claims_of_a_pass_that_verifies_and_never_their_values(station):
+    text = _grown_pass(station, {-70099: "value-never-shown", "members": {10: "value-never-shown"}})
+    station.publish()
+    done = station.run("checkpoint", "verify", "--text", text, "--json")
+    report = json.loads(done.stdout)
+    assert (report["valid"], report["reasons"][0]["code"]) == (True, "PASS_VALID")
+    assert report["unknown_claims"] == ["-65537/10", "-70099"]
+    assert "value-never-shown" not in done.stdout + done.stderr
+
+
+def test_verify_refuses_a_pass_marking_critical_a_claim_it_does_not_understand(station):
+    text = _grown_pass(station, {-70099: 1}, critical=[(-70099,)])
+    station.publish()
+    report = station.json("checkpoint", "verify", "--text", text, "--json", expect=3)
+    assert (report["valid"], report["pass_id"]) == (False, None)
+    assert (report["reasons"][0]["code"], report["reasons"][0]["detail"]) == (
+        "PASS_MALFORMED",
+        "CRITICAL_CLAIM_UNKNOWN",
+    )
