@@ -232,3 +232,94 @@ def test_policy_changes_make_new_versions_and_validate():
         Policy.from_dict({"surprise": 1})
     with pytest.raises(errors.InputError):
         replace(policy, hard_hit=("4200",))
+
+
+# --- the algorithm belongs to the key -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alg, header", [("EdDSA", -8), ("ES256", -7)])
+def test_a_signing_key_says_its_algorithm_and_passes_carry_it(alg, header):
+    from passcore import wire
+
+    key = generate_signing_key(alg)
+    assert (key.alg, key.public.alg) == (alg, alg)
+    text = wire.encode(make_claims(), key)
+    assert wire.decode(text).protected == {1: header, 4: key.kid}
+    result = trust.verify_pass(text, make_bundle([issuer(key)]), now=NOW)
+    assert (result.valid, result.claims) == (True, make_claims())
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
+def test_a_signing_key_file_keeps_its_algorithm(alg):
+    from passcore.keys import SigningKey
+
+    key = generate_signing_key(alg)
+    for passphrase in (None, b"correct horse"):
+        loaded = SigningKey.from_pem(key.to_pem(passphrase), passphrase)
+        assert (loaded.alg, loaded.kid) == (alg, key.kid)
+
+
+def test_keys_of_other_algorithms_and_curves_cannot_sign():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from passcore.keys import SigningKey
+
+    with pytest.raises(errors.InputError) as err:
+        generate_signing_key("RS256")
+    assert err.value.code == "KEY_INVALID"
+    with pytest.raises(errors.InputError):
+        SigningKey(ec.generate_private_key(ec.SECP384R1()))  # type: ignore[arg-type]
+    for private in (ec.generate_private_key(ec.SECP384R1()), rsa.generate_private_key(65537, 2048)):
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        with pytest.raises(errors.InputError) as err:
+            SigningKey.from_pem(pem)
+        assert err.value.code == "KEY_INVALID"
+
+
+def test_a_pass_whose_header_names_another_algorithm_than_its_keys_is_refused():
+    import zlib
+
+    import base45
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from passcore import claims as claims_mod
+    from passcore import wire
+
+    key = generate_signing_key("ES256")
+    bundle = make_bundle([issuer(key)])
+    payload = cbor2.dumps(claims_mod.to_cwt(make_claims()))
+
+    def es256_pass(alg_label: int) -> str:
+        protected = cbor2.dumps({1: alg_label, 4: key.kid})
+        der = key.private.sign(  # type: ignore[call-arg]
+            cbor2.dumps(["Signature1", protected, b"", payload]), ec.ECDSA(hashes.SHA256())
+        )
+        r, s = decode_dss_signature(der)
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        message = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature]))
+        return wire.PREFIX + base45.b45encode(zlib.compress(message)).decode()
+
+    assert trust.verify_pass(es256_pass(-7), bundle, now=NOW).valid  # an independent ES256 signer
+    lying = trust.verify_pass(es256_pass(-8), bundle, now=NOW)  # a good signature under a header saying EdDSA
+    assert (lying.valid, lying.code) == (False, "PASS_SIGNATURE_INVALID")
+
+
+def test_a_bundle_announces_each_issuer_keys_algorithm_and_both_verify(root_key):
+    eddsa, es256 = generate_signing_key("EdDSA"), generate_signing_key("ES256")
+    bundle = make_bundle([issuer(eddsa, trust.KEY_PREVIOUS), issuer(es256)])
+    loaded = trust.load_bundle(trust.sign_bundle(bundle, root_key), root=root_key.public, now=NOW)
+    assert [(k.public.alg, k.kid) for k in loaded.issuers] == [("EdDSA", eddsa.kid), ("ES256", es256.kid)]
+    for key in (eddsa, es256):
+        assert trust.verify_pass(signed(key=key)[0], loaded, now=NOW).valid
+
+
+def test_the_root_key_stays_eddsa():
+    with pytest.raises(errors.InputError) as err:
+        trust.sign_bundle(make_bundle([]), generate_signing_key("ES256"))
+    assert err.value.code == "KEY_INVALID"
+    assert trust.ROOT_ALG == "EdDSA"
