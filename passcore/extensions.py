@@ -4,8 +4,9 @@ A bureau may add a claim to its passes (a new CWT claim, or a new member of a cl
 format version: a decoder that has not been updated keeps the claims it knows, reports the keys of the others and
 never shows their values. A claim whose being ignored would change a decision is listed in the protected header
 under ``HEADER_CRITICAL_CLAIMS`` (and that label in COSE's ``crit``, so that a generic COSE verifier refuses the
-pass too); a decoder that does not understand every claim listed refuses the pass. docs/pass-format.md section 2.2
-states the rules; ``passcore.claims.VOCABULARY`` is what this version understands.
+pass too); a decoder that does not understand every claim listed refuses the pass. The rules are in
+docs/pass-format.md section 2 ("Unknown claims", "Critical claims"); what this version understands is
+``passcore.claims.VOCABULARY``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ ClaimPath = tuple[ClaimKey, ...]
 # RFC 9052 section 3.1: the protected header labels a recipient must understand. It lists header parameters, not
 # claims, so the claims go under a label of their own and crit names that label.
 HEADER_CRIT = 2
-# In the private-use range of the COSE Header Parameters registry (integers below -65536, RFC 9052 section 11.1).
+# In the private-use range of the IANA COSE Header Parameters registry (integers below -65536, RFC 9052).
 HEADER_CRITICAL_CLAIMS = -65537
 # Bounds on what a pass may carry beyond what it shows: a long text key or thousands of unknown claims in a QR
 # code are not a pass that grew, they are an attempt to make the laptop print something.

@@ -1,4 +1,4 @@
-"""Passes that can grow (docs/pass-format.md section 2.2).
+"""Passes that can grow (docs/pass-format.md section 2, "Unknown claims" and "Critical claims").
 
 A claim this version does not know is skipped and reported by its key, never by its value, and the pass verifies;
 a claim marked critical in the protected header must be understood (and present), or the pass is malformed.
