@@ -1,7 +1,8 @@
 """QR text + what the officer entered -> verification -> decision, and their JSON forms.
 
-The scenario file of `checkpoint decide` (DESIGN.md section 8) is parsed here, strictly: an unknown field is
-a typo that would otherwise silently change a decision.
+The scenario file of `checkpoint decide` (docs/design.md, "Contracts") is parsed here, strictly: an unknown field
+is a typo that would otherwise silently change a decision. Its people are the crossing record's people
+(``passcore.crossing``): the same limits, the same conversion to the release rules' inputs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from passcore import reasons, rules, trust
+from passcore import crossing, reasons, rules, trust
 from passcore.errors import InputError
 
 __all__ = ["Scenario", "decision_json", "evaluate", "parse_scenario", "verification_json"]
@@ -36,10 +37,10 @@ class _Observed(_Strict):
 
 class _Occupant(_Strict):
     role: str = "driver"
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=crossing.MAX_NAME)]
     temperature_c: Decimal | float | str | None = None
     origin: str | None = None
-    travel_history: Annotated[list[str], Field(max_length=32)] = []
+    travel_history: Annotated[list[str], Field(max_length=crossing.MAX_HISTORY)] = []
 
 
 class _Scenario(_Strict):
@@ -81,16 +82,7 @@ def parse_scenario(data: Any) -> Scenario:
     return Scenario(
         pass_text=text or None,
         observed=rules.Observation(**raw.observed.model_dump()),
-        occupants=tuple(
-            rules.Occupant(
-                o.role,
-                o.name,
-                None if o.temperature_c is None else Decimal(str(o.temperature_c)),
-                o.origin,
-                tuple(o.travel_history),
-            )
-            for o in raw.occupants
-        ),
+        occupants=tuple(crossing.rules_occupant(o.model_dump()) for o in raw.occupants),
         vehicle_origin=raw.vehicle_origin,
         enterprise=raw.enterprise,
         at=raw.at,
