@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("zxing", "pyzbar")
 DARK_LUMA = 50.0  # mean luma (0–255) under which the officer is told to switch on the torch
 DIM_LUMA, FLAT_CONTRAST = 90.0, 16.0  # a dim frame whose luma barely varies needs light as well
-_QR = zxingcpp.BarcodeFormat.QRCode
+_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def load_image(data: bytes, name: str = "image") -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise InputError(
                     f"{name} has too many pixels ({image.width}×{image.height})", code="IMAGE_INVALID"
@@ -306,7 +306,7 @@ def _open_camera(index: int, **kwargs) -> FrameSource:
     if not capture.isOpened():
         raise _unavailable(f"camera {index} cannot be opened (in use by another program, or no permission?)")
     # Most webcams give 1280×720 at full rate only as Motion-JPEG; a one-frame buffer keeps the picture fresh.
-    capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+    capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
     capture.set(cv2.CAP_PROP_FRAME_WIDTH, 1280)
     capture.set(cv2.CAP_PROP_FRAME_HEIGHT, 720)
     capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)

@@ -153,7 +153,10 @@ def decide(
         )
     verification = trust.verify_pass(vehicle.text, bundle, now=now) if vehicle.text else None
     valid = verification is not None and verification.valid
-    observed = _observed(form, verification.claims, policy) if valid else {"plate": _typed_plate(form.plate)}
+    if verification is not None and verification.valid:
+        observed = _observed(form, verification.claims, policy)
+    else:
+        observed = {"plate": _typed_plate(form.plate)}
     enterprise = form.enterprise.strip() or None
     if enterprise:
         try:

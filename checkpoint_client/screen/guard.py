@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["LOCAL_HOSTS", "ScreenGuard"]
 
@@ -48,7 +48,7 @@ class ScreenGuard:
             await _refuse(send, problem)
             return
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers", [])) + HEADERS
             await send(message)

@@ -79,7 +79,7 @@ def _link(row: Any) -> rules.ChainLink:
 
 def _stream(session: Session, device_id: str) -> Iterator[rules.ChainLink]:
     query = (
-        select(*_COLUMNS)
+        select(*_COLUMNS)  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         .where(Crossing.device_id == device_id)
         .order_by(col(Crossing.seq))
         .execution_options(yield_per=STREAM_ROWS)
@@ -150,7 +150,9 @@ def check_around(
     arrive out of order, which is why a later upload that fills it closes that alert again.
     """
     wanted = {s + d for s in new_seqs for d in (-1, 0, 1) if s + d >= 1}
-    query = select(*_COLUMNS).where(Crossing.device_id == device.id, col(Crossing.seq).in_(wanted))
+    query = select(*_COLUMNS).where(  # type: ignore[call-overload]  # typed for at most 4 columns
+        Crossing.device_id == device.id, col(Crossing.seq).in_(wanted)
+    )
     links = [_link(row) for row in session.exec(query.order_by(col(Crossing.seq)))]
     findings: list[rules.Finding] = []
     healed: list[str] = []

@@ -112,7 +112,7 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
     seen = [c for c in crossings if c.pass_id]
     if not seen:
         return []
-    passes = {c.pass_id for c in seen}
+    passes = {c.pass_id for c in seen if c.pass_id}
     first, last = min(c.decided_at for c in seen), max(c.decided_at for c in seen)
     # Each new sighting is judged against its neighbours in time only: if any two sightings are too far apart for
     # the time between, so are two consecutive ones (distances add up along the way, times too), so comparing
@@ -156,7 +156,7 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
 
 
 def _sightings(*extra: Any) -> Any:
-    return select(
+    return select(  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
         Crossing.id,
         Crossing.pass_id,
         Crossing.checkpoint_id,

@@ -36,7 +36,7 @@ from server.crossings.models import Crossing, CrossingEnterpriseDay, CrossingHou
 
 __all__ = ["COLUMNS", "Source", "add", "day_parts", "floor", "hour_parts", "rebuild"]
 
-COLUMNS = {RELEASE: "released", ESCORT_REQUIRED: "escorted", REFUSE: "refused", MEDICAL_HOLD: "held"}
+COLUMNS: dict[str, str] = {RELEASE: "released", ESCORT_REQUIRED: "escorted", REFUSE: "refused", MEDICAL_HOLD: "held"}
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 # Both databases accept the same upsert; SQLAlchemy spells it per dialect.
 _UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -67,7 +67,8 @@ def _upsert(
     if not counts:
         return
     upsert = _UPSERT[session.get_bind().dialect.name]
-    statement = upsert(model).values(
+    # Either dialect's Insert: both have on_conflict_do_update and excluded, but share no type that says so.
+    statement: Any = upsert(model).values(
         [
             dict(zip(keys, key, strict=True)) | {name: counted[name] for name in COLUMNS.values()}
             for key, counted in sorted(counts.items())

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Float
+from sqlalchemy import BigInteger, ColumnExpressionArgument, Float
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -98,7 +98,7 @@ class minutes_between(FunctionElement[float]):
     inherit_cache = True
     name = "minutes_between"
 
-    def __init__(self, start: ColumnElement[Any], end: ColumnElement[Any]) -> None:
+    def __init__(self, start: ColumnExpressionArgument[Any], end: ColumnExpressionArgument[Any]) -> None:
         super().__init__(start, end)
 
 

@@ -128,7 +128,7 @@ def publish(*, session: Session, settings: Settings, now: datetime) -> BundleVer
     """The signed bundle to serve, committed (a version made here must exist before anyone names it)."""
     # Taken before the build: a revocation committed during it makes the next request build again (never stale).
     summary = _inputs_summary(session)
-    url = session.get_bind().url.render_as_string(hide_password=True)
+    url = session.get_bind().engine.url.render_as_string(hide_password=True)
     newest = latest(session)
     half = timedelta(days=settings.bundle_validity_days) / 2
     if newest is not None and now.replace(microsecond=0) < newest.issued_at + half:

@@ -98,8 +98,9 @@ def _card(modules: np.ndarray, px: int, rng: np.random.Generator) -> tuple[np.nd
         length = int(rng.uniform(0.35, 0.95) * side)
         card[y : y + px * 2, margin : margin + length] = 70
         y += px * 4
-    corners = np.float32(
-        [[margin, margin], [margin + side, margin], [margin + side, margin + side], [margin, margin + side]]
+    corners = np.array(
+        [[margin, margin], [margin + side, margin], [margin + side, margin + side], [margin, margin + side]],
+        np.float32,
     )
     return cv2.cvtColor(card, cv2.COLOR_GRAY2BGR), corners
 
@@ -123,7 +124,9 @@ def _gauss(rng: np.random.Generator, sigma: float, shape: tuple[int, ...]) -> np
     # OpenCV's generator is several times faster than numpy's; seeding it from ``rng`` keeps frames reproducible.
     cv2.setRNGSeed(int(rng.integers(1, 2**31)))
     noise = np.empty(shape, np.float32)
-    cv2.randn(noise.reshape(shape[0], -1), 0.0, float(sigma))  # one channel view: every channel gets noise
+    cv2.randn(
+        noise.reshape(shape[0], -1), np.array([0.0]), np.array([float(sigma)])
+    )  # one channel view: every channel gets noise
     return noise
 
 
@@ -154,7 +157,7 @@ def _within(rng: np.random.Generator, span: float, extent: int) -> float:
 def _place(scene: np.ndarray, card: np.ndarray, card_qr: np.ndarray, quad: np.ndarray) -> None:
     matrix = cv2.getPerspectiveTransform(card_qr, quad)
     h, w = card.shape[:2]
-    outline = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), matrix)[0]
+    outline = cv2.perspectiveTransform(np.array([[[0, 0], [w, 0], [w, h], [0, h]]], np.float32), matrix)[0]
     x0, y0 = np.clip(np.floor(outline.min(axis=0)).astype(int) - 2, 0, [WIDTH, HEIGHT])
     x1, y1 = np.clip(np.ceil(outline.max(axis=0)).astype(int) + 2, 0, [WIDTH, HEIGHT])
     if x1 <= x0 or y1 <= y0:
@@ -204,9 +207,16 @@ def _spoil(
     return image
 
 
+def _decoded(jpeg: np.ndarray) -> np.ndarray:
+    image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    if image is None:  # our own encoder's output: never, unless OpenCV itself is broken
+        raise RuntimeError("OpenCV could not decode a JPEG it had just encoded")
+    return np.asarray(image)
+
+
 def render_frame(text: str, condition: str, severity: float, rng: np.random.Generator) -> np.ndarray:
     """One BGR frame of ``text`` under ``condition`` at ``severity`` (0…1); "" gives a frame without a pass."""
-    return cv2.imdecode(_render_jpeg(text, condition, severity, rng), cv2.IMREAD_COLOR)
+    return _decoded(_render_jpeg(text, condition, severity, rng))
 
 
 def _render_jpeg(
@@ -262,7 +272,7 @@ def make_frames(
     """
     if not qr_texts:
         raise ValueError("give at least one QR text")
-    frames = []
+    frames: list[GeneratedFrame] = []
     for g, condition in enumerate(conditions):
         for i in range(per_condition):
             n = len(frames)
@@ -275,7 +285,7 @@ def make_frames(
                 path = Path(out_dir) / f"{n:04d}-{condition}.jpg"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data.tobytes())
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            image = _decoded(data)
             frames.append(GeneratedFrame(image, text, condition, severity, path))
     return frames
 
@@ -297,7 +307,7 @@ def make_sequence(
 
     def frame(text: str, rng: np.random.Generator, quad: np.ndarray) -> GeneratedFrame:
         data = _render_jpeg(text, condition, 0.2, rng, scene=scene, quad=quad)
-        return GeneratedFrame(cv2.imdecode(data, cv2.IMREAD_COLOR), text, condition if text else "blank", 0.2)
+        return GeneratedFrame(_decoded(data), text, condition if text else "blank", 0.2)
 
     def empty(k: int) -> None:
         frames.extend(frame("", np.random.default_rng([seed, 500 + k, i]), held) for i in range(gap))
@@ -306,7 +316,7 @@ def make_sequence(
     for t, text in enumerate(qr_texts):
         for i in range(hold):
             rng = np.random.default_rng([seed, 1000 + t, i])
-            drift = np.float32([8 * math.sin(i / 2), 5 * math.cos(i / 3)])
+            drift = np.array([8 * math.sin(i / 2), 5 * math.cos(i / 3)], np.float32)
             frames.append(frame(text, rng, held + drift + rng.normal(0, 1.5, (4, 2)).astype(np.float32)))
         empty(t + 1)
     return frames
@@ -316,7 +326,7 @@ def write_video(frames: Sequence[GeneratedFrame | np.ndarray], path: Path, fps: 
     """Motion-JPEG in an AVI container (what OpenCV writes everywhere without extra codecs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise OSError(f"OpenCV cannot write an MJPG video to {path}")
     try:

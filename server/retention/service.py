@@ -141,7 +141,7 @@ def purge(*, session: Session, now: datetime, dry_run: bool = False) -> PurgeRep
         old_ids = select(Crossing.id).where(
             col(Crossing.decided_at) < cutoff, col(Crossing.purged_at).is_(None)
         )
-        escorts = (
+        old_escorts = (
             select(func.count())
             .select_from(EscortRequest)
             .where(
@@ -154,7 +154,7 @@ def purge(*, session: Session, now: datetime, dry_run: bool = False) -> PurgeRep
             days,
             _count(session, old_crossings),
             _count(session, old_conflicts),
-            _count(session, escorts),
+            _count(session, old_escorts),
             0,
             True,
         )
