@@ -12,22 +12,32 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from passcore.errors import CheckpassError
-from server.accounts import router as accounts
-from server.alerts import router as alerts
-from server.applications import router as applications
-from server.audit import router as audit
-from server.bundles import router as bundles
-from server.checkpoints import router as checkpoints
+from server.accounts import api as accounts_api
+from server.accounts import router as accounts_pages
+from server.alerts import api as alerts_api
+from server.alerts import router as alerts_pages
+from server.applications import api as applications_api
+from server.applications import router as applications_pages
+from server.audit import api as audit_api
+from server.audit import router as audit_pages
+from server.bundles import api as bundles_api
+from server.checkpoints import api as checkpoints_api
+from server.checkpoints import router as checkpoints_pages
 from server.config import Settings, get_settings
-from server.crossings import router as crossings
+from server.crossings import api as crossings_api
+from server.crossings import router as crossings_pages
 from server.db import make_engine
 from server.deps import Principal, csrf_protect
-from server.enterprises import router as enterprises
+from server.enterprises import api as enterprises_api
+from server.enterprises import router as enterprises_pages
 from server.errors import AppError, BadRequest, LoginRequired, NotFound
-from server.keyring import router as keyring
-from server.passes import router as passes
-from server.policy import router as policy
-from server.web.pages import page
+from server.keyring import api as keyring_api
+from server.keyring import router as keyring_pages
+from server.passes import api as passes_api
+from server.passes import router as passes_pages
+from server.policy import api as policy_api
+from server.policy import router as policy_pages
+from server.web.templating import page
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -105,21 +115,34 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for domain in (
-        accounts,
-        applications,
-        passes,
-        enterprises,
-        policy,
-        keyring,
-        bundles,
-        checkpoints,
-        crossings,
-        audit,
-        alerts,
+    # Each domain's portal pages (router.py: `web`) and its JSON API under /api/v1 (api.py: `api`).
+    for pages in (
+        accounts_pages,
+        applications_pages,
+        passes_pages,
+        enterprises_pages,
+        policy_pages,
+        keyring_pages,
+        checkpoints_pages,
+        crossings_pages,
+        audit_pages,
+        alerts_pages,
     ):
-        app.include_router(domain.web)
-        app.include_router(domain.api)
+        app.include_router(pages.web)
+    for api in (
+        accounts_api,
+        applications_api,
+        passes_api,
+        enterprises_api,
+        policy_api,
+        keyring_api,
+        bundles_api,
+        checkpoints_api,
+        crossings_api,
+        audit_api,
+        alerts_api,
+    ):
+        app.include_router(api.api)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     return app
 

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, enterprise registration (portal pages) and API tokens."""
+"""Sign-in, sign-out and enterprise registration: the portal pages."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 
 from server.accounts import service as accounts
+from server.accounts.deps import ClientAddress
 from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_ENTERPRISE, ROLE_REVIEWER
 from server.deps import SESSION_COOKIE, ClockDep, PrincipalDep, SessionDep, SettingsDep
 from server.errors import AppError
-from server.web.pages import lang_of, page
+from server.web.templating import lang_of, page
 
 web = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1/auth", tags=["accounts"])
 
 HOME = {
     ROLE_ENTERPRISE: "/enterprise/applications",
@@ -24,10 +23,6 @@ HOME = {
     ROLE_AUDITOR: "/review/queue",
     ROLE_ADMIN: "/admin/enterprises",
 }
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -56,6 +51,7 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
     now: ClockDep,
+    client: ClientAddress,
     username: Annotated[str, Form(max_length=100)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
@@ -65,7 +61,7 @@ def login(
             session=session,
             username=username,
             password=password,
-            client=_client(request),
+            client=client,
             settings=settings,
             now=now,
         )
@@ -149,31 +145,3 @@ def register(
             request, "accounts/register.html", principal, status=err.status, form=form, errors=err.fields
         )
     return page(request, "accounts/registered.html", principal, form=form)
-
-
-class TokenRequest(BaseModel):
-    username: str = Field(max_length=100)
-    password: str = Field(max_length=200)
-    name: str = Field(default="api", max_length=100)
-
-
-class TokenResponse(BaseModel):
-    token: str
-    role: str
-
-
-@api.post("/token", response_model=TokenResponse, responses={401: {}, 429: {}})
-def issue_token(
-    body: TokenRequest, request: Request, session: SessionDep, settings: SettingsDep, now: ClockDep
-) -> TokenResponse:
-    """A bearer token for scripts: send it as `Authorization: Bearer <token>`; it is shown only once."""
-    user = accounts.authenticate(
-        session=session,
-        username=body.username,
-        password=body.password,
-        client=_client(request),
-        settings=settings,
-        now=now,
-    )
-    token = accounts.create_api_token(session=session, user=user, name=body.name, now=now)
-    return TokenResponse(token=token, role=user.role)

@@ -1,29 +1,30 @@
-"""HTTP routes of the alerts: the bureau's alert pages and their JSON API, and a device's chain check.
+"""The bureau's alert pages: the list, an alert with its crossing replayed, acknowledging and closing.
 
-Every route is for bureau staff; acknowledging and closing is for auditors and administrators.
+Every page is for bureau staff; acknowledging and closing is for auditors and administrators.
 The ``web`` router also carries the periodic audit (``server.retention.schedule``) into the serving app.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from passcore import reasons
-from server.alerts import actions, chains
+from server.alerts import actions
+from server.alerts.deps import AlertDep, Before, KindFilter, StatusFilter
 from server.alerts.models import ALERT_STATUSES, Alert
 from server.alerts.replay import replay_crossing
 from server.alerts.rules import KINDS
 from server.checkpoints.models import Checkpoint, Device
 from server.crossings.models import Crossing
 from server.deps import ClockDep, CurrentUser, PrincipalDep, SessionDep, require_bureau
-from server.errors import AppError, NotFound
+from server.errors import AppError
 from server.retention import schedule
-from server.web.pages import lang_of, page
+from server.web.templating import lang_of, page
+
+__all__ = ["web"]
 
 web = APIRouter(
     prefix="/audit",
@@ -31,122 +32,6 @@ web = APIRouter(
     dependencies=[Depends(require_bureau)],
     lifespan=schedule.lifespan,
 )
-api = APIRouter(prefix="/api/v1/audit", tags=["alerts"], dependencies=[Depends(require_bureau)])
-
-AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Before = Annotated[
-    int | None, Query(ge=1, le=2**31 - 1, description="id of the last alert of the previous page")
-]
-StatusFilter = Annotated[str | None, Query(max_length=20, description="open, acknowledged or closed")]
-KindFilter = Annotated[str | None, Query(max_length=40, description="an alert kind, e.g. cloned_pass")]
-
-
-def _alert(alert_id: AlertId, session: SessionDep) -> Alert:
-    return actions.get_alert(session, alert_id)
-
-
-AlertDep = Annotated[Alert, Depends(_alert)]
-
-
-# ---- JSON API ----------------------------------------------------------------------------------------------------
-
-
-class AlertPublic(BaseModel):
-    id: int
-    kind: str
-    status: Literal["open", "acknowledged", "closed"]
-    crossing_id: str | None
-    device_id: str | None
-    pass_id: str | None
-    checkpoint_id: int | None
-    checkpoint: str | None = Field(description="the checkpoint's name")
-    occurred_at: datetime
-    created_at: datetime
-    detail: dict[str, Any] = Field(description="codes and numbers that explain the finding")
-    acted_by: str | None = Field(description="who acted last")
-    acted_at: datetime | None
-    note: str
-
-
-class AlertPage(BaseModel):
-    alerts: list[AlertPublic]
-    next_before: int | None = Field(description="pass as `before` for the next page; null on the last")
-    counts: dict[str, int] = Field(description="alerts per status")
-
-
-class AlertAction(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str = Field(default="", max_length=2000, description="why (required to close)")
-
-
-def _public(row: actions.AlertRow) -> AlertPublic:
-    alert = row.alert
-    return AlertPublic(
-        id=alert.id or 0,
-        kind=alert.kind,
-        status=alert.status,  # type: ignore[arg-type]
-        crossing_id=alert.crossing_id,
-        device_id=alert.device_id,
-        pass_id=alert.pass_id,
-        checkpoint_id=alert.checkpoint_id,
-        checkpoint=row.checkpoint,
-        occurred_at=alert.occurred_at,
-        created_at=alert.created_at,
-        detail=row.detail,
-        acted_by=row.actor,
-        acted_at=alert.acted_at,
-        note=alert.note,
-    )
-
-
-def _row(session: SessionDep, alert: Alert) -> actions.AlertRow:
-    return actions.row_of(session, alert)
-
-
-@api.get("/alerts", response_model=AlertPage)
-def list_alerts(
-    session: SessionDep,
-    status: StatusFilter = None,
-    kind: KindFilter = None,
-    before: Before = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = actions.PAGE,
-) -> AlertPage:
-    """Alerts, newest first, optionally of one status and kind (bureau staff)."""
-    rows, next_before = actions.list_alerts(session, status=status, kind=kind, before=before, limit=limit)
-    return AlertPage(
-        alerts=[_public(r) for r in rows], next_before=next_before, counts=actions.counts(session)
-    )
-
-
-@api.get("/alerts/{alert_id}", response_model=AlertPublic, responses={404: {}})
-def get_alert(alert: AlertDep, session: SessionDep) -> AlertPublic:
-    return _public(_row(session, alert))
-
-
-@api.post("/alerts/{alert_id}/{action}", response_model=AlertPublic, responses={403: {}, 404: {}, 409: {}})
-def act_on_alert(
-    alert: AlertDep,
-    action: Literal["acknowledge", "close"],
-    body: AlertAction,
-    user: CurrentUser,
-    session: SessionDep,
-    now: ClockDep,
-) -> AlertPublic:
-    """Acknowledge (from open) or close (from open or acknowledged, with a note): auditors and administrators."""
-    alert = actions.act(session=session, alert=alert, action=action, user=user, note=body.note, now=now)
-    return _public(_row(session, alert))
-
-
-@api.get("/devices/{device_id}/chain", responses={404: {}})
-def device_chain(device_id: Annotated[str, Path(max_length=64)], session: SessionDep) -> dict[str, Any]:
-    """Verify one device's hash chain from its first record; reports the first bad record, if any."""
-    device = session.get(Device, device_id)
-    if device is None:
-        raise NotFound("no such device", code="DEVICE_NOT_FOUND")
-    return chains.verify_device(session, device).to_dict()
-
-
-# ---- portal pages ------------------------------------------------------------------------------------------------
 
 
 def _words(request: Request, principal: PrincipalDep) -> dict[str, Any]:
@@ -203,7 +88,7 @@ def _detail_page(
         "alerts/detail.html",
         principal,
         status=status,
-        row=_row(session, alert),
+        row=actions.row_of(session, alert),
         crossing=crossing,
         replay=replay_crossing(session, crossing) if crossing else None,
         device=device,

@@ -1,4 +1,5 @@
-"""The application for a pass: the shape of `checkpass issue APPLICATION.json` and of the API's body.
+"""The application for a pass: the shape of `checkpass issue APPLICATION.json` and of the API's body, and what
+the JSON API answers about applications.
 
 Validation uses passcore.ids, so a plate, ID number, credit code or region code means the same everywhere.
 """
@@ -15,8 +16,20 @@ from pydantic_core import PydanticCustomError
 from passcore import ids
 from passcore.claims import MAX_ESCORTS, MAX_NAME, normalise_colour
 from passcore.errors import InputError
+from server.accounts.models import BUREAU_ROLES, User
+from server.applications.models import ApplicationEvent
 
-__all__ = ["ApplicationCreate", "error_keys", "parse_application"]
+__all__ = [
+    "ApplicationBody",
+    "ApplicationCreate",
+    "ApplicationList",
+    "ApplicationPublic",
+    "ApplicationSummary",
+    "EventPublic",
+    "ReasonBody",
+    "error_keys",
+    "parse_application",
+]
 
 
 def _problem(key: str, message: str) -> PydanticCustomError:
@@ -163,3 +176,62 @@ def error_keys(err: ValidationError) -> dict[str, str]:
             key = "invalid"
         keys.setdefault(field, key)
     return keys
+
+
+# ---- what the JSON API answers ------------------------------------------------------------------------------
+
+
+class ApplicationBody(ApplicationCreate):
+    """The application file's shape; ``enterprise`` may be left out: it is always the applicant's own."""
+
+    enterprise: EnterpriseRef | None = None  # type: ignore[assignment]
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(default="", max_length=5000, description="why; required, at most 500 characters")
+
+
+class ApplicationSummary(BaseModel):
+    id: int
+    status: str
+    enterprise_uscc: str
+    enterprise_name: str
+    plate: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    reason: str = Field(description="the rejection's (or revocation's) reason")
+    pass_id: str | None
+    serial: str | None = Field(description="the pass's number, e.g. 320583-000001")
+
+
+class ApplicationPublic(ApplicationSummary):
+    application: ApplicationCreate = Field(description="as applied for, full ID numbers included")
+
+
+class ApplicationList(BaseModel):
+    items: list[ApplicationSummary]
+    total: int
+
+
+class EventPublic(BaseModel):
+    at: datetime
+    from_status: str = Field(description="empty for the creation")
+    to_status: str = Field(description="equal to from_status (draft) for an edit")
+    reason: str
+    actor_role: str | None = Field(description="None: the system (e.g. expiry)")
+    actor: str | None = Field(description="the username; shown to bureau staff only")
+
+    @classmethod
+    def of(cls, event: ApplicationEvent, actor: User | None, viewer: User) -> EventPublic:
+        return cls(
+            at=event.at,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            reason=event.reason,
+            actor_role=actor.role if actor else None,
+            actor=actor.username if actor and viewer.role in BUREAU_ROLES else None,
+        )

@@ -1,10 +1,8 @@
 """HTTP routes of the audit: the bureau's portal pages under /audit (crossings, a crossing, the dashboard, the daily
-summary, CSV exports) and an enterprise's own crossings under /enterprise/crossings. The JSON API is in ``api``."""
+summary, CSV exports) and an enterprise's own crossings under /enterprise/crossings."""
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -14,9 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
 from passcore.reasons import OUTCOMES, describe
-from server.audit import charts, export, queries, stats
+from server.audit import dashboard, export, queries, stats
 from server.audit import detail as details
-from server.audit.api import api
 from server.audit.deps import BureauCrossing, EnterpriseUser, OwnedCrossing, RawFilter, RawRange, span_of
 from server.audit.filters import parse
 from server.audit.replaying import replay_of
@@ -25,9 +22,9 @@ from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, require
 from server.errors import AppError
 from server.policy import service as policy_service
 from server.web.i18n import translate
-from server.web.pages import lang_of, page
+from server.web.templating import lang_of, page
 
-__all__ = ["api", "web"]
+__all__ = ["web"]
 
 web = APIRouter(include_in_schema=False)
 bureau = APIRouter(prefix="/audit", dependencies=[Depends(require_bureau)])
@@ -148,52 +145,6 @@ def crossing_page(
     )
 
 
-def _svg(svg: str) -> str:
-    """A chart as an image source. Inline <img> data keeps the page's strict style policy: the SVG's own styles
-    apply only inside the image."""
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-
-
-def _dashboard_context(session: SessionDep, span: stats.Span, now: datetime, lang: str) -> dict[str, Any]:
-    def t(key: str, **values: Any) -> str:
-        return translate(key, lang, **values)
-
-    limit = policy_service.current(session).escort_wait_limit_minutes
-    names = stats.checkpoint_names(session)
-    hourly = stats.per_hour_by_checkpoint(session, span)
-    outcomes = stats.outcomes_over_time(session, span)
-    waits = stats.escort_waits(session, span, now)
-    fever = stats.fever_by_day(session, span)
-    top = stats.top_enterprises(session, span)
-    return {
-        "span": span,
-        "limit": limit,
-        "names": names,
-        "totals": stats.totals(session, span, limit, now),
-        "hourly": hourly,
-        "outcome_series": outcomes,
-        "waits": waits,
-        "wait_bin": stats.WAIT_BIN_MINUTES,
-        "fever": fever,
-        "top": top,
-        "charts": {
-            "per_hour": _svg(charts.per_hour(hourly, names, span, t)),
-            "outcomes": _svg(charts.outcomes(outcomes, span, t, lang)),
-            "escort_waits": _svg(charts.escort_waits(waits, limit, t)),
-            "fever": _svg(charts.fever(fever, names, span, t)),
-            "top_enterprises": _svg(charts.top_enterprises(top, t)),
-        },
-    }
-
-
-def _range_form(span: stats.Span, raw: dict[str, str]) -> dict[str, str]:
-    zone = ZoneInfo(span.zone)
-    return {
-        "from": raw.get("from") or span.start.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-        "to": raw.get("to") or span.end.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-    }
-
-
 @bureau.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(
     request: Request,
@@ -216,8 +167,10 @@ def dashboard_page(
             errors=err.fields,
             **helpers,
         )
-    context = _dashboard_context(session, span, now, lang_of(request, principal))
-    return page(request, "audit/dashboard.html", principal, form=_range_form(span, raw), **context, **helpers)
+    context = dashboard.context(session, span, now, lang_of(request, principal))
+    return page(
+        request, "audit/dashboard.html", principal, form=dashboard.range_form(span, raw), **context, **helpers
+    )
 
 
 @bureau.get("/daily", response_class=HTMLResponse)
@@ -237,7 +190,7 @@ def daily_page(
             request, "audit/daily.html", principal, status=err.status, form=raw, errors=err.fields, **helpers
         )
     limit = policy_service.current(session).escort_wait_limit_minutes
-    form = _range_form(span, raw)
+    form = dashboard.range_form(span, raw)
     return page(
         request,
         "audit/daily.html",

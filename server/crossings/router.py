@@ -1,5 +1,4 @@
-"""HTTP routes of the crossings domain: crossing ingest and escort requests (JSON API for devices) and the
-escort pages of the portal (the enterprise answers; the bureau watches)."""
+"""The escort pages of the portal: the enterprise answers a checkpoint's escort request; the bureau watches."""
 
 from __future__ import annotations
 
@@ -7,124 +6,21 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from server.alerts import service as alerts
-from server.checkpoints import service as checkpoints
-from server.checkpoints.deps import BureauUser, CurrentDevice
+from server.checkpoints.deps import BureauUser
 from server.crossings import escorts
-from server.crossings import service as crossings
-from server.crossings.deps import CheckpointEscort, EnterpriseUser, OwnedEscort, limit_body
+from server.crossings.deps import EnterpriseUser, OwnedEscort
 from server.crossings.models import EscortRequest
-from server.crossings.schemas import (
-    CrossingBatch,
-    EscortEnterprise,
-    EscortList,
-    EscortPublic,
-    HandoverRequest,
-    IngestResponse,
-    Moment,
-    RecordResult,
-)
 from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
-from server.enterprises.models import Enterprise
 from server.errors import AppError
 from server.policy import service as policy_service
-from server.web.pages import page
+from server.web.templating import page
+
+__all__ = ["web"]
 
 web = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["crossings"])
-ESCORT_PAGE = 500  # escort requests per answer to a checkpoint; `more` says another page follows
-
-
-# ---- JSON API for checkpoint devices -------------------------------------------------------------------------
-
-
-@api.post(
-    "/crossings",
-    response_model=IngestResponse,
-    dependencies=[Depends(limit_body)],
-    responses={401: {}, 403: {}, 413: {}},
-)
-def ingest(
-    body: CrossingBatch, device: CurrentDevice, session: SessionDep, settings: SettingsDep, now: ClockDep
-) -> IngestResponse:
-    """Upload up to 500 crossing records (device token). Idempotent: send a batch again as often as needed.
-
-    Each record is answered in `results` (same order): `accepted`, `duplicate` (already stored, identical),
-    `conflict` (id or seq already taken by other content: refused and flagged for the audit) or `invalid`
-    (`code` says why, e.g. `SCHEMA_INVALID`, `HASH_MISMATCH`). The checkpoint is the device's, never the body's.
-    """
-    limits = alerts.Limits.of(settings)
-    outcomes = crossings.ingest(session=session, device=device, records=body.records, now=now, limits=limits)
-    counts = {
-        status: 0
-        for status in (crossings.ACCEPTED, crossings.DUPLICATE, crossings.CONFLICT, crossings.INVALID)
-    }
-    for outcome in outcomes:
-        counts[outcome.status] += 1
-    return IngestResponse(
-        **counts,
-        results=[RecordResult.model_validate(outcome, from_attributes=True) for outcome in outcomes],
-    )
-
-
-def _escort_public(escort: EscortRequest, enterprise: Enterprise | None) -> EscortPublic:
-    return EscortPublic(
-        id=escort.id or 0,
-        crossing_id=escort.crossing_id,
-        checkpoint_id=escort.checkpoint_id,
-        plate=escort.plate,
-        status=escort.status,  # type: ignore[arg-type]
-        requested_at=escort.requested_at,
-        enterprise=EscortEnterprise(uscc=enterprise.uscc, name=enterprise.name, phone=enterprise.phone)
-        if enterprise
-        else None,
-        staff_name=escort.staff_name,
-        staff_phone=escort.staff_phone,
-        eta=escort.eta,
-        answered_at=escort.answered_at,
-        handed_over_at=escort.handed_over_at,
-    )
-
-
-@api.get("/escorts", response_model=EscortList, responses={401: {}, 403: {}})
-def device_escorts(
-    device: CurrentDevice,
-    session: SessionDep,
-    now: ClockDep,
-    since: Annotated[Moment | None, Query(description="server_time of the previous answer")] = None,
-    after: Annotated[
-        int, Query(ge=0, le=2**62, description="the last id of the previous page, when it said `more`")
-    ] = 0,
-) -> EscortList:
-    """Escort requests of the device's checkpoint with the enterprises' answers: those changed since `since`,
-    or without it every request not yet handed over; in pages of up to 500, in id order."""
-    checkpoints.touch_device(session=session, device=device, now=now)
-    rows = escorts.for_checkpoint(session, device.checkpoint_id, since, after=after, limit=ESCORT_PAGE + 1)
-    return EscortList(
-        server_time=now,
-        escorts=[_escort_public(e, enterprise) for e, enterprise in rows[:ESCORT_PAGE]],
-        more=len(rows) > ESCORT_PAGE,
-    )
-
-
-@api.post(
-    "/escorts/{escort_id}/handover",
-    response_model=EscortPublic,
-    responses={401: {}, 403: {}, 404: {}, 409: {}},
-)
-def handover(
-    body: HandoverRequest, escort: CheckpointEscort, session: SessionDep, now: ClockDep
-) -> EscortPublic:
-    """Record the hand-over of the vehicle to the enterprise's staff (a device of the request's checkpoint)."""
-    escort = escorts.hand_over(session=session, escort=escort, at=body.at, now=now)
-    enterprise = session.get(Enterprise, escort.enterprise_uscc) if escort.enterprise_uscc else None
-    return _escort_public(escort, enterprise)
-
-
-# ---- portal pages ------------------------------------------------------------------------------------------------
 
 
 def _timing(session: SessionDep, now: datetime) -> dict[str, Any]:

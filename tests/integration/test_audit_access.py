@@ -7,7 +7,8 @@ import re
 
 from fastapi.routing import APIRoute
 
-from server.audit import router as audit_router
+from server.audit import api as audit_api
+from server.audit import router as audit_pages
 from tests.integration import test_audit_views as views
 from tests.integration.conftest import OTHER_USCC
 
@@ -30,7 +31,7 @@ def audit_routes() -> list[str]:
                 found += walk(route.original_router)
         return found
 
-    return walk(audit_router.web) + walk(audit_router.api)
+    return walk(audit_pages.web) + walk(audit_api.api)
 
 
 def status_of(client, path: str) -> int:

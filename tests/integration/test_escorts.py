@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from server.checkpoints.models import Device as DeviceRow
-from server.crossings import router as crossings_router
+from server.crossings import api as crossings_api
 from server.crossings.models import EscortRequest
 from tests.integration import checkpoint_devices
 from tests.integration.checkpoint_devices import HOSTILE, Device, make_checkpoint
@@ -173,7 +173,7 @@ def test_device_fetches_changes_since_its_last_fetch(portal, app, device):
 
 
 def test_a_device_pages_through_more_requests_than_one_answer_holds(app, device, monkeypatch):
-    monkeypatch.setattr(crossings_router, "ESCORT_PAGE", 2)
+    monkeypatch.setattr(crossings_api, "ESCORT_PAGE", 2)
     records = [device.escort_record() for _ in range(5)]
     assert device.upload(*records).json()["accepted"] == 5
     pages, after = [], 0

@@ -1,4 +1,4 @@
-"""Portal pages of the bureau: the review queue (oldest first, overdue marked), search, the review and decision."""
+"""The bureau's application pages: the review queue (oldest first, overdue marked), search, the review and decision."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from sqlmodel import Session
 
 from server.accounts.models import BUREAU_ROLES, User
 from server.applications import queries, service
-from server.applications.pages import ApplicationId, detail_page, expired_first, helpers, recover
+from server.applications.deps import ApplicationId, expired_first
+from server.applications.rendering import detail_page, helpers, recover
 from server.deps import ClockDep, CurrentUser, Principal, PrincipalDep, SessionDep, SettingsDep, require
 from server.errors import AppError
-from server.web.pages import page
+from server.web.templating import page
 
 __all__ = ["bureau"]
 

@@ -10,12 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from server.bundles import service as bundles
+from server.bundles.schemas import BundleDelta
 from server.deps import ClockDep, SessionDep, SettingsDep
 
-web = APIRouter(include_in_schema=False)
+__all__ = ["api"]
+
 api = APIRouter(prefix="/api/v1", tags=["bundles"])
 
 BUNDLE_MEDIA_TYPE = "application/octet-stream"
@@ -59,18 +60,6 @@ def trust_bundle(
         return Response(status_code=304, headers=headers)
     headers["Content-Disposition"] = f'attachment; filename="trust-bundle-v{row.version}.cose"'
     return Response(bytes(row.signed), media_type=BUNDLE_MEDIA_TYPE, headers=headers)
-
-
-class BundleDelta(BaseModel):
-    from_version: int = Field(description="the version the client holds (the `since` asked for)")
-    to_version: int = Field(description="the current version")
-    revoked: list[str] = Field(
-        description="pass ids revoked in `to_version` that `from_version` does not list"
-    )
-    full_required: bool = Field(
-        description="true when something a delta cannot carry changed (keys, policy, enterprises), or "
-        "`from_version` is no longer kept: fetch the full bundle"
-    )
 
 
 @api.get("/trust-bundle/delta", response_model=BundleDelta, responses={422: {}})

@@ -1,0 +1,27 @@
+"""Response bodies of the enterprise administration API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from server.enterprises.models import Enterprise
+
+__all__ = ["EnterpriseAdmin"]
+
+
+class EnterpriseAdmin(BaseModel):
+    uscc: str
+    name: str
+    contact: str
+    phone: str
+    region: str
+    verified: bool
+    verified_at: datetime | None
+    verified_by: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, enterprise: Enterprise, verified_by: str | None) -> EnterpriseAdmin:
+        return cls(**enterprise.model_dump(exclude={"verified_by"}), verified_by=verified_by)

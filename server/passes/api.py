@@ -1,0 +1,72 @@
+"""The passes JSON API: list, detail, files and revocation.
+
+Every route that takes a pass id goes through ``passes.visible_pass``: an enterprise sees its own passes and
+another enterprise's id answers 404; bureau staff see every pass.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from server.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
+from server.passes import card
+from server.passes import service as passes
+from server.passes.downloads import FILE_RESPONSES, PageSize, file_response
+from server.passes.schemas import PassPublic, RevokeRequest, Status
+
+__all__ = ["api"]
+
+api = APIRouter(prefix="/api/v1", tags=["passes"])
+
+
+@api.get("/passes", response_model=list[PassPublic], responses={401: {}})
+def api_pass_list(
+    user: CurrentUser,
+    session: SessionDep,
+    now: ClockDep,
+    q: Annotated[str, Query(max_length=40, description="pass number, plate or pass id")] = "",
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[PassPublic]:
+    """Passes, newest first: an enterprise's own, or every pass for bureau staff."""
+    views = passes.list_passes(
+        session=session, viewer=user, now=now, query=q, status=status, limit=limit, offset=offset
+    )
+    return [PassPublic.of(view) for view in views]
+
+
+@api.get("/passes/{pass_id}", response_model=PassPublic, responses={401: {}, 404: {}})
+def api_pass(pass_id: str, user: CurrentUser, session: SessionDep, now: ClockDep) -> PassPublic:
+    return PassPublic.of(passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now))
+
+
+@api.get("/passes/{pass_id}/{kind}", response_class=Response, responses=FILE_RESPONSES)
+def api_pass_file(
+    pass_id: str,
+    kind: card.Format,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    size: Annotated[PageSize, Query(alias="page", description="PDF page size")] = "A5",
+) -> Response:
+    """The pass as a PNG or SVG QR code, or the printable PDF card (Chinese text; A5 unless `page=A4`)."""
+    file = passes.delivery_file(
+        session=session, pass_id=pass_id, viewer=user, kind=kind, settings=settings, page=size
+    )
+    return file_response(file)
+
+
+@api.post(
+    "/passes/{pass_id}/revoke", response_model=PassPublic, responses={401: {}, 403: {}, 404: {}, 409: {}}
+)
+def api_pass_revoke(
+    pass_id: str, body: RevokeRequest, user: CurrentUser, session: SessionDep, now: ClockDep
+) -> PassPublic:
+    """Revoke a pass: an enterprise its own, reviewers and administrators any. Checkpoints refuse it once
+    they hold the next trust bundle (or its revocation delta)."""
+    passes.revoke_pass(session=session, pass_id=pass_id, viewer=user, reason=body.reason, now=now)
+    return PassPublic.of(passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now))

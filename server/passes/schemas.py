@@ -1,0 +1,101 @@
+"""Response and request bodies of the passes API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from server.passes.views import PassView
+
+__all__ = [
+    "DriverPublic",
+    "EnterprisePublic",
+    "PassPublic",
+    "PersonPublic",
+    "RegionPublic",
+    "RevocationPublic",
+    "RevokeRequest",
+    "Status",
+]
+
+Status = Literal["valid", "not_yet_valid", "expired", "revoked"]
+
+
+class PersonPublic(BaseModel):
+    name: str
+    id_number: str = Field(description="masked, e.g. 320583********1234")
+
+
+class DriverPublic(PersonPublic):
+    licence_number: str = Field(description="masked")
+
+
+class RegionPublic(BaseModel):
+    code: str
+    name: str
+
+
+class EnterprisePublic(BaseModel):
+    uscc: str
+    name: str
+
+
+class RevocationPublic(BaseModel):
+    revoked_at: datetime
+    reason: str
+    revoked_by: str
+
+
+class PassPublic(BaseModel):
+    pass_id: str
+    serial: str = Field(description="issuing region code and serial, printed on the card")
+    status: Status
+    plate: str
+    plate_colour: str
+    enterprise: EnterprisePublic
+    driver: DriverPublic
+    escorts: list[PersonPublic]
+    origin: RegionPublic
+    destination: RegionPublic
+    travel_history: list[RegionPublic]
+    cargo: str
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime
+    kid: str = Field(description="the issuer key that signed the pass")
+    application_id: int | None
+    revocation: RevocationPublic | None
+    qr_text: str = Field(description="the signed pass as the QR carries it (masked numbers only)")
+
+    @classmethod
+    def of(cls, view: PassView) -> PassPublic:
+        record, claims, revocation = view.record, view.claims, view.revocation
+        return cls(
+            pass_id=record.pass_id,
+            serial=record.serial,
+            status=view.status,  # type: ignore[arg-type]
+            plate=claims["plate"],
+            plate_colour=claims["plate_colour"],
+            enterprise=EnterprisePublic(uscc=record.enterprise_uscc, name=view.enterprise_name),
+            driver=DriverPublic(**claims["driver"]),
+            escorts=[PersonPublic(**p) for p in claims["escorts"]],
+            origin=RegionPublic(**claims["origin"]),
+            destination=RegionPublic(**claims["destination"]),
+            travel_history=[RegionPublic(**r) for r in claims["travel_history"]],
+            cargo=view.cargo,
+            issued_at=record.issued_at,
+            valid_from=record.valid_from,
+            valid_until=record.valid_until,
+            kid=record.kid,
+            application_id=record.application_id,
+            revocation=RevocationPublic.model_validate(revocation, from_attributes=True)
+            if revocation
+            else None,
+            qr_text=record.qr_text,
+        )
+
+
+class RevokeRequest(BaseModel):
+    reason: str = Field(max_length=2000, description="required: why the pass is revoked (kept for the audit)")

@@ -1,0 +1,57 @@
+"""Request and response bodies of the release-policy API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from passcore.policy import Policy
+
+__all__ = ["PolicyChangePublic", "PolicyPublic", "PolicyUpdate"]
+
+
+class PolicyPublic(BaseModel):
+    version: int
+    effective_from: datetime
+    hard_hit: list[str] = Field(
+        description="GB/T 2260 region codes; a province or city code covers its parts"
+    )
+    fever_threshold_c: str = Field(description="decimal °C; at or above: MEDICAL_HOLD")
+    pass_mandatory: bool
+    hard_hit_without_enterprise: str
+    identity_check: str
+    escort_wait_limit_minutes: int
+    review_answer_hours: int
+    max_validity_days: int
+    temperature_min_c: str
+    temperature_max_c: str
+    bundle_stale_hours: int
+    retention_days: int
+    note: str
+
+    @classmethod
+    def of(cls, policy: Policy) -> PolicyPublic:
+        return cls.model_validate(policy.to_dict())
+
+
+class PolicyUpdate(BaseModel):
+    """Only the fields given change; the others keep their values in force."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not pass silently as "no change"
+
+    hard_hit: list[str] | None = Field(default=None, max_length=5000)
+    fever_threshold_c: str | None = Field(default=None, max_length=10)
+    pass_mandatory: bool | None = None
+    hard_hit_without_enterprise: str | None = Field(default=None, max_length=20)
+    identity_check: str | None = Field(default=None, max_length=20)
+    escort_wait_limit_minutes: int | None = None
+    review_answer_hours: int | None = None
+    max_validity_days: int | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+class PolicyChangePublic(BaseModel):
+    policy: PolicyPublic
+    changed: bool = Field(description="false when the values given were those already in force")
+    bundle_version: int = Field(description="the trust bundle version that carries the policy")
