@@ -1,4 +1,5 @@
-"""Imports flow server -> passcore <- checkpoint_client; passcore stays pure; public surfaces are declared."""
+"""Imports flow server -> passcore <- checkpoint_client; passcore stays pure; public surfaces are declared; no
+module takes part in an import cycle; each server domain keeps pages, API, shapes and tables where its rule says."""
 
 from __future__ import annotations
 
@@ -235,4 +236,121 @@ def test_the_import_graph_sees_function_level_and_relative_imports(tmp_path):
 def test_no_import_cycles_between_modules():
     """Cross-domain work lives in one module above the domains (``server.flows``), never in a service that
     imports another inside a function to dodge a cycle."""
-    assert cycles(import_graph()) == []
+    found = cycles(import_graph())
+    assert found == [], "import cycles (each a strongly connected set of modules):\n" + "\n".join(
+        " <-> ".join(cycle) for cycle in found
+    )
+
+
+# ---- one rule per domain (docs/design.md, "Code layout") ----------------------------------------------------------
+
+DOMAINS = (
+    "accounts",
+    "alerts",
+    "applications",
+    "audit",
+    "bundles",
+    "checkpoints",
+    "crossings",
+    "enterprises",
+    "keyring",
+    "passes",
+    "policy",
+    "retention",
+    "web",
+)
+NOT_DOMAINS = {"cli", "demo", "migrations"}  # the bureau's commands, demo aids, Alembic: no routes, no shapes
+
+
+def domain_modules() -> list[str]:
+    return [
+        name
+        for name in module_names(ROOT, ("server",))
+        if name.count(".") == 2 and name.split(".")[1] in DOMAINS
+    ]
+
+
+def is_router_module(module: str) -> bool:
+    leaf = module.rpartition(".")[2]
+    return leaf == "router" or leaf.startswith("router_")
+
+
+def test_every_package_of_the_server_is_a_domain_or_known_not_to_be_one():
+    packages = {p.name for p in (ROOT / "server").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages - NOT_DOMAINS == set(DOMAINS)
+
+
+def test_routers_are_made_only_in_router_and_api_modules():
+    makers = []
+    for name, path in module_names(ROOT, ("server",)).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                called = (
+                    node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                )
+                if called == "APIRouter":
+                    makers.append(name)
+    assert makers
+    stray = sorted({m for m in makers if not (is_router_module(m) or m.endswith(".api"))})
+    assert stray == [], "APIRouter made outside router*.py and api.py: " + ", ".join(stray)
+
+
+def test_pydantic_shapes_live_in_schemas_and_tables_in_models():
+    from pydantic import BaseModel
+
+    misplaced = []
+    for name in domain_modules():
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if not (isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == name):
+                continue
+            home = "models" if hasattr(value, "__table__") else "schemas"
+            if name.rpartition(".")[2] != home:
+                misplaced.append(f"{name}.{value.__name__} belongs in {home}.py")
+    assert misplaced == [], "\n".join(misplaced)
+
+
+def served_routes(tmp_path):
+    """(path, route, documented) of every route the app serves, through included routers (FastAPI includes
+    them lazily); documented: the route is in the OpenAPI document."""
+    from fastapi.routing import APIRoute
+
+    from server.config import get_settings
+    from server.main import create_app
+
+    app = create_app(get_settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'layout.db'}"))
+    paths = app.openapi()["paths"]
+
+    def walk(found, prefix):
+        for route in found:
+            if isinstance(route, APIRoute):
+                path = prefix + route.path
+                yield path, route, any(m.lower() in paths.get(path, {}) for m in route.methods)
+            elif hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+    return list(walk(app.routes, ""))
+
+
+def test_json_routes_live_in_api_modules_and_pages_in_router_modules(tmp_path):
+    from fastapi.responses import HTMLResponse
+
+    routes = served_routes(tmp_path)
+    assert len(routes) > 60
+    wrong = []
+    for path, route, documented in routes:
+        module = route.endpoint.__module__
+        html = getattr(route.response_class, "value", route.response_class) is HTMLResponse
+        if module == "server.main":  # the app's own health check
+            continue
+        if module.endswith(".api"):
+            if not path.startswith("/api/v1/") or not documented or html:
+                wrong.append(f"{module}: {path} is not a documented JSON route under /api/v1")
+        elif is_router_module(module):
+            if path.startswith("/api/") or documented:
+                wrong.append(
+                    f"{module}: {path} is not a portal page (under /api/ or in the OpenAPI document)"
+                )
+        else:
+            wrong.append(f"{module}: {path} is served from neither router*.py nor api.py")
+    assert wrong == [], "\n".join(wrong)
