@@ -1,4 +1,4 @@
-"""`checkpoint`: the checkpoint side's command line (DESIGN.md section 8), composed from one Typer app per group.
+"""`checkpoint`: the checkpoint side's command line (docs/design.md, "Contracts"), composed from one Typer app per group.
 
 Exit codes: 0 a verified pass or a decision made; 2 bad input; 3 a pass that does not verify; 4 (`enroll`,
 `sync`) the server could not be reached. Every error is one line on stderr; never a traceback for bad input.

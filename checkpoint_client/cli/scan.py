@@ -1,7 +1,8 @@
 """`checkpoint scan --source (INDEX | VIDEO | FOLDER) [--bundle FILE] [--decoder zxing|pyzbar] --json`.
 
-One line per pass read (DESIGN.md section 8): ``source`` (the file name, or the frame number of a video or a
-camera), ``valid``, ``pass_id``, ``reasons`` (each ``code`` and ``message``), then ``kid`` and the ``claims``.
+One line per pass read (docs/design.md, "Contracts"): ``source`` (the file name, or the frame number of a video or a
+camera), ``valid``, ``pass_id``, ``reasons`` (each ``code`` and ``message``), then ``kid``, the ``claims`` and
+``unknown_claims`` (the keys of claims this version skipped; see docs/pass-format.md).
 A QR code that is not a pass gets a line with valid=false and the reason. Every image of a folder is its own
 photograph; in a video or from a camera a pass held up for many frames is one line.
 """
@@ -41,7 +42,7 @@ class _Printer:
         self.count += 1
         if self.as_json:
             line: dict[str, Any] = {"source": source} | {
-                k: report[k] for k in ("valid", "pass_id", "reasons", "kid", "claims")
+                k: report[k] for k in ("valid", "pass_id", "reasons", "kid", "claims", "unknown_claims")
             }
             typer.echo(json.dumps(line, ensure_ascii=False))
         elif report["valid"]:

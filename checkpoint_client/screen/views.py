@@ -1,7 +1,7 @@
 """What the page shows, as JSON: a vehicle with its verification, a decision, escorts, recent decisions.
 
 Views carry codes, not words: the page translates them (its words include passcore.reasons' messages), so one
-view serves both languages. Times are shown in local time (DESIGN.md section 9), plates in their usual form.
+view serves both languages. Times are shown in local time (docs/design.md, "Conventions"), plates in their usual form.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`checkpass`: the server side's command line (DESIGN.md section 8), composed from one Typer app per group.
+"""`checkpass`: the server side's command line (docs/design.md, "Contracts"), composed from one Typer app per group.
 
 Every command reads its settings once, works in one database transaction and prints either a line for people
 or, with --json, a JSON document. Bad input exits 2 with one line on stderr; never a traceback.

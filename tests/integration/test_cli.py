@@ -1,4 +1,4 @@
-"""The installed `checkpass` and `checkpoint` commands, end to end, as DESIGN.md section 8 says."""
+"""The installed `checkpass` and `checkpoint` commands, end to end, as docs/design.md ("Contracts") says."""
 
 from __future__ import annotations
 
@@ -482,6 +482,20 @@ def test_verify_json_names_the_unknown_claims_of_a_pass_that_verifies_and_never_
     report = json.loads(done.stdout)
     assert (report["valid"], report["reasons"][0]["code"]) == (True, "PASS_VALID")
     assert report["unknown_claims"] == ["-65537/10", "-70099"]
+    assert "value-never-shown" not in done.stdout + done.stderr
+
+
+def test_scan_json_names_the_unknown_claims_too(station):
+    import qrcode
+
+    text = _grown_pass(station, {-70099: "value-never-shown"})
+    station.publish()
+    shots = station.tmp / "grown-shots"
+    shots.mkdir()
+    qrcode.make(text, border=4, box_size=6).save(shots / "grown.png")
+    done = station.run("checkpoint", "scan", "--source", shots, "--json")
+    [line] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (line["valid"], line["unknown_claims"]) == (True, ["-70099"])
     assert "value-never-shown" not in done.stdout + done.stderr
 
 

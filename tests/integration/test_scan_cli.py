@@ -1,5 +1,5 @@
 """`checkpoint scan --source … --json` and `checkpoint verify IMAGE --decoder …`, run as installed commands on
-passes issued by `checkpass issue`, from a folder of webcam-like frames and from a video (DESIGN.md section 8)."""
+passes issued by `checkpass issue`, from a folder of webcam-like frames and from a video (docs/design.md, "Contracts")."""
 
 from __future__ import annotations
 

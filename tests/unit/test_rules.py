@@ -1,4 +1,4 @@
-"""The release rules of DESIGN.md section 2, table-driven: every rule, their precedence and the boundaries."""
+"""The release rules of docs/design.md ("Release rules"), table-driven: every rule, their precedence and the boundaries."""
 
 from __future__ import annotations
 
