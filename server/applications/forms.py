@@ -92,7 +92,8 @@ class ApplicationForm:
             wanted = int(rows)
         except ValueError:
             wanted = DEFAULT_ESCORT_ROWS
-        form = cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+        posted: dict[str, Any] = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        form = cls(**posted)
         return replace(form, escorts=escorts, escort_rows=max(len(escorts), min(wanted, MAX_ESCORTS)))
 
     def with_more_rows(self) -> ApplicationForm:

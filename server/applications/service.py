@@ -112,7 +112,8 @@ def _validate(session: Session, data: Any, enterprise: Enterprise, now: datetime
     given = data.get("enterprise")
     if given is not None:
         try:
-            own = isinstance(given, dict) and ids.validate_uscc(given.get("uscc")) == enterprise.uscc
+            uscc = given.get("uscc") if isinstance(given, dict) else None
+            own = isinstance(uscc, str) and ids.validate_uscc(uscc) == enterprise.uscc
         except InputError:
             own = False
         if not own:

@@ -10,6 +10,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 import qrcode
 import qrcode.constants
@@ -60,7 +61,7 @@ def _qr_data(text: str) -> qrcode.QRCode:
     qr = qrcode.QRCode(version=None, error_correction=qrcode.constants.ERROR_CORRECT_M, border=_BORDER)
     # Forcing the mode makes non-Base45 text an error instead of a silent fall back to byte mode,
     # which would need a noticeably bigger symbol.
-    qr.add_data(QRData(text, mode=MODE_ALPHA_NUM))
+    qr.add_data(QRData(text, mode=cast(Literal[2], MODE_ALPHA_NUM)))
     return qr
 
 
@@ -107,7 +108,8 @@ def _png(qr: qrcode.QRCode, path: Path, box_size: int) -> None:
 def _svg(qr: qrcode.QRCode, path: Path) -> None:
     # The Fill variant of SvgPathImage paints the quiet zone white; a transparent one vanishes on a
     # dark page or a phone in dark mode.
-    qr.make_image(image_factory=qrcode.image.svg.SvgPathFillImage).save(str(path))
+    with path.open("wb") as out:
+        qr.make_image(image_factory=qrcode.image.svg.SvgPathFillImage).save(out)
 
 
 @functools.cache

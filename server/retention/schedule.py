@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,6 +83,7 @@ def _loop(engine: Engine, settings: Settings, stop: threading.Event) -> None:
         delay = settings.audit_interval_minutes * 60
 
 
+@asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
     """Start the audit thread with the app (not in tests that never start the app's lifespan)."""
     settings: Settings = app.state.settings

@@ -267,3 +267,18 @@ def test_the_schedule_runs_once_a_day_whatever_the_number_of_workers(app, device
     with Session(app.state.engine) as session:
         assert len(session.exec(select(RetentionRun)).all()) == 2
     assert "failed" not in caplog.text  # the sweep audits purged records without tripping over them
+
+
+def test_the_app_runs_the_audit_thread_for_its_lifetime_only(app):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    def audit_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "checkpass-audit"]
+
+    assert audit_threads() == []
+    with TestClient(app) as client:  # runs the app's lifespan, as `checkpass serve` does
+        assert client.get("/healthz").status_code == 200
+        assert len(audit_threads()) == 1
+    assert audit_threads() == []

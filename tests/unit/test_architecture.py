@@ -117,7 +117,15 @@ PUBLIC_MODULES = [
     "passcore.policy",
     "passcore.rules",
     "passcore.reasons",
+    "passcore.chain",
+    "passcore.crossing",
+    "passcore.extensions",
 ]
+
+
+def test_every_passcore_module_declares_its_public_surface():
+    modules = {f"passcore.{p.stem}" for p in (ROOT / "passcore").glob("*.py") if p.stem != "__init__"}
+    assert modules == set(PUBLIC_MODULES)
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
