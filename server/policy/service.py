@@ -128,7 +128,7 @@ def _note(value: Any) -> str:
 
 
 # field -> (parser, message key shown beside the field). The thresholds that are not here (plausible
-# temperature range, staleness, retention) are changed deliberately, with `checkpass policy set`.
+# temperature range, staleness, retention) keep their defaults: no page or command changes them yet.
 EDITABLE: dict[str, tuple[Callable[[Any], Any], str]] = {
     "hard_hit": (_codes, "admin_hard_hit_invalid"),
     "fever_threshold_c": (lambda v: str(parse_temperature(v)), "admin_fever_invalid"),
