@@ -36,7 +36,12 @@ from server.crossings.models import Crossing, CrossingEnterpriseDay, CrossingHou
 
 __all__ = ["COLUMNS", "Source", "add", "day_parts", "floor", "hour_parts", "rebuild"]
 
-COLUMNS: dict[str, str] = {RELEASE: "released", ESCORT_REQUIRED: "escorted", REFUSE: "refused", MEDICAL_HOLD: "held"}
+COLUMNS: dict[str, str] = {
+    RELEASE: "released",
+    ESCORT_REQUIRED: "escorted",
+    REFUSE: "refused",
+    MEDICAL_HOLD: "held",
+}
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 # Both databases accept the same upsert; SQLAlchemy spells it per dialect.
 _UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
