@@ -126,9 +126,8 @@ class SigningKey:
     private: PrivateKey
 
     def __post_init__(self) -> None:
-        _signing_alg_of(
-            self.private
-        )  # refuse any other curve or key type when the key is made, not when it signs
+        # Refuse any other curve or key type when the key is made, not when it signs.
+        _signing_alg_of(self.private)
 
     @classmethod
     def from_pem(cls, pem: bytes, passphrase: bytes | None = None) -> SigningKey:
