@@ -171,7 +171,9 @@ def enrol(
         save_device(settings, device)
         version, problem_text = None, None
         try:
-            answer = api.call("GET", "/api/v1/trust-bundle")
+            # With the new token: the server records which bundle this device holds (its audit judges by that).
+            fetch = server_api.Api(settings, server, http, token=device.token)
+            answer = fetch.call("GET", "/api/v1/trust-bundle")
             if answer.status_code != 200:
                 raise server_api.SyncError(server_api.problem_of(answer)[1])
             version = truststore.accept_bundle(settings, answer.content, now=now).version

@@ -2,6 +2,8 @@
 
 Both are public. Checkpoints call them with their device token, but the bundle is signed by the root key the
 checkpoint pinned at enrolment and carries no secrets, so anyone may fetch it (a USB stick carries the same bytes).
+A full-bundle answer to a device's token is recorded (``servings``): the audit judges the device's records by
+what it was served, not by what they claim.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
 from server.bundles import service as bundles
+from server.bundles import servings
 from server.bundles.schemas import BundleDelta
-from server.deps import ClockDep, SessionDep, SettingsDep
+from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 
 __all__ = ["api"]
 
@@ -45,6 +48,7 @@ def trust_bundle(
     session: SessionDep,
     settings: SettingsDep,
     now: ClockDep,
+    principal: PrincipalDep,
     if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> Response:
     """The current signed trust bundle, as raw bytes (`application/octet-stream`: a tagged COSE_Sign1, the same
@@ -52,8 +56,11 @@ def trust_bundle(
 
     `ETag` is `"<version>-<digest prefix>"`; send it back in `If-None-Match` to get `304 Not Modified` while
     nothing changed. `X-Bundle-Version` names the version. A new version is signed when anything in it changed
-    (a revocation, key, policy or enterprise) or the newest is half-way to its expiry."""
+    (a revocation, key, policy or enterprise) or the newest is half-way to its expiry. Fetched with a device's
+    token, the version answered (also by a 304) is recorded as served to that device, for the audit."""
     row = bundles.publish(session=session, settings=settings, now=now)
+    if principal.device_id is not None:
+        servings.record(session=session, device_id=principal.device_id, version=row.version, now=now)
     tag = bundles.etag(row)
     headers = {"ETag": tag, "X-Bundle-Version": str(row.version), "Cache-Control": "no-cache"}
     if _matches(if_none_match, tag):

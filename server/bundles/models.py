@@ -1,8 +1,9 @@
-"""Signed trust-bundle versions, kept so any version an audit names can be produced again."""
+"""Signed trust-bundle versions, kept so any version an audit names can be produced again, and which of them the
+server handed to which enrolled device when (the audit's knowledge of the rules a device held)."""
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime
@@ -17,3 +18,17 @@ class BundleVersion(SQLModel, table=True):
     digest: str = Field(max_length=64)  # SHA-256 of the signed content, to tell whether anything changed
     policy_version: int = Field(foreign_key="policy_version.version")
     signed: bytes = Field(sa_type=LargeBinary)
+
+
+class BundleServing(SQLModel, table=True):
+    """A bundle version answered to an enrolled device (its token came with the fetch; a 304 counts: the device
+    then holds that version). A device polling every 30 s adds a row only when the version changes or the last row
+    is older than ``server.bundles.servings.GRANULARITY``: the audit needs when a device last fetched, not every poll."""
+
+    __tablename__ = "bundle_serving"
+    __table_args__ = (Index("ix_bundle_serving_device_time", "device_id", "served_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", max_length=32)
+    version: int = Field(foreign_key="bundle_version.version")
+    served_at: datetime = Field(sa_type=UTCDateTime)
