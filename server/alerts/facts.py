@@ -13,8 +13,11 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from passcore.policy import Policy
+from passcore.reasons import RELEASE
 from server.alerts import rules
-from server.alerts.replay import ReplayContext, replay_crossing
+from server.alerts.context import DecisionContext
+from server.alerts.context import findings as context_findings
+from server.alerts.replay import ReplayContext, ReplayResult, replay_crossing
 from server.checkpoints.models import Checkpoint
 from server.config import Settings
 from server.crossings.models import Crossing, EscortRequest
@@ -71,11 +74,20 @@ def crossing_findings(
     findings: list[rules.Finding] = []
     for crossing in crossings:
         body = json.loads(crossing.body_json)
+        # The instant the server believes: decided_at, or the receipt when decided_at is implausible.
+        chosen = context.decision_context(crossing)
+        findings += context_findings(
+            chosen,
+            crossing_id=crossing.id,
+            device_id=crossing.device_id,
+            checkpoint_id=crossing.checkpoint_id,
+            pass_id=crossing.pass_id,
+        )
         facts = rules.CrossingFacts(
             crossing_id=crossing.id,
             device_id=crossing.device_id,
             checkpoint_id=crossing.checkpoint_id,
-            decided_at=crossing.decided_at,
+            decided_at=chosen.at,
             outcome=crossing.outcome,
             reasons=frozenset(body["reasons"]),
             verification=body["verification"],
@@ -86,26 +98,40 @@ def crossing_findings(
         findings += rules.crossing_findings(facts)
         replay = replay_crossing(session, crossing, context=context)
         if not replay.matches and replay.replayable:
-            findings.append(
-                rules.Finding(
-                    kind=rules.DECISION_DIFFERS,
-                    dedupe_key=f"{rules.DECISION_DIFFERS}:{crossing.id}",
-                    occurred_at=crossing.decided_at,
-                    crossing_id=crossing.id,
-                    device_id=crossing.device_id,
-                    pass_id=crossing.pass_id,
-                    checkpoint_id=crossing.checkpoint_id,
-                    detail={
-                        "problem": replay.detail,
-                        "uploaded": {
-                            "outcome": replay.recorded_outcome,
-                            "reasons": list(replay.recorded_reasons),
-                        },
-                        "replayed": {"outcome": replay.outcome, "reasons": list(replay.reasons)},
-                    },
-                )
-            )
+            findings.append(_differs(crossing, replay, chosen))
     return findings
+
+
+def _differs(crossing: Crossing, replay: ReplayResult, chosen: DecisionContext) -> rules.Finding:
+    """``decision_differs``; ``release_forbidden`` when the vehicle went through under a claim the server set
+    aside and the rules stop it under the context the server chose (the reason a laptop would be tampered with)."""
+    forbidden = (
+        chosen.differs and replay.recorded_outcome == RELEASE and replay.outcome not in (None, RELEASE)
+    )
+    kind = rules.RELEASE_FORBIDDEN if forbidden else rules.DECISION_DIFFERS
+    detail: dict[str, Any] = {
+        "problem": replay.detail,
+        "uploaded": {"outcome": replay.recorded_outcome, "reasons": list(replay.recorded_reasons)},
+        "replayed": {"outcome": replay.outcome, "reasons": list(replay.reasons)},
+    }
+    if chosen.differs:
+        detail["context"] = {
+            "bundle": chosen.bundle_version,
+            "policy": chosen.policy_version,
+            "claimed_bundle": chosen.claim.bundle_version,
+            "claimed_policy": chosen.claim.policy_version,
+            "problems": list(chosen.problems),
+        }
+    return rules.Finding(
+        kind=kind,
+        dedupe_key=f"{kind}:{crossing.id}",
+        occurred_at=chosen.at,
+        crossing_id=crossing.id,
+        device_id=crossing.device_id,
+        pass_id=crossing.pass_id,
+        checkpoint_id=crossing.checkpoint_id,
+        detail=detail,
+    )
 
 
 def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) -> list[rules.Finding]:

@@ -6,6 +6,9 @@ verification code), the pass as the server issued it (its QR text, verified agai
 against the bundle version the device used, so a revocation that bundle listed counts), and that bundle's policy
 and enterprise directory. A forged pass cannot be verified again (its text was never kept): its recorded
 verification code is taken as given, which is safe because it can only lead to REFUSE.
+
+Which bundle and instant those are is the server's choice (``server.alerts.context``): the record's claim when
+the bundles served to the device bear it out (every honest record), else the bundle the device held by then.
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ from passcore import crossing, rules, trust
 from passcore.errors import CheckpassError, InputError
 from passcore.keys import PublicKey
 from passcore.policy import Policy
+from server.alerts import chains
+from server.alerts.context import Claim, DecisionContext, History, Identity, Serving, choose
+from server.alerts.rules import ChainLink
+from server.bundles import servings
 from server.bundles.models import BundleVersion
+from server.checkpoints.models import Device
 from server.crossings.models import Crossing
 from server.keyring.models import ROLE_ROOT, KeyRecord
 from server.passes.models import IssuedPass
@@ -42,6 +50,9 @@ NOT_A_RECORD = "NOT_A_RECORD"  # the stored body does not fit the crossing-recor
 NOT_REPLAYABLE = frozenset({PURGED})
 _WITH_CLAIMS = frozenset({"PASS_VALID", "PASS_EXPIRED", "PASS_NOT_YET_VALID", "PASS_REVOKED"})
 _BUNDLE_CACHE: dict[tuple[int, str], trust.TrustBundle] = {}  # signed versions never change
+MAX_ENROLMENTS = (
+    10  # of one laptop followed back through its chain (each enrolment is an administrator's act)
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,9 @@ class ReplayResult:
     bundle_version: int = 0
     verification: str | None = None  # the verification code the replay arrived at
     message: str = field(default="", compare=False)  # for people: what went wrong, in English
+    context: DecisionContext | None = (
+        None  # the bundle and instant replayed under, and why (None: not chosen)
+    )
 
     @property
     def replayable(self) -> bool:
@@ -73,6 +87,7 @@ class ReplayResult:
             "bundle_version": self.bundle_version,
             "verification": self.verification,
             "message": self.message,
+            "context": self.context.to_dict() if self.context else None,
         }
 
 
@@ -86,6 +101,7 @@ class ReplayContext:
         self._roots: list[PublicKey] | None = None
         self._bundles: dict[int, trust.TrustBundle | None] = {}
         self._authenticated: dict[tuple[int, str], trust.Verification] = {}
+        self._histories: dict[str, History] = {}
 
     def prefetch_passes(self, pass_ids: set[str]) -> None:
         wanted = pass_ids - self._passes.keys()
@@ -110,6 +126,43 @@ class ReplayContext:
         if key not in self._authenticated:
             self._authenticated[key] = trust.authenticate(qr_text, bundle)
         return trust.at_instant(self._authenticated[key], at)
+
+    def history(self, device_id: str) -> History:
+        """The laptop's enrolments (this device and those its chain continues) with what each was served."""
+        if device_id not in self._histories:
+            devices = self._enrolments(device_id)
+            served = servings.served_to(self.session, [d.id for d in devices])
+            self._histories[device_id] = History(
+                tuple(
+                    Identity(d.id, d.enrolled_at, tuple(Serving(*row) for row in served[d.id]))
+                    for d in reversed(devices)
+                )
+            )
+        return self._histories[device_id]
+
+    def _enrolments(self, device_id: str) -> list[Device]:
+        """The device, then the device its chain continues, and so on (newest first)."""
+        found: list[Device] = []
+        current = self.session.get(Device, device_id)
+        while current is not None and len(found) < MAX_ENROLMENTS and current not in found:
+            found.append(current)
+            query = (
+                select(Crossing.seq, Crossing.prev_hash)
+                .where(Crossing.device_id == current.id)
+                .order_by(col(Crossing.seq))
+                .limit(1)
+            )
+            first = self.session.exec(query).first()
+            link = ChainLink(first[0], "", first[1], "", None) if first else None
+            previous = chains.continued_from(self.session, current.id, link) if link else None
+            current = self.session.get(Device, previous) if previous else None
+        return found
+
+    def decision_context(self, crossing: Crossing) -> DecisionContext:
+        claim = Claim(
+            crossing.bundle_version, crossing.policy_version, crossing.decided_at, crossing.received_at
+        )
+        return choose(claim, self.history(crossing.device_id))
 
     def bundle(self, version: int) -> trust.TrustBundle | None:
         if version not in self._bundles:
@@ -182,23 +235,33 @@ def replay_body(
     policy: Policy | None,
     qr_text: str | None,
     context: ReplayContext | None = None,
+    chosen: DecisionContext | None = None,
 ) -> ReplayResult:
-    """Replay one record's decision (``body`` is the record as uploaded) with the given versions."""
+    """Replay one record's decision (``body`` is the record as uploaded) with the given versions, at the record's
+    ``decided_at`` or the instant the server ``chosen`` (whose bundle, if it differs from the claim, is given)."""
     try:
         crossing.read_contents(body)
     except InputError as err:
-        return _result(body, NOT_A_RECORD, err.message)
+        return _result(body, NOT_A_RECORD, err.message, context=chosen)
+    own = chosen is None or not chosen.differs
     if bundle is not None:
-        # The policy travels inside the bundle: the device decided under the bundle's copy.
-        if bundle.policy.version != body["policy_version"]:
-            return _result(body, POLICY_NOT_BUNDLED, "the bundle used carries another policy version")
+        # The policy travels inside the bundle: the device decided under the bundle's copy. (A claim the server
+        # set aside is judged by the context alerts; the replay then runs under the bundle the server chose.)
+        if own and bundle.policy.version != body["policy_version"]:
+            return _result(
+                body, POLICY_NOT_BUNDLED, "the bundle used carries another policy version", context=chosen
+            )
         policy = bundle.policy
     if policy is None:
-        return _result(body, POLICY_UNKNOWN, f"no policy version {body['policy_version']} on this server")
-    at = datetime.fromisoformat(body["decided_at"])
+        return _result(
+            body, POLICY_UNKNOWN, f"no policy version {body['policy_version']} on this server", context=chosen
+        )
+    at = chosen.at if chosen is not None else datetime.fromisoformat(body["decided_at"])
     verification = _verification(body, bundle, qr_text, at, context)
     if isinstance(verification, str):
-        return _result(body, verification, "the pass cannot be verified again from the record")
+        return _result(
+            body, verification, "the pass cannot be verified again from the record", context=chosen
+        )
     try:
         decision = rules.decide(
             verification=verification,
@@ -213,7 +276,9 @@ def replay_body(
         )
     except CheckpassError as err:
         # The record lacks an input the decision needs: the device decided without it.
-        return _result(body, INPUT_INCOMPLETE, err.code, verification=verification and verification.code)
+        return _result(
+            body, INPUT_INCOMPLETE, err.code, verification=verification and verification.code, context=chosen
+        )
     same_outcome = decision.outcome == body["outcome"]
     same_reasons = set(decision.reasons) == set(body["reasons"])
     detail = (
@@ -225,22 +290,26 @@ def replay_body(
         outcome=decision.outcome,
         reasons=decision.reasons,
         verification=verification.code if verification else None,
+        context=chosen,
     )
 
 
 def replay_crossing(
     session: Session, crossing: Crossing, *, context: ReplayContext | None = None
 ) -> ReplayResult:
-    """Replay a stored crossing under the policy and bundle versions it names."""
+    """Replay a stored crossing under the policy and bundle versions the server chose for it (its claim, when
+    what the device was served bears it out)."""
     body = json.loads(crossing.body_json)
     if crossing.purged_at is not None:
         return _result(body, PURGED, "personal data was purged after the retention period")
     context = context or ReplayContext(session)
-    bundle = context.bundle(crossing.bundle_version) if crossing.bundle_version else None
-    if crossing.bundle_version and bundle is None:
+    chosen = context.decision_context(crossing)
+    version = chosen.bundle_version
+    bundle = context.bundle(version) if version else None
+    if version and bundle is None:
         return _result(
-            body, BUNDLE_UNKNOWN, f"no trust bundle version {crossing.bundle_version} on this server"
+            body, BUNDLE_UNKNOWN, f"no trust bundle version {version} on this server", context=chosen
         )
     policy = None if bundle else context.policy(crossing.policy_version)
     qr_text = context.qr_text(crossing.pass_id) if crossing.pass_id else None
-    return replay_body(body, bundle=bundle, policy=policy, qr_text=qr_text, context=context)
+    return replay_body(body, bundle=bundle, policy=policy, qr_text=qr_text, context=context, chosen=chosen)

@@ -19,10 +19,12 @@ from passcore.chain import GENESIS
 from passcore.reasons import MEDICAL_HOLD
 
 __all__ = [
+    "BUNDLE_NOT_SERVED",
     "CHAIN_GAP",
     "CHAIN_TAMPERED",
     "CLONED_PASS",
     "CROSSING_RULES",
+    "DECIDED_AT_IMPLAUSIBLE",
     "DECISION_DIFFERS",
     "ESCORT_WAIT",
     "FEVER",
@@ -30,6 +32,8 @@ __all__ = [
     "PASS_FORGED",
     "PASS_MISMATCH",
     "PASS_REVOKED",
+    "RELEASE_FORBIDDEN",
+    "STALE_RULES",
     "UPLOAD_CONFLICT",
     "ChainLink",
     "ChainProblem",
@@ -52,6 +56,9 @@ PASS_REVOKED, CLONED_PASS, CHAIN_GAP, CHAIN_TAMPERED = (
     "chain_tampered",
 )
 DECISION_DIFFERS, UPLOAD_CONFLICT = "decision_differs", "upload_conflict"
+# A record's claimed context against what the server served the device (server/alerts/context.py).
+STALE_RULES, BUNDLE_NOT_SERVED = "stale_rules", "bundle_not_served"
+DECIDED_AT_IMPLAUSIBLE, RELEASE_FORBIDDEN = "decided_at_implausible", "release_forbidden"
 KINDS = (
     PASS_FORGED,
     PASS_MISMATCH,
@@ -60,6 +67,10 @@ KINDS = (
     FEVER,
     ESCORT_WAIT,
     DECISION_DIFFERS,
+    RELEASE_FORBIDDEN,
+    STALE_RULES,
+    BUNDLE_NOT_SERVED,
+    DECIDED_AT_IMPLAUSIBLE,
     CHAIN_GAP,
     CHAIN_TAMPERED,
     UPLOAD_CONFLICT,
