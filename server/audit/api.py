@@ -25,6 +25,7 @@ from server.audit.schemas import (
     ReasonPublic,
 )
 from server.deps import ClockDep, SessionDep, SettingsDep, require_bureau
+from server.enterprises import service as enterprises
 from server.policy import service as policy_service
 from server.web.i18n import translate
 
@@ -228,7 +229,8 @@ def my_crossings(
     limit: Limit = 50,
 ) -> CrossingPage:
     """The signed-in enterprise's own crossings (same filters as the bureau's list)."""
-    f = parse(session, raw, zone=settings.timezone).only_enterprise(user.enterprise_uscc or "")
+    since = enterprises.visible_since(session, user.enterprise_uscc)
+    f = parse(session, raw, zone=settings.timezone).only_enterprise(user.enterprise_uscc or "", since)
     return _page(session, f, after, limit)
 
 
@@ -237,9 +239,5 @@ def my_crossing(
     crossing: OwnedCrossing, session: SessionDep, now: ClockDep, lang: Lang = "zh"
 ) -> CrossingDetailPublic:
     """One of the enterprise's own crossings (another enterprise's id answers 404)."""
-    found = details.load(session, crossing, now=now, full=False)
-    answer = detail_public(found, lang)
-    # Health data stays with the bureau: the enterprise learns the outcome and its reasons, not temperatures.
-    for occupant in answer.occupants:
-        occupant.temperature_c = None
-    return answer
+    # Health data stays with the bureau: the enterprise learns the outcome and its reasons, not who had a fever.
+    return detail_public(details.load(session, crossing, now=now, full=False), lang)

@@ -13,6 +13,7 @@ from server.audit.filters import parse_range
 from server.audit.stats import Span
 from server.crossings.models import Crossing
 from server.deps import SessionDep, require, require_bureau
+from server.enterprises import service as enterprises
 from server.errors import BadRequest, NotFound
 
 __all__ = [
@@ -97,12 +98,16 @@ def get_bureau_crossing(crossing_id: CrossingId, _: BureauUser, session: Session
 
 
 def get_owned_crossing(crossing_id: CrossingId, user: EnterpriseUser, session: SessionDep) -> Crossing:
-    """A crossing of the signed-in user's enterprise; another enterprise's answers 404, like a missing one."""
+    """A crossing of the signed-in user's enterprise decided since its verification; another enterprise's, or
+    one from before, answers 404 like a missing one."""
     crossing = session.get(Crossing, crossing_id)
+    since = enterprises.visible_since(session, user.enterprise_uscc)
     if (
         crossing is None
+        or since is None
         or crossing.enterprise_uscc is None
         or crossing.enterprise_uscc != user.enterprise_uscc
+        or crossing.decided_at < since
     ):
         raise NotFound("no such crossing", code="CROSSING_NOT_FOUND")
     return crossing

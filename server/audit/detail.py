@@ -29,8 +29,8 @@ __all__ = ["Conflict", "Detail", "EscortTimeline", "Occupant", "load"]
 class Occupant:
     role: str
     name: str  # "" once the retention purge has removed it
-    temperature_c: Decimal | None
-    fever: bool
+    temperature_c: Decimal | None  # None also for an enterprise: health data stays with the bureau
+    fever: bool | None  # None: not shown (an enterprise sees the crossing's outcome, not who had a fever)
     origin: str | None
     travel_history: list[str]
 
@@ -85,19 +85,19 @@ def _temperature(value: Any) -> Decimal | None:
         return None
 
 
-def _occupants(body: dict[str, Any], policy: Policy | None) -> list[Occupant]:
+def _occupants(body: dict[str, Any], policy: Policy | None, *, health: bool) -> list[Occupant]:
     threshold = policy.fever_threshold_c if policy else Policy().fever_threshold_c
     found = []
     for raw in body.get("occupants", []):
         if not isinstance(raw, dict):
             continue
-        temperature = _temperature(raw.get("temperature_c"))
+        temperature = _temperature(raw.get("temperature_c")) if health else None
         found.append(
             Occupant(
                 role=str(raw.get("role") or ""),
                 name=str(raw.get("name") or ""),
                 temperature_c=temperature,
-                fever=temperature is not None and temperature >= threshold,
+                fever=(temperature is not None and temperature >= threshold) if health else None,
                 origin=raw.get("origin") if isinstance(raw.get("origin"), str) else None,
                 travel_history=[str(code) for code in raw.get("travel_history") or []],
             )
@@ -153,7 +153,7 @@ def _neighbour(session: Session, crossing: Crossing, seq: int) -> str | None:
 
 def load(session: Session, crossing: Crossing, *, now: datetime, full: bool = True) -> Detail:
     """Everything the detail page shows. ``full=False`` (an enterprise's view) skips the bureau-only parts:
-    conflicts, the device's chain and the replay."""
+    conflicts, the device's chain, the replay and every occupant's temperature and fever."""
     body = _parse(crossing.body_json)
     policy = _policy(session, crossing.policy_version)
     issued = session.get(IssuedPass, crossing.pass_id) if crossing.pass_id else None
@@ -166,7 +166,7 @@ def load(session: Session, crossing: Crossing, *, now: datetime, full: bool = Tr
         issued=issued,
         revocation=session.get(Revocation, issued.pass_id) if issued else None,
         policy=policy,
-        occupants=_occupants(body, policy),
+        occupants=_occupants(body, policy, health=full),
         body_intact=hashlib.sha256(crossing.body_json.encode()).hexdigest() == crossing.record_hash,
         escort=_escort(session, crossing, now, policy),
         conflicts=_conflicts(session, crossing, body) if full else [],

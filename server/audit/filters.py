@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,18 +48,13 @@ class CrossingFilter:
     plate: str | None = None
     outcome: str | None = None
 
-    def only_enterprise(self, uscc: str) -> CrossingFilter:
-        """The same filter narrowed to one enterprise's crossings (what an enterprise user may see)."""
+    def only_enterprise(self, uscc: str, since: datetime | None) -> CrossingFilter:
+        """The same filter narrowed to what an enterprise user may see: its own crossings decided from ``since``
+        (its verification, ``enterprises.visible_since``) onward; none at all when ``since`` is None."""
         wanted = self.enterprises
-        return CrossingFilter(
-            self.start,
-            self.end,
-            self.checkpoint_id,
-            (uscc,) if wanted is None or uscc in wanted else (),
-            self.pass_id,
-            self.plate,
-            self.outcome,
-        )
+        mine = since is not None and (wanted is None or uscc in wanted)
+        start = since if since is not None and (self.start is None or self.start < since) else self.start
+        return replace(self, start=start, enterprises=(uscc,) if mine else ())
 
 
 def _moment(text: str, zone: str, *, end: bool) -> datetime:

@@ -19,6 +19,7 @@ from server.audit.filters import parse
 from server.audit.replaying import replay_of
 from server.checkpoints.models import Checkpoint
 from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, require_bureau
+from server.enterprises import service as enterprises
 from server.errors import AppError
 from server.policy import service as policy_service
 from server.web.i18n import translate
@@ -65,7 +66,7 @@ def _list_page(
     try:
         f = parse(session, raw, zone=settings.timezone)
         if enterprise is not None:
-            f = f.only_enterprise(enterprise)
+            f = f.only_enterprise(enterprise, enterprises.visible_since(session, enterprise))
         found = queries.page(session, f, after=queries.Cursor.decode(after) if after else None)
     except AppError as err:
         status, context["errors"], context["failure"] = err.status, err.fields, err.code
@@ -262,7 +263,8 @@ def my_crossings_csv(
     raw: RawFilter,
     now: ClockDep,
 ) -> Response:
-    f = parse(session, raw, zone=settings.timezone).only_enterprise(user.enterprise_uscc or "")
+    since = enterprises.visible_since(session, user.enterprise_uscc)
+    f = parse(session, raw, zone=settings.timezone).only_enterprise(user.enterprise_uscc or "", since)
     lang = lang_of(request, principal)
     # Health data stays with the bureau: an enterprise's export has names but no temperatures.
     return export.crossings_response(

@@ -48,8 +48,8 @@ class CrossingPage(BaseModel):
 class OccupantPublic(BaseModel):
     role: str
     name: str
-    temperature_c: float | None
-    fever: bool
+    temperature_c: float | None  # null for an enterprise (and once purged)
+    fever: bool | None  # null for an enterprise: it sees the crossing's outcome, not who had a fever
     origin: str | None
     travel_history: list[str]
 

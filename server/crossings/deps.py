@@ -10,6 +10,7 @@ from server.accounts.models import ROLE_ENTERPRISE, User
 from server.checkpoints.deps import CurrentDevice
 from server.crossings.models import EscortRequest
 from server.deps import SessionDep, require
+from server.enterprises import service as enterprises
 from server.errors import AppError, NotFound
 
 __all__ = [
@@ -39,9 +40,17 @@ def limit_body(request: Request) -> None:
 
 
 def get_owned_escort(escort_id: EscortId, user: EnterpriseUser, session: SessionDep) -> EscortRequest:
-    """An escort request of the signed-in user's enterprise; another enterprise's answers 404, like a missing one."""
+    """An escort request of the signed-in user's enterprise made since its verification; another enterprise's,
+    or one from before, answers 404 like a missing one."""
     escort = session.get(EscortRequest, escort_id)
-    if escort is None or escort.enterprise_uscc is None or escort.enterprise_uscc != user.enterprise_uscc:
+    since = enterprises.visible_since(session, user.enterprise_uscc)
+    if (
+        escort is None
+        or since is None
+        or escort.enterprise_uscc is None
+        or escort.enterprise_uscc != user.enterprise_uscc
+        or escort.requested_at < since
+    ):
         raise NotFound("no such escort request", code="ESCORT_NOT_FOUND")
     return escort
 

@@ -50,11 +50,16 @@ def waited_minutes(escort: EscortRequest, now: datetime) -> int:
     return max(int((end - escort.requested_at).total_seconds() // 60), 0)
 
 
-def for_enterprise(session: Session, uscc: str, limit: int = 200) -> list[tuple[EscortRequest, Checkpoint]]:
+def for_enterprise(
+    session: Session, uscc: str, since: datetime | None, limit: int = 200
+) -> list[tuple[EscortRequest, Checkpoint]]:
+    """The enterprise's requests made from ``since`` (its verification) onward; none when it is None."""
+    if since is None:
+        return []
     query = (
         select(EscortRequest, Checkpoint)
         .join(Checkpoint, col(Checkpoint.id) == col(EscortRequest.checkpoint_id))
-        .where(EscortRequest.enterprise_uscc == uscc)
+        .where(EscortRequest.enterprise_uscc == uscc, col(EscortRequest.requested_at) >= since)
         .order_by(col(EscortRequest.requested_at).desc(), col(EscortRequest.id).desc())
         .limit(limit)
     )

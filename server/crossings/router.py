@@ -14,6 +14,7 @@ from server.crossings import escorts
 from server.crossings.deps import EnterpriseUser, OwnedEscort
 from server.crossings.models import EscortRequest
 from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from server.enterprises import service as enterprises
 from server.errors import AppError
 from server.policy import service as policy_service
 from server.web.templating import page
@@ -41,7 +42,8 @@ def enterprise_escorts(
     now: ClockDep,
     answered: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
-    rows = escorts.for_enterprise(session, user.enterprise_uscc or "")
+    since = enterprises.visible_since(session, user.enterprise_uscc)
+    rows = escorts.for_enterprise(session, user.enterprise_uscc or "", since)
     return page(
         request,
         "escorts/enterprise_list.html",

@@ -12,7 +12,7 @@ from server.accounts.models import User
 from server.enterprises.models import Enterprise
 from server.errors import NotFound
 
-__all__ = ["directory", "list_enterprises", "record_verified", "verifier", "verify"]
+__all__ = ["directory", "list_enterprises", "record_verified", "verifier", "verify", "visible_since"]
 
 
 def record_verified(
@@ -33,20 +33,31 @@ def record_verified(
             created_at=now,
         )
     else:
-        row.name, row.contact, row.phone, row.verified = (
-            name,
-            contact or row.contact,
-            phone or row.phone,
-            True,
-        )
+        row.name, row.contact, row.phone = name, contact or row.contact, phone or row.phone
+        if not row.verified:
+            row.verified, row.verified_at = True, now
     session.add(row)
     session.flush()
     return row
 
 
 def directory(session: Session) -> list[trust.Enterprise]:
-    rows = session.exec(select(Enterprise).where(Enterprise.verified).order_by(Enterprise.uscc))
-    return [trust.Enterprise(r.uscc, r.name, r.contact, r.phone) for r in rows]
+    """The verified enterprises, which can receive escorted vehicles: code and name only. The bundle is public,
+    so contact persons and phones reach a checkpoint through its escort requests instead (GET /api/v1/escorts)."""
+    rows = session.exec(
+        select(Enterprise.uscc, Enterprise.name).where(Enterprise.verified).order_by(Enterprise.uscc)
+    )
+    return [trust.Enterprise(uscc, name) for uscc, name in rows]
+
+
+def visible_since(session: Session, uscc: str | None) -> datetime | None:
+    """From when the enterprise sees the crossings and escort requests recorded under its credit code: its
+    verification. None: not verified, so it sees none (anyone can register any code; only the bureau's check
+    makes it theirs). An enterprise verified before the time was kept counts from its registration."""
+    enterprise = session.get(Enterprise, uscc) if uscc else None
+    if enterprise is None or not enterprise.verified:
+        return None
+    return enterprise.verified_at or enterprise.created_at
 
 
 def list_enterprises(session: Session) -> list[tuple[Enterprise, str | None]]:

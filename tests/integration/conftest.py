@@ -21,6 +21,9 @@ from server.policy import service as policy_service
 PASSWORD = "correct-horse-battery"
 DEMO_USCC = "91320583MA1XY71231"
 OTHER_USCC = "91420100MA4K00001U"
+# The two enterprises were verified long before any crossing a test records: they see every crossing under their
+# credit code (an enterprise sees crossings only from its verification onward).
+VERIFIED = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -45,8 +48,8 @@ def app(app_settings):
                     phone="0512-55550000",
                     region=uscc[2:8],
                     verified=True,
-                    verified_at=now,
-                    created_at=now,
+                    verified_at=VERIFIED,
+                    created_at=VERIFIED,
                 )
             )
         session.flush()
