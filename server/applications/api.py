@@ -15,6 +15,7 @@ from server.applications.schemas import (
     ApplicationBody,
     ApplicationList,
     ApplicationPublic,
+    ApplicationShown,
     ApplicationSummary,
     EventPublic,
     ReasonBody,
@@ -55,7 +56,9 @@ def _summary(row: queries.Row) -> ApplicationSummary:
 
 def _public(session: Session, application: Application) -> ApplicationPublic:
     row = queries.row_of(session, application)
-    return ApplicationPublic(**_summary(row).model_dump(), application=service.body_of(row.application))
+    # Masked for every role: the reviewer's review page is the one place that shows full numbers.
+    shown = ApplicationShown.masked(service.body_of(row.application))
+    return ApplicationPublic(**_summary(row).model_dump(), application=shown)
 
 
 def _request_schema(model: type[BaseModel]) -> dict[str, Any]:

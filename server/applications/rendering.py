@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from passcore import ids
-from server.accounts.models import ROLE_ENTERPRISE, User
+from server.accounts.models import ROLE_ENTERPRISE, ROLE_REVIEWER, User
 from server.applications import queries, service
 from server.applications.forms import COLOURS
 from server.applications.models import SUBMITTED, Application
@@ -102,6 +102,9 @@ def detail_page(
         waiting=waiting,
         overdue=waiting is not None and waiting > answer,
         can_decide=user.role in service.REVIEW_ROLES and application.status == SUBMITTED,
+        # Full ID numbers are for the reviewer who checks them against the documents (DESIGN 8): masked for
+        # auditors and administrators too.
+        full_ids=user.role == ROLE_REVIEWER,
         errors=err.fields if err else {},
         reason=reason,
         **helpers(request, principal, err),

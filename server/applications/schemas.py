@@ -24,6 +24,7 @@ __all__ = [
     "ApplicationCreate",
     "ApplicationList",
     "ApplicationPublic",
+    "ApplicationShown",
     "ApplicationSummary",
     "EventPublic",
     "ReasonBody",
@@ -208,8 +209,48 @@ class ApplicationSummary(BaseModel):
     serial: str | None = Field(description="the pass's number, e.g. 320583-000001")
 
 
+class PersonShown(BaseModel):
+    name: str
+    id_number: str = Field(description="masked, e.g. 320583********1234")
+
+
+class DriverShown(PersonShown):
+    licence_number: str = Field(description="masked")
+    phone: str
+
+
+class ApplicationShown(BaseModel):
+    """An application as the API answers it: as applied for, ID and licence numbers masked (only the reviewer's
+    review page shows them in full)."""
+
+    enterprise: EnterpriseRef
+    vehicle: Vehicle
+    driver: DriverShown
+    escorts: list[PersonShown]
+    origin: str
+    destination: str
+    travel_history: list[str]
+    cargo: str
+    valid_from: datetime
+    valid_until: datetime
+
+    @classmethod
+    def masked(cls, body: ApplicationCreate) -> ApplicationShown:
+        driver = body.driver
+        return cls(
+            **body.model_dump(exclude={"driver", "escorts"}),
+            driver=DriverShown(
+                name=driver.name,
+                id_number=ids.mask_id(driver.id_number),
+                licence_number=ids.mask_id(driver.licence_number),
+                phone=driver.phone,
+            ),
+            escorts=[PersonShown(name=e.name, id_number=ids.mask_id(e.id_number)) for e in body.escorts],
+        )
+
+
 class ApplicationPublic(ApplicationSummary):
-    application: ApplicationCreate = Field(description="as applied for, full ID numbers included")
+    application: ApplicationShown = Field(description="as applied for, ID and licence numbers masked")
 
 
 class ApplicationList(BaseModel):

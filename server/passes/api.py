@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from server.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
-from server.passes import card
+from server.passes import card, views
 from server.passes import service as passes
 from server.passes.downloads import FILE_RESPONSES, PageSize, file_response
 from server.passes.schemas import PassPublic, RevokeRequest, Status
@@ -33,15 +33,20 @@ def api_pass_list(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PassPublic]:
     """Passes, newest first: an enterprise's own, or every pass for bureau staff."""
-    views = passes.list_passes(
+    found = passes.list_passes(
         session=session, viewer=user, now=now, query=q, status=status, limit=limit, offset=offset
     )
-    return [PassPublic.of(view) for view in views]
+    return [PassPublic.of(view) for view in views.with_revokers(session, user, found)]
+
+
+def _one(session: SessionDep, pass_id: str, user: CurrentUser, now: ClockDep) -> PassPublic:
+    view = passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now)
+    return PassPublic.of(views.with_revokers(session, user, [view])[0])
 
 
 @api.get("/passes/{pass_id}", response_model=PassPublic, responses={401: {}, 404: {}})
 def api_pass(pass_id: str, user: CurrentUser, session: SessionDep, now: ClockDep) -> PassPublic:
-    return PassPublic.of(passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now))
+    return _one(session, pass_id, user, now)
 
 
 @api.get("/passes/{pass_id}/{kind}", response_class=Response, responses=FILE_RESPONSES)
@@ -69,4 +74,4 @@ def api_pass_revoke(
     """Revoke a pass: an enterprise its own, reviewers and administrators any. Checkpoints refuse it once
     they hold the next trust bundle (or its revocation delta)."""
     passes.revoke_pass(session=session, pass_id=pass_id, viewer=user, reason=body.reason, now=now)
-    return PassPublic.of(passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now))
+    return _one(session, pass_id, user, now)

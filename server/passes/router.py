@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.deps import ClockDep, CurrentUser, PrincipalDep, SessionDep, SettingsDep
 from server.errors import AppError
-from server.passes import card
+from server.passes import card, views
 from server.passes import service as passes
 from server.passes.downloads import FILE_RESPONSES, PageSize, file_response
 from server.passes.schemas import Status
@@ -37,7 +37,7 @@ def pass_list(
     status: Annotated[Status | Literal[""], Query()] = "",
     page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ) -> Response:
-    views = passes.list_passes(
+    found = passes.list_passes(
         session=session,
         viewer=user,
         now=now,
@@ -50,8 +50,8 @@ def pass_list(
         request,
         "passes/list.html",
         principal,
-        views=views[:PAGE_SIZE],
-        more=len(views) > PAGE_SIZE,
+        views=views.with_revokers(session, user, found[:PAGE_SIZE]),
+        more=len(found) > PAGE_SIZE,
         q=q,
         status_filter=status,  # not `status`: page() takes that as the HTTP status
         page_no=page_no,
@@ -60,10 +60,18 @@ def pass_list(
 
 
 def _detail(
-    request: Request, principal: PrincipalDep, view: passes.PassView, *, status: int = 200, **context: Any
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    view: passes.PassView,
+    *,
+    status: int = 200,
+    **context: Any,
 ) -> Response:
     user = principal.user
     may_revoke = user is not None and passes.can_revoke(user) and view.status != "revoked"
+    if user is not None:
+        (view,) = views.with_revokers(session, user, [view])
     return page(
         request, "passes/detail.html", principal, status=status, view=view, may_revoke=may_revoke, **context
     )
@@ -80,7 +88,9 @@ def pass_detail(
     done: str = "",
 ) -> Response:
     view = passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now)
-    return _detail(request, principal, view, notice="revoked" if done == "revoked" else "", reason="")
+    return _detail(
+        request, principal, session, view, notice="revoked" if done == "revoked" else "", reason=""
+    )
 
 
 @web.get("/enterprise/passes/{pass_id}/phone", response_class=HTMLResponse)
@@ -128,6 +138,6 @@ def pass_revoke(
             raise  # not found, not allowed, already revoked: the error page says so
         view = passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now)
         return _detail(
-            request, principal, view, status=err.status, errors=err.fields, reason=reason, notice=""
+            request, principal, session, view, status=err.status, errors=err.fields, reason=reason, notice=""
         )
     return RedirectResponse(f"/enterprise/passes/{revocation.pass_id}?done=revoked", status_code=303)

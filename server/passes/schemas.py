@@ -42,10 +42,15 @@ class EnterprisePublic(BaseModel):
     name: str
 
 
+_BUREAU = "交通运输局"  # who revoked a pass, for an enterprise, when it was the bureau's staff
+
+
 class RevocationPublic(BaseModel):
     revoked_at: datetime
     reason: str
-    revoked_by: str
+    revoked_by: str = Field(
+        description=f"the account; to an enterprise, its own accounts by name and the bureau's staff as {_BUREAU!r}"
+    )
 
 
 class PassPublic(BaseModel):
@@ -90,7 +95,11 @@ class PassPublic(BaseModel):
             valid_until=record.valid_until,
             kid=record.kid,
             application_id=record.application_id,
-            revocation=RevocationPublic.model_validate(revocation, from_attributes=True)
+            revocation=RevocationPublic(
+                revoked_at=revocation.revoked_at,
+                reason=revocation.reason,
+                revoked_by=view.revoked_by or _BUREAU,
+            )
             if revocation
             else None,
             qr_text=record.qr_text,

@@ -1,15 +1,16 @@
 """How a pass looks to whom: its status at an instant, the display details, and the queries that apply
-who may see it (an enterprise its own passes, bureau staff every pass). The use cases are in ``service``."""
+who may see it (an enterprise its own passes, bureau staff every pass) and who revoked it (an enterprise sees the
+bureau, not a staff member's login name). The use cases are in ``service``."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, true
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from passcore.claims import PASS_ID_BYTES
 from server.accounts.models import ROLE_ENTERPRISE, User
@@ -27,6 +28,7 @@ __all__ = [
     "status_of",
     "view",
     "views",
+    "with_revokers",
 ]
 
 VALID, NOT_YET_VALID, EXPIRED, REVOKED = "valid", "not_yet_valid", "expired", "revoked"
@@ -43,6 +45,8 @@ class PassView:
     enterprise_name: str
     claims: dict[str, Any]  # PassClaims.readable(): masked numbers only
     cargo: str = ""
+    # Who revoked it, as the viewer may see it (``with_revokers``); "" is the bureau, never a staff login name.
+    revoked_by: str = ""
 
 
 def status_of(record: IssuedPass, revocation: Revocation | None, now: datetime) -> str:
@@ -84,6 +88,28 @@ def view(record: IssuedPass, revocation: Revocation | None, enterprise_name: str
     return PassView(
         record, revocation, status_of(record, revocation, now), enterprise_name, claims, str(cargo)
     )
+
+
+def with_revokers(session: Session, viewer: User, found: list[PassView]) -> list[PassView]:
+    """``found`` with who revoked each pass as ``viewer`` may see it: bureau staff see the account (or "checkpass
+    cli"); an enterprise sees its own accounts by name and the bureau's staff as the bureau ("")."""
+    names = {v.revocation.revoked_by for v in found if v.revocation is not None}
+    if not names:
+        return found
+    shown = names
+    if viewer.role == ROLE_ENTERPRISE:
+        own = select(User.username).where(
+            col(User.username).in_(names),
+            User.role == ROLE_ENTERPRISE,
+            User.enterprise_uscc == (viewer.enterprise_uscc or ""),
+        )
+        shown = set(session.exec(own))
+    return [
+        replace(v, revoked_by=v.revocation.revoked_by)
+        if v.revocation is not None and v.revocation.revoked_by in shown
+        else v
+        for v in found
+    ]
 
 
 def status_filter(status: str, now: datetime) -> Any:
