@@ -141,7 +141,7 @@ def _time_problems(claim: Claim, history: History, served: list[Serving]) -> lis
     if identity is None:
         problems.append(BEFORE_ENROLMENT)
     else:
-        fetched = [s.at for s in identity.servings if s.at <= received]
+        fetched = [s.at for s in identity.servings if s.at < received]
         if fetched and decided < max(fetched) - FETCH_SLACK:
             problems.append(BEFORE_LAST_FETCH)
     first = min((s.at for s in served if s.version == claim.bundle_version), default=None)
@@ -158,7 +158,7 @@ def choose(claim: Claim, history: History | None) -> DecisionContext:
     if claim.bundle_version == 0:
         problems.append(NO_BUNDLE)  # the screen never decides without a bundle
     served = sorted(
-        (s for i in (history.identities if history else ()) for s in i.servings if s.at <= claim.received_at),
+        (s for i in (history.identities if history else ()) for s in i.servings if s.at < claim.received_at),
         key=lambda s: s.at,
     )
     if history is None or not served:
