@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from passcore import ids, keys
 from passcore.errors import InputError
@@ -33,6 +35,21 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1, le=720)
     login_max_failures: int = Field(default=5, ge=1, le=100, description="failed logins before throttling")
     login_window_minutes: int = Field(default=15, ge=1, le=1440)
+    login_source_max_failures: int = Field(
+        default=20,
+        ge=1,
+        le=10000,
+        description="failed logins from one address, any account, before throttling",
+    )
+    registration_max_per_hour: int = Field(
+        default=10, ge=1, le=1000, description="registrations tried from one address within an hour"
+    )
+    api_token_days: int = Field(default=30, ge=1, le=365, description="lifetime of a user's API token")
+    # Comma-separated networks (or a JSON list); empty: X-Forwarded-For is never believed.
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="reverse proxies whose X-Forwarded-For is believed (login and registration throttling)",
+    )
     enrolment_code_hours: int = Field(default=24, ge=1, le=720)
     cookie_secure: bool | None = Field(
         default=None, description="Secure cookies; default: when served over HTTPS"
@@ -56,6 +73,21 @@ class Settings(BaseSettings):
     @classmethod
     def _region(cls, value: str) -> str:
         return ids.validate_region(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            value = [part for part in text.replace(" ", ",").split(",") if part]
+        if isinstance(value, list):
+            try:
+                return [ip_network(str(item).strip(), strict=False) for item in value]
+            except ValueError as err:
+                raise InputError(f"CHECKPASS_TRUSTED_PROXIES: {err}") from err
+        return value
 
     @field_validator("issuer_alg")
     @classmethod

@@ -1,6 +1,6 @@
 """Every table, imported in one place so the metadata is complete (migrations, tests)."""
 
-from server.accounts.models import ApiToken, LoginAttempt, User, WebSession
+from server.accounts.models import ApiToken, LoginAttempt, RegistrationAttempt, User, WebSession
 from server.alerts.models import Alert, AlertEvent
 from server.applications.models import Application, ApplicationEvent
 from server.bundles.models import BundleVersion
@@ -38,6 +38,7 @@ __all__ = [
     "KeyRecord",
     "LoginAttempt",
     "PolicyVersion",
+    "RegistrationAttempt",
     "RetentionRun",
     "Revocation",
     "User",

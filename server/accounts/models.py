@@ -1,4 +1,5 @@
-"""People and machines that use the server: users with roles, web sessions, API tokens, login attempts."""
+"""People and machines that use the server: users with roles, web sessions, API tokens, sign-in and registration
+attempts (what throttling counts)."""
 
 from datetime import datetime
 
@@ -49,6 +50,7 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(default="", max_length=100)
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # a user's token; a device's never
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -60,3 +62,11 @@ class LoginAttempt(SQLModel, table=True):
     client: str = Field(index=True, max_length=64)  # the client address
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     success: bool = False
+
+
+class RegistrationAttempt(SQLModel, table=True):
+    __tablename__ = "registration_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(index=True, max_length=64)  # the client address
+    at: datetime = Field(sa_type=UTCDateTime, index=True)

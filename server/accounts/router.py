@@ -1,4 +1,5 @@
-"""Sign-in, sign-out and enterprise registration: the portal pages."""
+"""Sign-in, sign-out and enterprise registration: the portal pages; the account area (``router_account``) and
+the administrator's accounts pages (``router_admin``) are included here."""
 
 from __future__ import annotations
 
@@ -8,14 +9,21 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from server.accounts import registration
 from server.accounts import service as accounts
 from server.accounts.deps import ClientAddress
 from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_ENTERPRISE, ROLE_REVIEWER
+from server.accounts.router_account import account, set_session_cookie
+from server.accounts.router_admin import admin
 from server.deps import SESSION_COOKIE, ClockDep, PrincipalDep, SessionDep, SettingsDep
 from server.errors import AppError
 from server.web.templating import lang_of, page
 
+__all__ = ["web"]
+
 web = APIRouter(include_in_schema=False)
+web.include_router(account)
+web.include_router(admin)
 
 HOME = {
     ROLE_ENTERPRISE: "/enterprise/applications",
@@ -66,7 +74,7 @@ def login(
             now=now,
         )
     except AppError as err:
-        return page(
+        response = page(
             request,
             "accounts/login.html",
             principal,
@@ -74,19 +82,18 @@ def login(
             next=_safe_next(next) or "",
             username=username,
             failure=err.code,
+            wait_minutes=_minutes(err.headers.get("Retry-After")),
         )
+        response.headers.update(err.headers)
+        return response
     token, _ = accounts.start_session(session=session, user=user, settings=settings, now=now)
-    response = RedirectResponse(_safe_next(next) or HOME.get(user.role, "/"), status_code=303)
-    secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        max_age=settings.session_hours * 3600,
-    )
-    return response
+    redirect = RedirectResponse(_safe_next(next) or HOME.get(user.role, "/"), status_code=303)
+    set_session_cookie(request, redirect, token, settings)
+    return redirect
+
+
+def _minutes(retry_after: str | None) -> int:
+    return -(-int(retry_after) // 60) if retry_after else 0
 
 
 @web.post("/logout")
@@ -109,7 +116,9 @@ def register(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
+    settings: SettingsDep,
     now: ClockDep,
+    client: ClientAddress,
     name: Annotated[str, Form(max_length=200)] = "",
     uscc: Annotated[str, Form(max_length=40)] = "",
     contact: Annotated[str, Form(max_length=100)] = "",
@@ -127,7 +136,8 @@ def register(
         "username": username,
     }
     try:
-        accounts.register_enterprise(
+        # The same page whether or not the name or enterprise was new: registration.py says why.
+        registration.register_enterprise(
             session=session,
             name=name,
             uscc=uscc,
@@ -136,12 +146,23 @@ def register(
             region=region,
             username=username,
             password=password,
+            client=client,
+            settings=settings,
             now=now,
             lang=lang_of(request, principal),
         )
     except AppError as err:
         session.rollback()
-        return page(
-            request, "accounts/register.html", principal, status=err.status, form=form, errors=err.fields
+        response = page(
+            request,
+            "accounts/register.html",
+            principal,
+            status=err.status,
+            form=form,
+            errors=err.fields,
+            failure=err.code,
+            wait_minutes=_minutes(err.headers.get("Retry-After")),
         )
+        response.headers.update(err.headers)
+        return response
     return page(request, "accounts/registered.html", principal, form=form)

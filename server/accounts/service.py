@@ -1,4 +1,4 @@
-"""Accounts: passwords (argon2id), login with throttling, web sessions, API tokens, enterprise registration.
+"""Accounts: passwords (argon2id), sign-in, web sessions, API tokens, and ending them all.
 
 Each use case commits its own work (routers never commit); ``create_user`` and ``reset_password`` leave the
 commit to their caller, since the CLI and the demo combine them with other steps.
@@ -12,23 +12,33 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, func, select
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, func, or_, select
 
-from passcore import ids
-from passcore.errors import InputError
-from server.accounts.models import ROLE_ENTERPRISE, ROLES, ApiToken, LoginAttempt, User, WebSession
+from server.accounts import throttle
+from server.accounts.models import ROLE_ENTERPRISE, ROLES, ApiToken, User, WebSession
+from server.accounts.passwords import check_new_password
 from server.config import Settings
-from server.enterprises.models import Enterprise
-from server.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
+from server.errors import BadRequest, Conflict, NotFound, Unauthorized
 
 __all__ = [
     "authenticate",
+    "change_password",
     "create_api_token",
     "create_user",
+    "end_credentials",
     "end_session",
-    "register_enterprise",
+    "find_user",
+    "hash_password",
+    "issue_user_token",
+    "list_tokens",
+    "list_users",
+    "normalise_username",
     "reset_password",
+    "revoke_token",
+    "revoke_tokens",
     "session_user",
+    "set_active",
     "start_session",
     "token_owner",
 ]
@@ -37,7 +47,6 @@ _HASHER = PasswordHasher()  # argon2id with the library's current recommended pa
 # Compared against when the user does not exist, so that a wrong username takes as long as a wrong password.
 # Made at the first sign-in, not at import: every `checkpass` command imports this module.
 _DUMMY_HASH: str | None = None
-MIN_PASSWORD = 10
 
 
 def _dummy_hash() -> str:
@@ -48,14 +57,14 @@ def _dummy_hash() -> str:
 
 
 def token_hash(token: str) -> str:
+    # A plain digest suffices: tokens are 256 random bits, not something a person chose and could be guessed.
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD or len(password) > 200:
-        raise BadRequest(
-            "password too short", code="PASSWORD_WEAK", fields={"password": "password_too_short"}
-        )
+def hash_password(password: str) -> str:
+    """The stored form of a new password, refused (``PASSWORD_WEAK``) if too short or too common."""
+    check_new_password(password)
+    return _HASHER.hash(password)
 
 
 def normalise_username(username: str) -> str:
@@ -75,18 +84,20 @@ def create_user(
     enterprise_uscc: str | None = None,
     display_name: str = "",
     lang: str = "zh",
+    password_hash: str | None = None,
 ) -> User:
+    """A new account; ``password_hash`` when the caller has already hashed ``password`` (registration)."""
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}", code="ROLE_INVALID")
     if (role == ROLE_ENTERPRISE) != (enterprise_uscc is not None):
         raise BadRequest("enterprise users, and only they, belong to an enterprise", code="ROLE_INVALID")
     name = normalise_username(username)
-    _check_password(password)
+    stored = password_hash or hash_password(password)
     if session.exec(select(User).where(User.username == name)).first() is not None:
         raise Conflict("username taken", code="USERNAME_TAKEN", fields={"username": "username_taken"})
     user = User(
         username=name,
-        password_hash=_HASHER.hash(password),
+        password_hash=stored,
         role=role,
         enterprise_uscc=enterprise_uscc,
         display_name=display_name.strip()[:50],
@@ -98,57 +109,97 @@ def create_user(
     return user
 
 
-def reset_password(*, session: Session, username: str, password: str) -> User:
-    user = session.exec(select(User).where(User.username == normalise_username(username))).first()
+def find_user(session: Session, username: str) -> User:
+    try:
+        name = normalise_username(username)
+    except BadRequest:
+        name = ""  # not a username, so nobody's (and never sent to the database)
+    user = session.exec(select(User).where(User.username == name)).first() if name else None
     if user is None:
-        raise BadRequest(f"no user {username!r}", code="USER_NOT_FOUND")
-    _check_password(password)
-    user.password_hash = _HASHER.hash(password)
+        raise NotFound(f"no user {username[:50]!r}", code="USER_NOT_FOUND")
+    return user
+
+
+def list_users(session: Session, now: datetime) -> list[tuple[User, int]]:
+    """Every account with its number of live API tokens, bureau staff first."""
+    live = (
+        select(ApiToken.user_id, func.count().label("tokens"))
+        .where(*_live(now))
+        .group_by(col(ApiToken.user_id))
+        .subquery()
+    )
+    query = (
+        select(User, live.c.tokens)
+        .outerjoin(live, live.c.user_id == User.id)
+        .order_by(col(User.role) == ROLE_ENTERPRISE, col(User.username))
+    )
+    return [(user, tokens or 0) for user, tokens in session.exec(query)]
+
+
+def end_credentials(*, session: Session, user: User, now: datetime) -> None:
+    """Sign ``user`` out everywhere: every web session ends and every API token is revoked (not committed)."""
+    session.exec(delete(WebSession).where(col(WebSession.user_id) == user.id))  # type: ignore[call-overload]
+    session.exec(
+        update(ApiToken)  # type: ignore[call-overload]
+        .where(col(ApiToken.user_id) == user.id, col(ApiToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def reset_password(*, session: Session, username: str, password: str, now: datetime) -> User:
+    """A new password set by the bureau; whoever knew the old one is signed out and their tokens revoked."""
+    user = find_user(session, username)
+    user.password_hash = hash_password(password)
     session.add(user)
-    # A reset ends every session of that user: whoever knew the old password is signed out.
-    for web in session.exec(select(WebSession).where(WebSession.user_id == user.id)):
-        session.delete(web)
+    end_credentials(session=session, user=user, now=now)
     session.flush()
     return user
 
 
-def _failures(session: Session, column: object, value: str, since: datetime) -> int:
-    query = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            column == value,
-            LoginAttempt.at >= since,
-            LoginAttempt.success.is_(False),  # type: ignore[attr-defined]
-        )
-    )
-    return int(session.exec(query).one())
+def change_password(*, session: Session, user: User, current: str, new: str, now: datetime) -> None:
+    """The user's own change: the current password first; then every session and token ends (commits)."""
+    try:
+        _HASHER.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise BadRequest(
+            "the current password is wrong", code="PASSWORD_WRONG", fields={"current": "password_wrong"}
+        ) from None
+    user.password_hash = hash_password(new)
+    session.add(user)
+    end_credentials(session=session, user=user, now=now)
+    session.commit()
+
+
+def set_active(
+    *, session: Session, username: str, active: bool, now: datetime, by: User | None = None
+) -> User:
+    """Deactivate (signed out everywhere, tokens revoked, sign-in refused) or reactivate an account; ``by`` the
+    administrator doing it, who cannot deactivate themselves (the last one would be locked out)."""
+    user = find_user(session, username)
+    if by is not None and by.id == user.id and not active:
+        raise Conflict("you cannot deactivate your own account", code="SELF_DEACTIVATION")
+    user.active = active
+    session.add(user)
+    if not active:
+        end_credentials(session=session, user=user, now=now)
+    session.commit()
+    return user
 
 
 def authenticate(
     *, session: Session, username: str, password: str, client: str, settings: Settings, now: datetime
 ) -> User:
-    """The user, or Unauthorized with a message that never says which part was wrong."""
+    """The user, or Unauthorized with a message that never says which part was wrong (429 while backed off)."""
     # Control characters cannot be in any username, and PostgreSQL refuses NUL in text.
     name = "".join(ch for ch in username.strip().lower()[:50] if ch.isprintable())
-    since = now - timedelta(minutes=settings.login_window_minutes)
-    if (
-        _failures(session, LoginAttempt.username, name, since) >= settings.login_max_failures
-        or _failures(session, LoginAttempt.client, client, since) >= 4 * settings.login_max_failures
-    ):
-        raise TooManyRequests(
-            "too many failed sign-ins; wait and try again",
-            code="LOGIN_THROTTLED",
-            headers={"Retry-After": str(settings.login_window_minutes * 60)},
-        )
+    attempt = throttle.begin_login(session=session, username=name, client=client, settings=settings, now=now)
     user = session.exec(select(User).where(User.username == name)).first()
     try:
         _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False
-    session.add(LoginAttempt(username=name, client=client[:64].replace("\x00", ""), at=now, success=ok))
-    session.commit()  # the attempt counts even though the request fails
+    throttle.finish_login(session=session, attempt=attempt, success=ok)
     if not ok or user is None:
         raise Unauthorized("wrong username or password", code="LOGIN_FAILED")
     if _HASHER.check_needs_rehash(user.password_hash):
@@ -192,9 +243,18 @@ def end_session(*, session: Session, token: str) -> None:
 
 
 def create_api_token(
-    *, session: Session, now: datetime, name: str, user: User | None = None, device_id: str | None = None
+    *,
+    session: Session,
+    now: datetime,
+    name: str,
+    user: User | None = None,
+    device_id: str | None = None,
+    expires_at: datetime | None = None,
 ) -> str:
-    """A new bearer token; only its hash is stored, so this is the one time it can be shown."""
+    """A new bearer token; only its hash is stored, so this is the one time it can be shown. A user's token
+    needs ``expires_at``; a device's has none (revoking the device ends it)."""
+    if user is not None and expires_at is None:
+        raise BadRequest("a user's API token needs an expiry", code="TOKEN_EXPIRY_MISSING")
     token = "cpt_" + secrets.token_urlsafe(32)
     session.add(
         ApiToken(
@@ -203,80 +263,66 @@ def create_api_token(
             device_id=device_id,
             name=name[:100],
             created_at=now,
+            expires_at=expires_at,
         )
     )
     session.commit()
     return token
 
 
+def issue_user_token(
+    *, session: Session, user: User, name: str, settings: Settings, now: datetime
+) -> tuple[str, ApiToken]:
+    """A token for ``user``'s scripts, expiring after ``api_token_days``; the secret is returned this once."""
+    expires_at = now + timedelta(days=settings.api_token_days)
+    secret = create_api_token(session=session, now=now, name=name, user=user, expires_at=expires_at)
+    return secret, session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(secret))).one()
+
+
+def _live(now: datetime) -> tuple:  # type: ignore[type-arg]
+    return (
+        col(ApiToken.revoked_at).is_(None),
+        or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now),
+    )
+
+
 def token_owner(*, session: Session, token: str, now: datetime) -> ApiToken | None:
-    row = session.exec(
-        select(ApiToken).where(ApiToken.token_hash == token_hash(token), col(ApiToken.revoked_at).is_(None))
-    ).first()
+    """The live token (neither revoked nor expired) with this secret, or None."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token), *_live(now))).first()
     if row is not None and (row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5)):
         row.last_used_at = now  # coarse, so that a busy device does not write on every request
         session.add(row)
     return row
 
 
-def register_enterprise(
-    *,
-    session: Session,
-    name: str,
-    uscc: str,
-    contact: str,
-    phone: str,
-    region: str,
-    username: str,
-    password: str,
-    now: datetime,
-    lang: str = "zh",
-) -> tuple[Enterprise, User]:
-    """A new enterprise and its first user; it can apply once an administrator has verified it."""
-    fields: dict[str, str] = {}
-    clean_name = name.strip()
-    if not 2 <= len(clean_name) <= 100:
-        fields["name"] = "enterprise_name_invalid"
-    try:
-        uscc = ids.validate_uscc(uscc)
-    except InputError:
-        fields["uscc"] = "uscc_invalid"
-    try:
-        region = ids.validate_region(region)
-    except InputError:
-        fields["region"] = "region_invalid"
-    if not contact.strip() or len(contact) > 50:
-        fields["contact"] = "contact_invalid"
-    if not phone.strip() or len(phone) > 30 or not all(ch.isdigit() or ch in "+- " for ch in phone.strip()):
-        fields["phone"] = "phone_invalid"
-    if fields:
-        raise BadRequest("please correct the marked fields", code="REGISTRATION_INVALID", fields=fields)
-    if session.get(Enterprise, uscc) is not None:
-        raise Conflict(
-            "this enterprise is already registered",
-            code="ENTERPRISE_EXISTS",
-            fields={"uscc": "enterprise_exists"},
-        )
-    enterprise = Enterprise(
-        uscc=uscc,
-        name=clean_name,
-        contact=contact.strip(),
-        phone=phone.strip(),
-        region=region,
-        verified=False,
-        created_at=now,
+def list_tokens(*, session: Session, user: User, now: datetime) -> list[ApiToken]:
+    """``user``'s live API tokens, newest first (never a device's: those belong to checkpoints)."""
+    query = (
+        select(ApiToken)
+        .where(col(ApiToken.user_id) == user.id, *_live(now))
+        .order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())
     )
-    session.add(enterprise)
-    session.flush()
-    user = create_user(
-        session=session,
-        username=username,
-        password=password,
-        role=ROLE_ENTERPRISE,
-        enterprise_uscc=uscc,
-        display_name=contact,
-        now=now,
-        lang=lang,
+    return list(session.exec(query))
+
+
+def revoke_token(*, session: Session, user: User, token_id: int, now: datetime) -> ApiToken:
+    """Revoke one of ``user``'s live tokens; another's, or one already ended, is not found (commits)."""
+    row = next((t for t in list_tokens(session=session, user=user, now=now) if t.id == token_id), None)
+    if row is None:
+        raise NotFound("no such token", code="TOKEN_NOT_FOUND")
+    row.revoked_at = now
+    session.add(row)
+    session.commit()
+    return row
+
+
+def revoke_tokens(*, session: Session, user: User, now: datetime) -> int:
+    """Revoke every live token of ``user``; how many there were (commits)."""
+    count = len(list_tokens(session=session, user=user, now=now))
+    session.exec(
+        update(ApiToken)  # type: ignore[call-overload]
+        .where(col(ApiToken.user_id) == user.id, col(ApiToken.revoked_at).is_(None))
+        .values(revoked_at=now)
     )
     session.commit()
-    return enterprise, user
+    return count

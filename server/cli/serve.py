@@ -36,4 +36,7 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        # uvicorn would otherwise take X-Forwarded-For from any local caller as the client's address; the app
+        # believes it only from CHECKPASS_TRUSTED_PROXIES (server/accounts/deps.py).
+        proxy_headers=False,
     )

@@ -1,4 +1,5 @@
-"""`checkpass user …`: portal accounts of bureau staff (enterprises register themselves on the portal)."""
+"""`checkpass user …`: portal accounts of bureau staff (enterprises register themselves on the portal); for any
+account, revoking its API tokens and deactivating it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from server.cli.plumbing import fail, now, state
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Portal accounts of bureau staff.", no_args_is_help=True)
+app = typer.Typer(
+    help="Portal accounts: bureau staff made here; any account's tokens and activation.", no_args_is_help=True
+)
 
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")]
 
@@ -49,5 +52,30 @@ def user_reset_password(
     """Set a new password (and sign the user out everywhere)."""
     password = _password(password_stdin)
     with state() as (_settings, session):
-        user = accounts.reset_password(session=session, username=username, password=password)
-    typer.echo(f"password of {user.username} reset; their sessions are ended")
+        user = accounts.reset_password(session=session, username=username, password=password, now=now())
+    typer.echo(f"password of {user.username} reset; their sessions and API tokens are ended")
+
+
+@app.command("revoke-tokens")
+def user_revoke_tokens(username: Annotated[str, typer.Argument(metavar="USERNAME")]) -> None:
+    """Revoke every API token of an account (any role; checkpoint devices are revoked under their checkpoint)."""
+    with state() as (_settings, session):
+        user = accounts.find_user(session, username)
+        count = accounts.revoke_tokens(session=session, user=user, now=now())
+    typer.echo(f"{count} API token(s) of {user.username} revoked")
+
+
+@app.command("deactivate")
+def user_deactivate(username: Annotated[str, typer.Argument(metavar="USERNAME")]) -> None:
+    """Deactivate an account: sign-in refused, every session and API token ended."""
+    with state() as (_settings, session):
+        user = accounts.set_active(session=session, username=username, active=False, now=now())
+    typer.echo(f"{user.username} deactivated; their sessions and API tokens are ended")
+
+
+@app.command("activate")
+def user_activate(username: Annotated[str, typer.Argument(metavar="USERNAME")]) -> None:
+    """Reactivate an account (its old sessions and tokens stay ended)."""
+    with state() as (_settings, session):
+        user = accounts.set_active(session=session, username=username, active=True, now=now())
+    typer.echo(f"{user.username} activated")

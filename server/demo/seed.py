@@ -153,7 +153,7 @@ def _demo_users(session: Session, now: datetime) -> None:
         )
     for username, role, uscc, name in DEMO_USERS:
         try:
-            accounts.reset_password(session=session, username=username, password=DEMO_PASSWORD)
+            accounts.reset_password(session=session, username=username, password=DEMO_PASSWORD, now=now)
         except AppError:
             accounts.create_user(
                 session=session,
