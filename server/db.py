@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from server.config import Settings
+from server.keyring import datakeys
 
 __all__ = ["UTCDateTime", "make_engine", "migrate", "session_scope"]
 
@@ -45,8 +46,11 @@ def make_engine(settings: Settings) -> Engine:
         settings.db_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    # The engine carries its installation's data keys: any session on it can seal and open (keyring.datakeys).
+    datakeys.attach(engine, datakeys.DataKeys.of_settings(settings))
+    return engine
 
 
 def migrate(engine: Engine) -> None:

@@ -2,7 +2,7 @@
 
 from server.accounts.models import ApiToken, LoginAttempt, RegistrationAttempt, User, WebSession
 from server.alerts.models import Alert, AlertEvent
-from server.applications.models import Application, ApplicationEvent
+from server.applications.models import Application, ApplicationEvent, PersonHash
 from server.bundles.models import BundleVersion
 from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
 from server.crossings.models import (
@@ -37,6 +37,7 @@ __all__ = [
     "IssuedPass",
     "KeyRecord",
     "LoginAttempt",
+    "PersonHash",
     "PolicyVersion",
     "RegistrationAttempt",
     "RetentionRun",

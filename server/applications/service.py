@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from passcore import ids
 from passcore.errors import InputError
 from server.accounts.models import ROLE_ADMIN, ROLE_ENTERPRISE, ROLE_REVIEWER, User
+from server.applications import people
 from server.applications.models import (
     APPROVED,
     DRAFT,
@@ -47,6 +48,7 @@ __all__ = [
     "body_of",
     "create",
     "expire_due",
+    "forget_people",
     "get_visible",
     "reject",
     "submit",
@@ -65,7 +67,14 @@ _ISSUE_ATTEMPTS = 5
 
 
 def body_of(application: Application) -> ApplicationCreate:
-    return ApplicationCreate.model_validate_json(application.body_json)
+    """The application as entered, full ID numbers included (opened from their sealed copy)."""
+    return people.application_body(application)
+
+
+def forget_people(*, session: Session, application_id: int) -> None:
+    """Remove the application's full ID and licence numbers for good (retention; not committed): its body keeps
+    them masked, and ``body_of`` refuses it with PEOPLE_PURGED from then on."""
+    people.forget(session, application_id)
 
 
 # --- who may do what -------------------------------------------------------------------------------------
@@ -204,12 +213,15 @@ def create(*, session: Session, user: User, data: Any, submit: bool, now: dateti
         enterprise_uscc=enterprise.uscc,
         created_by=user.id or 0,
         status=DRAFT,
-        body_json=body.model_dump_json(),
+        body_json="{}",  # sealed below: the row's id is part of what the sealed numbers are bound to
         plate=body.vehicle.plate,
         created_at=now,
         updated_at=now,
     )
     session.add(application)
+    session.flush()
+    for name, value in people.seal_application(session, application.id or 0, body).items():
+        setattr(application, name, value)
     session.flush()
     _event(session, application, user, "", DRAFT, "", now)
     if submit:
@@ -237,7 +249,11 @@ def update_draft(
     result = session.execute(
         update(Application)
         .where(col(Application.id) == application.id, col(Application.status) == DRAFT)
-        .values(body_json=body.model_dump_json(), plate=body.vehicle.plate, updated_at=now)
+        .values(
+            **people.seal_application(session, application.id or 0, body),
+            plate=body.vehicle.plate,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -265,7 +281,7 @@ def submit(*, session: Session, user: User, application_id: int, now: datetime) 
         to=SUBMITTED,
         actor=user,
         now=now,
-        values={"submitted_at": now, "body_json": body.model_dump_json()},
+        values={"submitted_at": now, **people.seal_application(session, application.id or 0, body)},
     )
     session.commit()
     return application

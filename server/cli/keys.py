@@ -1,4 +1,5 @@
-"""`checkpass keys …`: issuer keys — a new one signs, old passes stay valid until their key is retired."""
+"""`checkpass keys …`: issuer keys — a new one signs, old passes stay valid until their key is retired — and the
+data key that seals ID numbers at rest."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from server.keyring import service as keyring
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Issuer keys.", no_args_is_help=True)
+app = typer.Typer(help="Issuer keys and the data key.", no_args_is_help=True)
 
 
 def _key_json(record: Any) -> dict[str, Any]:
@@ -40,6 +41,17 @@ def keys_retire(kid: Annotated[str, typer.Argument(metavar="KID")]) -> None:
     with state() as (_settings, session):
         record = keyring.retire(session=session, kid=kid.strip().lower(), now=now())
     typer.echo(f"issuer key {record.kid} retired")
+
+
+@app.command("rotate-data-key")
+def keys_rotate_data_key(
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="Rows re-sealed per transaction.")] = 500,
+) -> None:
+    """A new data key seals ID numbers at rest; everything sealed before is re-sealed, then the old key deleted."""
+    with state() as (_settings, session):
+        rotation = keyring.rotate_data_key(session=session, batch=batch)
+    retired = ", ".join(rotation.retired) or "none"
+    typer.echo(f"new data key {rotation.kid}; {rotation.resealed} rows re-sealed; retired: {retired}")
 
 
 @app.command("list")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -11,12 +12,15 @@ from sqlmodel import Session, col, func, select
 from passcore.errors import InputError
 from passcore.keys import PublicKey, SigningKey, generate_signing_key
 from passcore.trust import KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED, ROOT_ALG, IssuerKey
+from server.applications import people
 from server.config import Settings
 from server.errors import Conflict, NotFound
+from server.keyring import datakeys
 from server.keyring.models import ROLE_ISSUER, ROLE_ROOT, KeyRecord
 from server.passes.models import IssuedPass, Revocation
 
 __all__ = [
+    "DataKeyRotation",
     "active_issuer",
     "bundle_issuers",
     "ensure_keys",
@@ -26,6 +30,7 @@ __all__ = [
     "retirable_issuer",
     "retire",
     "rotate",
+    "rotate_data_key",
 ]
 
 ROOT_FILE, ROOT_PUBLIC_FILE = "root.key.pem", "root.pub.pem"
@@ -72,7 +77,8 @@ def load_root(settings: Settings) -> SigningKey:
 
 
 def ensure_keys(*, session: Session, settings: Settings, now: datetime) -> list[str]:
-    """Create the root key and a first issuer key where missing; return what was created."""
+    """Create the root key, a first issuer key and a data key where missing, and seal what was stored before
+    sealing existed; return what was created."""
     created = []
     root_path = settings.keys_dir / ROOT_FILE
     if not root_path.exists():
@@ -87,6 +93,13 @@ def ensure_keys(*, session: Session, settings: Settings, now: datetime) -> list[
     if active_issuer_record(session) is None:
         rotate(session=session, settings=settings, now=now)
         created.append("issuer key")
+    data_keys = datakeys.of(session)
+    if data_keys.active_kid() is None:
+        data_keys.create()
+        created.append("data key")
+    # Rows stored before ID numbers were sealed (migration 0008) are sealed now, batch after batch.
+    while people.seal_legacy(session):
+        pass
     return created
 
 
@@ -164,3 +177,29 @@ def live_passes_by_key(session: Session, now: datetime) -> dict[str, int]:
         .group_by(IssuedPass.kid)
     )
     return {kid: int(count) for kid, count in session.exec(query)}
+
+
+@dataclass(frozen=True)
+class DataKeyRotation:
+    kid: str  # the new active data key
+    retired: list[str]  # the data keys deleted once nothing depended on them
+    resealed: int  # rows re-sealed and re-hashed
+
+
+def rotate_data_key(*, session: Session, batch: int = 500) -> DataKeyRotation:
+    """A new data key seals and hashes from now on; every value sealed or hashed by an older one is re-sealed and
+    re-hashed, committed batch by batch (an interrupted rotation loses nothing: run it again); then the older keys'
+    files are deleted. Until then they stay, so every value opens at every moment of the rotation."""
+    keys = datakeys.of(session)
+    while people.seal_legacy(session, batch=batch):
+        session.commit()
+    kid = keys.create()
+    resealed = 0
+    while done := people.reseal(session, batch=batch):
+        resealed += done
+        session.commit()
+    session.commit()
+    retired = [old for old in keys.kids() if old != kid and people.unsealed_left(session, old) == 0]
+    for old in retired:
+        keys.retire(old)
+    return DataKeyRotation(kid, retired, resealed)

@@ -17,9 +17,9 @@ class IssuedPass(SQLModel, table=True):
     enterprise_uscc: str = Field(foreign_key="enterprise.uscc", index=True, max_length=18)
     plate: str = Field(index=True, max_length=10)
     claims_json: str = Field(sa_type=Text)  # what the QR says (masked)
-    application_json: str = Field(
-        sa_type=Text
-    )  # what was applied for, full ID numbers included: stays on the server
+    # What was applied for, ID and licence numbers masked; the full numbers are sealed in people_sealed.
+    application_json: str = Field(sa_type=Text)
+    people_sealed: str | None = Field(default=None, sa_type=Text)
     qr_text: str = Field(sa_type=Text)
     application_id: int | None = Field(default=None, unique=True)  # one pass per application, enforced here
     issued_at: datetime = Field(sa_type=UTCDateTime)

@@ -20,6 +20,7 @@ from passcore.errors import InputError
 from passcore.keys import SigningKey
 from passcore.policy import Policy
 from server.accounts.models import ROLE_ADMIN, ROLE_ENTERPRISE, ROLE_REVIEWER, User
+from server.applications import people
 from server.applications.models import ISSUED, REVOKED, Application, ApplicationEvent
 from server.applications.schemas import ApplicationCreate
 from server.config import Settings
@@ -125,6 +126,7 @@ def issue(
             now=now,
         )
         qr_text = wire.encode(claims, signer)
+        masked, sealed, numbers = people.seal_pass(session, claims.pass_id, application)
         record = IssuedPass(
             pass_id=claims.pass_id,
             serial=claims.serial,
@@ -132,7 +134,8 @@ def issue(
             enterprise_uscc=claims.enterprise,
             plate=claims.plate,
             claims_json=json.dumps(claims.readable(), ensure_ascii=False),
-            application_json=application.model_dump_json(),
+            application_json=masked,
+            people_sealed=sealed,
             qr_text=qr_text,
             issued_at=now,
             valid_from=claims.valid_from,
@@ -143,6 +146,7 @@ def issue(
                 session.add(record)
         except IntegrityError:
             continue
+        people.index(session, numbers, pass_id=record.pass_id)
         return Issued(record, claims, qr_text)
     raise InputError("could not allocate a pass number; try again", code="SERIAL_CONFLICT")
 

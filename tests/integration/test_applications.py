@@ -93,6 +93,12 @@ def application(app, application_id: int) -> Application:
         return session.get(Application, application_id)
 
 
+def stored_body(app, application_id: int):
+    """The application as entered; its ID numbers are sealed, so they are opened within a session."""
+    with Session(app.state.engine) as session:
+        return body_of(session.get(Application, application_id))
+
+
 def history(app, application_id: int) -> list[tuple[str, str]]:
     with Session(app.state.engine) as session:
         events = session.exec(
@@ -153,7 +159,7 @@ def test_times_from_the_form_are_read_in_shanghai_time(portal, app):
     clerk = portal("clerk")
     data = form(valid_from="2026-12-01T08:00", valid_until="2026-12-05T18:30")
     application_id = created_id(clerk.form("/enterprise/applications/new", data, follow_redirects=False))
-    stored = body_of(application(app, application_id))
+    stored = stored_body(app, application_id)
     assert stored.valid_from == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
     assert stored.valid_until == datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
 
@@ -345,7 +351,7 @@ def test_hostile_content_is_stored_verbatim_and_rendered_escaped(portal, api, ap
         cargo=HOSTILE_CARGO,
     )
     application_id = created_id(clerk.form("/enterprise/applications/new", data, follow_redirects=False))
-    stored = body_of(application(app, application_id))
+    stored = stored_body(app, application_id)
     assert stored.driver.name == HOSTILE_NAME and stored.escorts[0].name == SQL_NAME
     assert stored.cargo == HOSTILE_CARGO
     reviewer = portal("reviewer")
