@@ -51,6 +51,18 @@ class Settings(BaseSettings):
         description="reverse proxies whose X-Forwarded-For is believed (login and registration throttling)",
     )
     enrolment_code_hours: int = Field(default=24, ge=1, le=720)
+    # Bodies are counted as they arrive and refused past these (413), however they are sent. The largest forms
+    # (the policy text, an application) stay under 200 KiB; a batch of 500 crossing records at their limits is
+    # under 6 MiB as the checkpoint sends it.
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024, description="largest request body"
+    )
+    max_upload_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=64 * 1024,
+        le=256 * 1024 * 1024,
+        description="largest body of a checkpoint's crossing upload (POST /api/v1/crossings)",
+    )
     cookie_secure: bool | None = Field(
         default=None, description="Secure cookies; default: when served over HTTPS"
     )

@@ -8,9 +8,11 @@ __all__ = [
     "AppError",
     "BadRequest",
     "Conflict",
+    "ContentTooLarge",
     "Forbidden",
     "LoginRequired",
     "NotFound",
+    "ServerError",
     "TooManyRequests",
     "Unauthorized",
 ]
@@ -74,5 +76,15 @@ class Conflict(AppError):
     status, code, title = 409, "CONFLICT", "Conflict"
 
 
+class ContentTooLarge(AppError):
+    status, code, title = 413, "BODY_TOO_LARGE", "Request too large"
+
+
 class TooManyRequests(AppError):
     status, code, title = 429, "TOO_MANY_REQUESTS", "Too many attempts"
+
+
+class ServerError(AppError):
+    """Something failed that the request did not cause; what it was stays in the log."""
+
+    status, code, title = 500, "SERVER_ERROR", "Server error"

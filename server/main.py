@@ -8,8 +8,9 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Scope
 
 from passcore.errors import CheckpassError
 from server.accounts import api as accounts_api
@@ -30,24 +31,21 @@ from server.db import make_engine
 from server.deps import Principal, csrf_protect
 from server.enterprises import api as enterprises_api
 from server.enterprises import router as enterprises_pages
-from server.errors import AppError, BadRequest, LoginRequired, NotFound
+from server.errors import AppError, BadRequest, ContentTooLarge, LoginRequired, NotFound, ServerError
 from server.keyring import api as keyring_api
 from server.keyring import router as keyring_pages
 from server.passes import api as passes_api
 from server.passes import router as passes_pages
 from server.policy import api as policy_api
 from server.policy import router as policy_pages
+from server.web.headers import SecurityHeaders
+from server.web.limits import BodyLimit, BodyTooLarge
 from server.web.templating import page
 
 __all__ = ["create_app", "create_app_from_env"]
 
 PROBLEM = "application/problem+json"
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
-}
+UPLOAD_ROUTES = ("/api/v1/crossings",)  # a checkpoint's batch of records: larger bodies than anything else
 
 
 def _wants_html(request: Request) -> bool:
@@ -65,8 +63,18 @@ def _render_error(request: Request, err: AppError) -> Response:
     )
 
 
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside everything, Starlette's own error handling included: every answer gets the security headers.
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+def _too_large(scope: Scope, err: BodyTooLarge) -> Response:
+    return _render_error(Request(scope), ContentTooLarge(str(err.detail)))
+
+
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(
+    app = _App(
         title="checkpass",
         version="1",
         summary="Checkpoint vehicle passes: the bureau's server",
@@ -85,9 +93,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
+    @app.exception_handler(StatementError)
     def out_of_range(request: Request, err: Exception) -> Response:
-        # PostgreSQL refuses NUL characters in text and both databases refuse integers past their range: the
-        # request's values were unusable, whatever route let them through.
+        # PostgreSQL refuses NUL characters in text and both databases refuse integers past their range; a time
+        # at the calendar's edge overflows on its way to UTC before the statement runs. The request's values were
+        # unusable, whatever route let them through. Other statement errors (the database gone, a deadlock) are
+        # not the request's fault: they stay 500s.
+        caused_by_input = isinstance(err, DataError | OverflowError) or (
+            isinstance(err, StatementError) and isinstance(err.orig, OverflowError | ValueError)
+        )
+        if not caused_by_input:
+            raise err
         return _render_error(
             request,
             BadRequest("a value is out of range or contains forbidden characters", code="VALUE_UNUSABLE"),
@@ -100,16 +116,23 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        if err.status_code == 413:
+            return _render_error(request, ContentTooLarge(str(err.detail)))
         error = NotFound() if err.status_code == 404 else AppError(str(err.detail))
         error.status = err.status_code
         return _render_error(request, error)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    @app.exception_handler(Exception)
+    def crashed(request: Request, err: Exception) -> Response:
+        # The failure itself goes to the log (the framework re-raises it); the answer says nothing about it.
+        return _render_error(request, ServerError("the server could not answer; try again later"))
+
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        routes=dict.fromkeys(UPLOAD_ROUTES, settings.max_upload_bytes),
+        refuse=_too_large,
+    )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -50,10 +50,13 @@ class Cursor:
             text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             moment, rid = text.split("|")
             decided_at = datetime.fromisoformat(moment)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as err:
+            if decided_at.tzinfo is None or not _ID.fullmatch(rid):
+                raise ValueError("not a cursor")
+            # Hand-made times at the calendar's ends (year 1 east of UTC, year 9999 west of it) overflow here,
+            # not later in the database driver.
+            decided_at = decided_at.astimezone(UTC)
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as err:
             raise BadRequest("the page cursor is not one this server made", code="CURSOR_INVALID") from err
-        if decided_at.tzinfo is None or not _ID.fullmatch(rid):
-            raise BadRequest("the page cursor is not one this server made", code="CURSOR_INVALID")
         return cls(decided_at, rid)
 
 

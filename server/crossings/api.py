@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from server.alerts import service as alerts
 from server.checkpoints import service as checkpoints
 from server.checkpoints.deps import CurrentDevice
 from server.crossings import escorts
 from server.crossings import service as crossings
-from server.crossings.deps import CheckpointEscort, limit_body
+from server.crossings.deps import CheckpointEscort
 from server.crossings.models import EscortRequest
 from server.crossings.schemas import (
     CrossingBatch,
@@ -36,7 +36,6 @@ ESCORT_PAGE = 500  # escort requests per answer to a checkpoint; `more` says ano
 @api.post(
     "/crossings",
     response_model=IngestResponse,
-    dependencies=[Depends(limit_body)],
     responses={401: {}, 403: {}, 413: {}},
 )
 def ingest(

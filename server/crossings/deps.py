@@ -1,42 +1,27 @@
-"""Lookups shared by the crossing and escort routes: ownership by enterprise, by checkpoint, body size."""
+"""Lookups shared by the crossing and escort routes: ownership by enterprise and by checkpoint."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path
 
 from server.accounts.models import ROLE_ENTERPRISE, User
 from server.checkpoints.deps import CurrentDevice
 from server.crossings.models import EscortRequest
 from server.deps import SessionDep, require
 from server.enterprises import service as enterprises
-from server.errors import AppError, NotFound
+from server.errors import NotFound
 
 __all__ = [
-    "MAX_BODY_BYTES",
     "CheckpointEscort",
     "EnterpriseUser",
     "EscortId",
     "OwnedEscort",
-    "limit_body",
 ]
-
-MAX_BODY_BYTES = 8 * 1024 * 1024  # 500 records of the largest allowed size fit with room to spare
 
 EnterpriseUser = Annotated[User, Depends(require(ROLE_ENTERPRISE))]
 EscortId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-class PayloadTooLarge(AppError):
-    status, code, title = 413, "BODY_TOO_LARGE", "Request too large"
-
-
-def limit_body(request: Request) -> None:
-    """Refuse an oversized upload by its declared length, before anything parses it."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"at most {MAX_BODY_BYTES} bytes per request; send smaller batches")
 
 
 def get_owned_escort(escort_id: EscortId, user: EnterpriseUser, session: SessionDep) -> EscortRequest:
