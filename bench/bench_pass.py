@@ -292,8 +292,8 @@ def bench_latency(runs: int, now: datetime) -> dict[str, Any]:
         revoked=frozenset(),
         policy=Policy(hard_hit=("420000",)),
         enterprises={
-            USCC_KUNSHAN: trust.Enterprise(USCC_KUNSHAN, "昆山精密机械有限公司", "陈经理", "0512-55550000"),
-            USCC_WUHAN: trust.Enterprise(USCC_WUHAN, "武汉物流有限公司", "刘经理", "027-88880000"),
+            USCC_KUNSHAN: trust.Enterprise(USCC_KUNSHAN, "昆山精密机械有限公司"),
+            USCC_WUHAN: trust.Enterprise(USCC_WUHAN, "武汉物流有限公司"),
         },
     )
     # The usual vehicle: a valid pass, plate and identity confirmed, driver and one escort, no fever.

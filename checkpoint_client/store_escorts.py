@@ -3,7 +3,9 @@
 An ESCORT_REQUIRED decision adds a row here in the same transaction as the crossing (status ``unsent``); once the
 server accepts the crossing it has opened a request (``open``); sync then folds in the server's view —
 the enterprise's answer (``answered``: staff, phone, arrival estimate) and hand-overs, also those of other devices
-at this checkpoint. A hand-over recorded here wins over what the server still says until the server confirms it.
+at this checkpoint. The enterprise's contact person and phone come only from the server's answer (``enterprise``,
+kept as it gives it): the public trust bundle does not carry them. A hand-over recorded here wins over what the
+server still says until the server confirms it.
 Times are kept as UTC ISO text, so they sort; ``listing`` gives aware datetimes back.
 """
 
@@ -64,7 +66,7 @@ def _moment(value: str | None) -> datetime | None:
 def add_own(conn: sqlite3.Connection, record: Mapping[str, Any]) -> None:
     """The escort wait starts with this decision (the server opens the request when the crossing arrives)."""
     enterprise = (
-        json.dumps({"uscc": record["enterprise"], "name": None, "phone": None})
+        json.dumps({"uscc": record["enterprise"], "name": None, "contact": None, "phone": None})
         if record["enterprise"]
         else None
     )

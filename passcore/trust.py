@@ -84,10 +84,11 @@ class IssuerKey:
 
 @dataclass(frozen=True)
 class Enterprise:
+    """A verified enterprise: it can receive escorted vehicles. The bundle is public, so it carries no contact
+    person or phone (a checkpoint learns those from its escort requests)."""
+
     uscc: str
     name: str
-    contact: str = ""
-    phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ class TrustBundle:
             ],
             "revoked": [bytes.fromhex(pass_id) for pass_id in sorted(self.revoked)],
             "policy": self.policy.to_dict(),
-            "enterprises": [[e.uscc, e.name, e.contact, e.phone] for e in self.enterprises.values()],
+            # Four texts, the last two always empty: checkpoints before the contact was dropped unpack four.
+            "enterprises": [[e.uscc, e.name, "", ""] for e in self.enterprises.values()],
         }
 
 
@@ -197,10 +199,12 @@ def _parse(payload: bytes) -> TrustBundle:
     if not isinstance(revoked, list) or not all(isinstance(r, bytes) and len(r) == 12 for r in revoked):
         raise ValueError("revoked must be a list of 12-byte pass ids")
     enterprises = {}
-    for uscc, name, contact, phone in data["enterprises"]:
-        if not all(isinstance(x, str) for x in (uscc, name, contact, phone)):
-            raise TypeError("enterprise entries are text")
-        enterprises[uscc] = Enterprise(ids.validate_uscc(uscc), name, contact, phone)
+    for entry in data["enterprises"]:
+        # [uscc, name, ...]: what follows the name (older bundles' contact and phone) is read past, not kept.
+        if not isinstance(entry, list) or len(entry) < 2 or not all(isinstance(x, str) for x in entry):
+            raise TypeError("enterprise entries are lists of text: credit code, name, …")
+        uscc, name = entry[0], entry[1]
+        enterprises[uscc] = Enterprise(ids.validate_uscc(uscc), name)
     version = data["version"]
     if type(version) is not int or version < 1:
         raise ValueError("version must be a positive integer")

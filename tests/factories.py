@@ -56,8 +56,8 @@ def make_bundle(
         revoked=revoked,
         policy=policy or Policy(hard_hit=("420000",)),
         enterprises={
-            USCC: Enterprise(USCC, "昆山精密机械有限公司", "陈经理", "0512-55550000"),
-            HUBEI_USCC: Enterprise(HUBEI_USCC, "武汉物流有限公司", "刘经理", "027-88880000"),
+            USCC: Enterprise(USCC, "昆山精密机械有限公司"),
+            HUBEI_USCC: Enterprise(HUBEI_USCC, "武汉物流有限公司"),
         },
     )
 

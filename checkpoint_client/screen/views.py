@@ -49,11 +49,7 @@ def claims_view(claims: PassClaims, bundle: trust.TrustBundle | None, zone: str)
             "licence_number": claims.driver.licence_masked,
         },
         "escorts": [{"name": p.name, "id_number": p.id_masked} for p in claims.escorts],
-        "enterprise": {
-            "uscc": claims.enterprise,
-            "name": known.name if known else None,
-            "phone": known.phone if known else None,
-        },
+        "enterprise": {"uscc": claims.enterprise, "name": known.name if known else None},
         "origin": region(claims.origin),
         "destination": region(claims.destination),
         "travel_history": [region(code) for code in claims.travel_history],
@@ -111,20 +107,25 @@ def _when(value: Any) -> datetime | None:
 
 
 def escort_view(row: dict[str, Any], *, zone: str, bundle: trust.TrustBundle | None = None) -> dict[str, Any]:
+    """An escort request as the panel shows it. The contact person and phone come from the server's escort
+    answer only (the public bundle carries neither); before it answers, the bundle's directory names the
+    enterprise."""
     decided = _when(row.get("decided_at"))
     enterprise = dict(row.get("enterprise") or {}) or None
     known = bundle.enterprises.get(enterprise.get("uscc") or "") if bundle and enterprise else None
-    if (
-        enterprise and known and not enterprise.get("name")
-    ):  # before the server answers: the bundle's directory
-        enterprise |= {"name": known.name, "phone": enterprise.get("phone") or known.phone}
+    if enterprise and known and not enterprise.get("name"):
+        enterprise["name"] = known.name
     return {
         "crossing_id": row["crossing_id"],
         "plate": _plate(row.get("plate")),
         "status": row.get("status"),
         "decided_at": decided.isoformat() if decided else None,  # the page ticks the waiting time from it
         "decided_local": local(decided, zone, "%H:%M"),
-        "enterprise": {"name": enterprise.get("name"), "phone": enterprise.get("phone")}
+        "enterprise": {
+            "name": enterprise.get("name"),
+            "contact": enterprise.get("contact"),
+            "phone": enterprise.get("phone"),
+        }
         if enterprise
         else None,
         "staff_name": row.get("staff_name"),

@@ -69,7 +69,9 @@ def _escort_public(escort: EscortRequest, enterprise: Enterprise | None) -> Esco
         plate=escort.plate,
         status=escort.status,  # type: ignore[arg-type]
         requested_at=escort.requested_at,
-        enterprise=EscortEnterprise(uscc=enterprise.uscc, name=enterprise.name, phone=enterprise.phone)
+        enterprise=EscortEnterprise(
+            uscc=enterprise.uscc, name=enterprise.name, contact=enterprise.contact, phone=enterprise.phone
+        )
         if enterprise
         else None,
         staff_name=escort.staff_name,

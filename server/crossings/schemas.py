@@ -54,8 +54,12 @@ class IngestResponse(BaseModel):
 
 
 class EscortEnterprise(BaseModel):
+    """Who receives the vehicle, for the checkpoint it waits at: the public trust bundle carries only the code
+    and name, so the contact person and phone reach the checkpoint here, over its device token."""
+
     uscc: str
     name: str
+    contact: str
     phone: str
 
 

@@ -10,15 +10,20 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import cbor2
+import pytest
+from cwt import COSE
 from sqlmodel import Session, col, select
 
+from checkpoint_client.screen.views import escort_view
 from passcore import trust, wire
+from passcore.errors import BundleMalformed
+from passcore.keys import ALG_IDS, generate_signing_key
 from server import db
 from server.accounts import service as accounts
 from server.crossings.models import EscortRequest
 from server.enterprises.models import Enterprise
 from server.keyring import service as keyring
-from tests.factories import DRIVER_ID, ESCORT_IDS
+from tests.factories import DRIVER_ID, ESCORT_IDS, HUBEI_USCC, NOW, USCC, make_bundle
 from tests.integration import checkpoint_devices
 from tests.integration.audit_helpers import application
 from tests.integration.checkpoint_devices import make_checkpoint
@@ -225,6 +230,57 @@ def test_the_anonymous_trust_bundle_carries_no_contact_person_or_phone(app, api,
         "name": "昆山精密机械有限公司",
         "contact": "陈经理",
         "phone": "0512-55550000",
+    }
+
+
+def _signed(payload: dict, root) -> bytes:
+    return bytes(
+        COSE.new().encode(
+            cbor2.dumps(payload), root.cose_key, protected={1: ALG_IDS[root.alg], 4: root.kid}, unprotected={}
+        )
+    )
+
+
+def test_a_checkpoint_reads_older_bundles_with_contacts_and_keeps_none_of_them():
+    root = generate_signing_key()
+    payload = make_bundle([]).to_payload()
+    assert [entry[2:] for entry in payload["enterprises"]] == [["", ""], ["", ""]]
+    payload["enterprises"] = [[USCC, "昆山精密机械有限公司", "陈经理", "0512-55550000"]]
+    old = trust.load_bundle(_signed(payload, root), root=root.public, now=NOW)
+    assert old.enterprises == {USCC: trust.Enterprise(USCC, "昆山精密机械有限公司")}
+    payload["enterprises"] = [[USCC, "昆山精密机械有限公司"]]  # a later bundle may drop the empty texts
+    assert USCC in trust.load_bundle(_signed(payload, root), root=root.public, now=NOW).enterprises
+    for bad in ([USCC], [USCC, 1], "not a list"):
+        payload["enterprises"] = [bad]
+        with pytest.raises(BundleMalformed):
+            trust.load_bundle(_signed(payload, root), root=root.public, now=NOW)
+
+
+def test_the_checkpoint_screen_shows_the_contact_from_the_escort_answer_only():
+    row = {
+        "crossing_id": "c1",
+        "plate": "鄂AD12345",
+        "status": "open",
+        "decided_at": NOW,
+        "enterprise": {"uscc": HUBEI_USCC, "name": None, "contact": None, "phone": None},
+    }
+    waiting = escort_view(row, zone="Asia/Shanghai", bundle=make_bundle([]))
+    assert waiting["enterprise"] == {
+        "name": "武汉物流有限公司",
+        "contact": None,
+        "phone": None,
+    }  # the bundle's name
+    row["enterprise"] = {
+        "uscc": HUBEI_USCC,
+        "name": "武汉物流有限公司",
+        "contact": "刘经理",
+        "phone": "027-88880000",
+    }
+    answered = escort_view(row, zone="Asia/Shanghai", bundle=make_bundle([]))
+    assert answered["enterprise"] == {
+        "name": "武汉物流有限公司",
+        "contact": "刘经理",
+        "phone": "027-88880000",
     }
 
 

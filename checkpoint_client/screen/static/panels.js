@@ -63,7 +63,9 @@ const Panels = (() => {
         el("div", { class: "line1" }, el("span", { class: "plate", text: e.plate }),
           el("span", { class: "waited", text: t("waited", { time: duration(waited) }) })),
         el("div", { text: t("escort_" + e.status) }),
-        e.enterprise && e.enterprise.name ? el("div", { text: `${e.enterprise.name} ${e.enterprise.phone || ""}` }) : null,
+        e.enterprise && e.enterprise.name
+          ? el("div", { class: "enterprise", text: [e.enterprise.name, e.enterprise.contact, e.enterprise.phone].filter(Boolean).join(" ") })
+          : null,
         answer,
         late ? el("div", { class: "late-note", text: t("over_limit", { limit: waitLimit }) }) : null,
         el("button", { type: "button", class: "small handover", text: t("handover"), onclick: () => handover(e) }));
