@@ -3,7 +3,7 @@
 from server.accounts.models import ApiToken, LoginAttempt, RegistrationAttempt, User, WebSession
 from server.alerts.models import Alert, AlertEvent
 from server.applications.models import Application, ApplicationEvent, PersonHash
-from server.bundles.models import BundleVersion
+from server.bundles.models import BundleServing, BundleVersion
 from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
 from server.crossings.models import (
     Crossing,
@@ -24,6 +24,7 @@ __all__ = [
     "ApiToken",
     "Application",
     "ApplicationEvent",
+    "BundleServing",
     "BundleVersion",
     "Checkpoint",
     "Crossing",

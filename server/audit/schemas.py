@@ -16,6 +16,7 @@ __all__ = [
     "EscortTimelinePublic",
     "OccupantPublic",
     "ReasonPublic",
+    "ReplayContextPublic",
     "ReplayPublic",
 ]
 
@@ -67,6 +68,21 @@ class EscortTimelinePublic(BaseModel):
     over_limit: bool
 
 
+class ReplayContextPublic(BaseModel):
+    """The bundle and instant the server replayed under: the record's claim unless what the device was served
+    says otherwise (docs/design.md, section 7)."""
+
+    bundle_version: int
+    policy_version: int | None
+    at: datetime
+    claimed_bundle_version: int
+    claimed_policy_version: int
+    claimed_at: datetime
+    differs: bool  # the server set the claim aside
+    known: bool  # the server had served this device bundles before the record arrived
+    problems: list[str]  # why: OLDER_BUNDLE, NOT_SERVED, AFTER_RECEIPT, BEFORE_LAST_FETCH, …
+
+
 class ReplayPublic(BaseModel):
     matches: bool
     replayable: bool  # false once the record's personal data was purged
@@ -74,6 +90,7 @@ class ReplayPublic(BaseModel):
     reasons: list[str]
     detail: str  # "" when it matches, else a code: OUTCOME_DIFFERS, REASONS_DIFFER, PURGED, BUNDLE_UNKNOWN, …
     message: str
+    context: ReplayContextPublic | None = None
 
 
 class ConflictPublic(BaseModel):

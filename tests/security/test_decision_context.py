@@ -98,7 +98,7 @@ def kinds_of(app, record: dict[str, Any]) -> set[str]:
 
 
 def test_an_old_claimed_policy_releasing_a_hubei_vehicle_is_judged_under_the_policy_the_device_held(
-    app, served
+    app, served, api, portal
 ):
     device, old = served["device"], served["old"]
     # A tampered laptop decides under the old bundle it still has a copy of: consistent with its own claim.
@@ -118,6 +118,18 @@ def test_an_old_claimed_policy_releasing_a_hubei_vehicle_is_judged_under_the_pol
     result = replayed(app, record)
     assert not result.matches and result.context.bundle_version == served["new"].version
     assert (result.bundle_version, result.policy_version) == (old.version, old.policy.version)  # as claimed
+    # The auditor is told which context the server used, and why.
+    shown = api("auditor").get(f"/api/v1/audit/crossings/{record['id']}").json()["replay"]["context"]
+    assert shown["differs"] and shown["problems"] == ["OLDER_BUNDLE", "OLDER_POLICY"]
+    assert (shown["bundle_version"], shown["claimed_bundle_version"]) == (served["new"].version, old.version)
+    auditor = portal("auditor")
+    page = auditor.get(f"/audit/crossings/{record['id']}", params={"lang": "en"}).text
+    assert 'id="replay-context"' in page and "which the device had been served" in page
+    assert "it names an older policy than the device held" in page
+    listing = auditor.get("/audit/alerts", params={"lang": "en"}).text
+    assert "Released against the rules the device held" in listing and "Older rules claimed" in listing
+    alert_page = auditor.get(f"/audit/alerts/{forbidden.id}", params={"lang": "zh"}).text
+    assert "按服务器认定的政策不应放行" in alert_page and 'id="replay-context"' in alert_page
 
 
 @pytest.mark.parametrize("claim", ["no bundle", "another device's bundle"])
@@ -177,7 +189,7 @@ def test_a_decision_dated_2099_is_judged_at_its_receipt(app, served):
     assert result.context.at.year == NOW.year
 
 
-def test_honest_records_raise_nothing_and_replay_under_their_claim(app, clock, device_factory):
+def test_honest_records_raise_nothing_and_replay_under_their_claim(app, clock, device_factory, api):
     _, qr = issue_pass(app)
     _, other_qr = issue_pass(app, vehicle={"plate": "苏E·B7777", "plate_colour": "blue"})
     checkpoint = make_checkpoint(app)
@@ -210,3 +222,5 @@ def test_honest_records_raise_nothing_and_replay_under_their_claim(app, clock, d
         result = replayed(app, record)
         assert result.matches and not result.context.differs and result.context.known
         assert result.context.bundle_version == record["bundle_version"]
+    shown = api("auditor").get(f"/api/v1/audit/crossings/{later['id']}").json()["replay"]["context"]
+    assert shown["known"] and not shown["differs"] and shown["problems"] == []
