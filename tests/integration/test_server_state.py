@@ -14,9 +14,11 @@ from sqlalchemy import inspect
 from passcore import trust
 from passcore.errors import InputError
 from server import db
+from server.applications import people
 from server.applications.schemas import parse_application
 from server.bundles import service as bundles
 from server.config import get_settings
+from server.keyring import datakeys
 from server.keyring import service as keyring
 from server.passes import service as passes
 from server.passes.models import IssuedPass
@@ -106,8 +108,11 @@ def test_issued_pass_keeps_full_numbers_on_the_server_only(settings, engine):
     issued = issue(engine, settings)
     with db.session_scope(engine) as session:
         row = session.get(IssuedPass, issued.claims.pass_id)
+        sealed = datakeys.of(session).open(row.people_sealed, people.pass_context(row.pass_id))
+    # The full numbers are sealed: the database alone shows them masked.
+    assert json.loads(sealed)["driver"]["id_number"] == DRIVER_ID
     assert row.serial == "320583-000001" and row.plate == "苏EA1234"
-    assert json.loads(row.application_json)["driver"]["id_number"] == DRIVER_ID
+    assert DRIVER_ID not in row.application_json
     assert DRIVER_ID not in row.claims_json and DRIVER_ID not in row.qr_text
     assert row.issued_at.tzinfo is not None  # stored in UTC, read back with its zone on both databases
     assert issue(engine, settings).claims.serial == "320583-000002"
