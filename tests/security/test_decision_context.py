@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from passcore import trust
 from server import db, flows
-from server.alerts import rules
+from server.alerts import context, rules
 from server.alerts.replay import replay_crossing
 from server.crossings.models import Crossing
 from server.deps import get_now
@@ -224,3 +224,78 @@ def test_honest_records_raise_nothing_and_replay_under_their_claim(app, clock, d
         assert result.context.bundle_version == record["bundle_version"]
     shown = api("auditor").get(f"/api/v1/audit/crossings/{later['id']}").json()["replay"]["context"]
     assert shown["known"] and not shown["differs"] and shown["problems"] == []
+
+
+# ---- the choice itself (pure) ----------------------------------------------------------------------------------
+
+T = datetime(2026, 2, 10, 8, 0, tzinfo=UTC)
+
+
+def _history(*identities: tuple[datetime, list[tuple[int, int, datetime]]]) -> context.History:
+    return context.History(
+        tuple(
+            context.Identity(f"d{n}", enrolled, tuple(context.Serving(*s) for s in servings))
+            for n, (enrolled, servings) in enumerate(identities)
+        )
+    )
+
+
+LAPTOP = _history((T, [(1, 1, T), (2, 2, T + timedelta(hours=5))]))
+
+
+@pytest.mark.parametrize(
+    ("bundle", "policy", "decided", "received", "problems", "chosen"),
+    [
+        (1, 1, T + timedelta(hours=1), T + timedelta(hours=2), (), 1),  # offline, then synced
+        (
+            1,
+            1,
+            T + timedelta(hours=4, minutes=50),
+            T + timedelta(hours=6),
+            (),
+            1,
+        ),  # during the sync that fetched 2
+        (2, 2, T + timedelta(hours=4, minutes=50), T + timedelta(hours=6), (), 2),  # its clock 10 min behind
+        (
+            1,
+            1,
+            T + timedelta(hours=4),
+            T + timedelta(hours=6),
+            ("BEFORE_LAST_FETCH", "OLDER_BUNDLE", "OLDER_POLICY"),
+            2,
+        ),
+        (1, 1, T + timedelta(hours=6), T + timedelta(hours=7), ("OLDER_BUNDLE", "OLDER_POLICY"), 2),
+        (2, 2, T + timedelta(hours=3), T + timedelta(hours=6), ("BEFORE_LAST_FETCH", "BEFORE_BUNDLE"), 2),
+        (1, 1, T - timedelta(hours=1), T + timedelta(hours=1), ("BEFORE_ENROLMENT", "BEFORE_BUNDLE"), 1),
+        (1, 1, T + timedelta(hours=3), T + timedelta(hours=1), ("AFTER_RECEIPT",), 1),
+        (3, 2, T + timedelta(hours=6), T + timedelta(hours=7), ("NOT_SERVED",), 2),
+        (0, 1, T + timedelta(hours=1), T + timedelta(hours=2), ("NO_BUNDLE",), 1),
+    ],
+)
+def test_the_server_chooses_the_context_from_what_it_served(
+    bundle, policy, decided, received, problems, chosen
+):
+    found = context.choose(context.Claim(bundle, policy, decided, received), LAPTOP)
+    assert (found.problems, found.bundle_version, found.known) == (problems, chosen, True)
+    plausible = not set(problems) & set(context.TIME_PROBLEMS)
+    assert found.at == (decided if plausible else received)
+
+
+def test_a_laptop_enrolled_again_is_judged_with_what_its_earlier_enrolment_was_served():
+    # Decided under the first enrolment, uploaded after the second: its bundle went to the earlier device id.
+    laptop = _history((T, [(1, 1, T)]), (T + timedelta(hours=5), [(2, 1, T + timedelta(hours=5))]))
+    claim = context.Claim(1, 1, T + timedelta(hours=4), T + timedelta(hours=6))
+    assert context.choose(claim, laptop).problems == ()
+    assert context.choose(claim, context.History(laptop.identities[1:])).problems == (
+        "BEFORE_ENROLMENT",
+        "NOT_SERVED",
+        "OLDER_BUNDLE",
+    )
+
+
+def test_without_history_only_what_needs_none_is_judged():
+    claim = context.Claim(7, 1, T - timedelta(days=3), T)  # a device enrolled before servings were recorded
+    assert context.choose(claim, None) == context.DecisionContext(7, None, claim.decided_at, claim)
+    future = context.Claim(7, 1, datetime(2099, 1, 1, tzinfo=UTC), T)
+    assert context.choose(future, None).problems == ("AFTER_RECEIPT",)
+    assert context.choose(future, None).at == T
