@@ -178,6 +178,10 @@ def seal_legacy(session: Session, *, batch: int = 500) -> int:
     return done
 
 
+def _is_sealed(value: str | None) -> bool:
+    return bool(value) and (value or "").startswith(f"{datakeys.VERSION}:")
+
+
 def _stale(sealed: Any, row_key: Any, hash_owner: Any, active: str) -> Any:
     """Rows sealed by another key than the active one, or with a person hash made by another key."""
     version = f"{datakeys.VERSION}:"
@@ -197,23 +201,29 @@ def reseal(session: Session, *, batch: int = 500) -> int:
         .where(_stale(Application.people_sealed, Application.id, PersonHash.application_id, active))
         .limit(batch)
     ):
+        done += 1
+        if not _is_sealed(application.people_sealed):  # purged: nothing to hash any more
+            session.execute(delete(PersonHash).where(col(PersonHash.application_id) == application.id))
+            continue
         context = application_context(application.id or 0)
         people = keys.open(application.people_sealed or "", context)
         application.people_sealed = keys.seal(people, context)
         index(session, people, application_id=application.id)
         session.add(application)
-        done += 1
     for record in session.exec(
         select(IssuedPass)
         .where(_stale(IssuedPass.people_sealed, IssuedPass.pass_id, PersonHash.pass_id, active))
         .limit(batch)
     ):
+        done += 1
+        if not _is_sealed(record.people_sealed):
+            session.execute(delete(PersonHash).where(col(PersonHash.pass_id) == record.pass_id))
+            continue
         context = pass_context(record.pass_id)
         people = keys.open(record.people_sealed or "", context)
         record.people_sealed = keys.seal(people, context)
         index(session, people, pass_id=record.pass_id)
         session.add(record)
-        done += 1
     session.flush()
     return done
 

@@ -75,7 +75,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_person_hash_digest"))
         batch_op.drop_index(batch_op.f("ix_person_hash_application_id"))
     op.drop_table("person_hash")
-    with op.batch_alter_table("issued_pass", schema=None) as batch_op:
-        batch_op.drop_column("people_sealed")
-    with op.batch_alter_table("application", schema=None) as batch_op:
-        batch_op.drop_column("people_sealed")
+    # Not in batch mode: SQLite would copy the table, and a copy of a table that other rows refer to fails the
+    # foreign-key check once it holds data. SQLite (3.35 on) and PostgreSQL drop a plain column in place.
+    op.drop_column("issued_pass", "people_sealed")
+    op.drop_column("application", "people_sealed")
