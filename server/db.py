@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,13 +12,13 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
 from server.config import Settings
 from server.keyring import datakeys
 
-__all__ = ["UTCDateTime", "make_engine", "migrate", "session_scope"]
+__all__ = ["UTCDateTime", "make_engine", "migrate", "reclaim", "session_scope"]
 
 # Explicit constraint names, so migrations can name what they alter on every database.
 SQLModel.metadata.naming_convention = MetaData(
@@ -37,13 +38,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Deleted and overwritten content is zeroed in the file, not left in free space (retention's purge).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def _private_files(database: Path) -> None:
+    """Its folder 0700 and the database file 0600 (created so if missing): personal data is the owner's alone.
+    SQLite creates -wal and -shm with the database file's permissions; existing files are tightened too."""
+    database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(database.parent, 0o700)
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (database, *(database.with_name(database.name + end) for end in ("-wal", "-shm"))):
+        if path.exists():
+            os.chmod(path, 0o600)
 
 
 def make_engine(settings: Settings) -> Engine:
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
-        settings.db_dir.mkdir(parents=True, exist_ok=True)
+        database = make_url(url).database
+        if database and database != ":memory:":
+            _private_files(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
@@ -51,6 +67,27 @@ def make_engine(settings: Settings) -> Engine:
     # The engine carries its installation's data keys: any session on it can seal and open (keyring.datakeys).
     datakeys.attach(engine, datakeys.DataKeys.of_settings(settings))
     return engine
+
+
+def reclaim(engine: Engine, tables: Sequence[str], *, full: bool = False) -> dict[str, Any]:
+    """After a purge: leave no earlier version of the purged rows where the database keeps them (what holds on
+    each database: docs/design.md "Retention"). Returns what was done, for the purge's report.
+
+    SQLite: VACUUM rewrites the file (moved cells can leave old bytes in a page's unused area even with
+    secure_delete), then the WAL, which holds the old pages too, is checkpointed and truncated to zero bytes.
+    PostgreSQL: VACUUM removes the dead row versions from every page, so no query, dump or replica reads them;
+    ``full`` (VACUUM FULL, an exclusive lock while each table is rewritten) also leaves no old bytes in the
+    tables' files."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("VACUUM")
+            busy, _log, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            return {"vacuum": "VACUUM", "wal_truncated": not busy}
+        verb = "VACUUM FULL" if full else "VACUUM"
+        for table in tables:
+            # Table names come from the models, never from input.
+            connection.exec_driver_sql(f'{verb} "{table}"')
+        return {"vacuum": verb, "wal_truncated": None}
 
 
 def migrate(engine: Engine) -> None:

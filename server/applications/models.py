@@ -36,6 +36,8 @@ class Application(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="app_user.id")
     reason: str = Field(default="", max_length=500)
     pass_id: str | None = Field(default=None, foreign_key="issued_pass.pass_id", unique=True, max_length=24)
+    # Set when retention blanked the people in body_json (server/retention): what statistics need stays.
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ApplicationEvent(SQLModel, table=True):

@@ -8,6 +8,7 @@ change is recorded as an ApplicationEvent in the same transaction. Use cases com
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from datetime import datetime
 from typing import Any
@@ -32,7 +33,15 @@ from server.applications.models import (
     Application,
     ApplicationEvent,
 )
-from server.applications.schemas import ApplicationCreate, error_keys, parse_application
+from server.applications.schemas import (
+    ApplicationCreate,
+    Driver,
+    EnterpriseRef,
+    Escort,
+    Vehicle,
+    error_keys,
+    parse_application,
+)
 from server.config import Settings
 from server.enterprises.models import Enterprise
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -68,7 +77,32 @@ _ISSUE_ATTEMPTS = 5
 
 def body_of(application: Application) -> ApplicationCreate:
     """The application as entered, full ID numbers included (opened from their sealed copy)."""
+    if application.purged_at is not None:
+        return _purged_body(application.body_json)
     return people.application_body(application)
+
+
+def _purged_body(body_json: str) -> ApplicationCreate:
+    """What retention left of an application (server.retention.issued: its people blanked), shown as it is: a
+    blank name or number would not pass validation, and nothing in it is entered again."""
+    data = json.loads(body_json)
+    return ApplicationCreate.model_construct(
+        **{
+            **data,
+            "enterprise": EnterpriseRef.model_construct(**data["enterprise"]),
+            "vehicle": Vehicle.model_construct(**data["vehicle"]),
+            "driver": Driver.model_construct(**data["driver"]),
+            "escorts": [Escort.model_construct(**escort) for escort in data["escorts"]],
+            "valid_from": datetime.fromisoformat(data["valid_from"]),
+            "valid_until": datetime.fromisoformat(data["valid_until"]),
+        }
+    )
+
+
+def forget_people(*, session: Session, application_id: int) -> None:
+    """Remove the application's full ID and licence numbers for good (retention; not committed): its body keeps
+    them masked, and ``body_of`` refuses it with PEOPLE_PURGED from then on."""
+    people.forget(session, application_id)
 
 
 def forget_people(*, session: Session, application_id: int) -> None:

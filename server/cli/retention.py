@@ -1,4 +1,4 @@
-"""`checkpass purge`: personal and health data anonymised after the policy's retention period."""
+"""`checkpass purge`: personal and health data removed after the policy's retention period."""
 
 from __future__ import annotations
 
@@ -19,20 +19,31 @@ def purge(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be purged; change nothing.")
     ] = False,
+    full_vacuum: Annotated[
+        bool,
+        typer.Option(
+            "--full-vacuum",
+            help="PostgreSQL: VACUUM FULL the purged tables, so no old bytes stay in their files "
+            "(locks each table while it is rewritten: run it in a quiet hour).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Anonymise personal and health data older than the policy's retention period.
 
-    Names, temperatures, origins, travel histories and escort staff go; counts, outcomes, reasons and hashes stay.
+    Names, ID numbers, phones, temperatures, origins, travel histories, escort staff and alert notes go; counts,
+    outcomes, reasons and hashes stay. Crossings count as old by their claimed time or their time of receipt.
     """
     with state() as (_settings, session):
-        report = retention.purge(session=session, now=now(), dry_run=dry_run)
+        report = retention.purge(session=session, now=now(), dry_run=dry_run, full_vacuum=full_vacuum)
     if as_json:
         print_json(report.to_dict())
         return
     verb = "would purge" if dry_run else "purged"
     typer.echo(
         f"{verb} {report.crossings} crossings, {report.conflicts} conflicting uploads and the staff of "
-        f"{report.escorts} escorts older than {report.retention_days} days (before {report.cutoff.isoformat()})"
+        f"{report.escorts} escorts, the people of {report.applications} applications and {report.passes} "
+        f"passes and the notes of {report.alerts} alerts older than {report.retention_days} days "
+        f"(before {report.cutoff.isoformat()})"
         + (f"; {report.edited} edited bodies raised alerts" if report.edited else "")
     )

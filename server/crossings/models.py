@@ -43,7 +43,7 @@ class Crossing(SQLModel, table=True):
     prev_hash: str = Field(max_length=64)
     record_hash: str = Field(max_length=64)
     decided_at: datetime = Field(sa_type=UTCDateTime)
-    received_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime, index=True)  # retention counts from it too
     outcome: str = Field(max_length=16)
     plate: str = Field(max_length=10)
     pass_id: str | None = Field(default=None, max_length=24)
@@ -65,7 +65,7 @@ class CrossingConflict(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     crossing_id: str = Field(index=True, max_length=36)
     device_id: str = Field(max_length=32)
-    received_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime, index=True)
     body_json: str = Field(sa_type=Text)
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

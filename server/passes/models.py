@@ -25,6 +25,9 @@ class IssuedPass(SQLModel, table=True):
     issued_at: datetime = Field(sa_type=UTCDateTime)
     valid_from: datetime = Field(sa_type=UTCDateTime)
     valid_until: datetime = Field(sa_type=UTCDateTime)
+    # Set when retention blanked the people in claims_json and application_json and dropped qr_text (which
+    # names them): the row stays for the revocation list, the counts and the audit (server/retention).
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Revocation(SQLModel, table=True):

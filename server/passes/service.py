@@ -291,6 +291,8 @@ def delivery_file(
 ) -> card.DeliveryFile:
     """A PNG, SVG or PDF of a pass the viewer can see. A revoked pass is not handed out again for printing."""
     record = visible_pass(session=session, pass_id=pass_id, viewer=viewer)
+    if record.purged_at is not None:  # its QR named people: retention removed it
+        raise Conflict("this pass expired long ago and can no longer be downloaded", code="PASS_PURGED")
     if session.get(Revocation, record.pass_id) is not None:
         raise Conflict("this pass is revoked and can no longer be downloaded", code="PASS_REVOKED")
     return card.render_file(record, kind, settings, page=page)

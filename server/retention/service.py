@@ -1,12 +1,19 @@
-"""Retention: personal and health data in crossings older than the policy's ``retention_days`` is anonymised.
+"""Retention: personal and health data older than the policy's ``retention_days`` is removed, wherever it is.
 
-What goes: every field the crossing-record contract marks personal (``passcore.crossing.Personal``: occupants'
-names, temperatures, origins and travel histories), in the record's body and in conflicting uploads, and the names
-and phones of the enterprise staff who took an escorted vehicle over. What stays is what
-statistics and chain verification need: the record's columns (time, checkpoint, device, plate, pass, enterprise,
-outcome, versions, hashes), its reasons and checks, how many people were aboard in which roles, and whether each
-had a fever. A purged body no longer hashes to ``record_hash`` — ``purged_at`` says why — so before a body is
-purged its hash is checked once more and an edit raises an alert (the last chance to prove it).
+Old means: claimed *or* received before the cutoff. A device states its records' decision times itself, so a record
+dated in the future (2099) would otherwise never be old; its time of receipt is the server's own.
+
+What goes (docs/design.md "Retention"):
+- crossings: every field the crossing-record contract marks personal (``passcore.crossing.Personal``: occupants'
+  names, temperatures, origins and travel histories), in the record's body and in conflicting uploads, and the
+  names and phones of the enterprise staff who took an escorted vehicle over;
+- applications and issued passes: the people (``server.retention.issued``);
+- alerts: the notes staff wrote on them, free text that may name anyone.
+What stays is what statistics and chain verification need: the record's columns (time, checkpoint, device, plate,
+pass, enterprise, outcome, versions, hashes), its reasons and checks, how many people were aboard in which roles,
+and whether each had a fever. A purged body no longer hashes to ``record_hash`` — ``purged_at`` says why — so
+before a body is purged its hash is checked once more and an edit raises an alert (the last chance to prove it).
+After a purge that changed anything, ``db.reclaim`` leaves no earlier version of the rows in the database files.
 Idempotent: a second run finds nothing to do.
 """
 
@@ -14,25 +21,42 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from passcore.crossing import anonymise
 from passcore.policy import Policy
+from server import db
 from server.alerts import rules
 from server.alerts import service as alerts
+from server.alerts.models import Alert, AlertEvent
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from server.policy import service as policy_service
 from server.policy.models import PolicyVersion
+from server.retention import issued
 
 __all__ = ["PurgeReport", "purge"]
 
-BATCH = 500  # committed batch by batch: a long purge holds no lock for long and resumes where it stopped
+BATCH = (
+    issued.BATCH
+)  # committed batch by batch: a long purge holds no lock for long and resumes where it stopped
+PURGED_TABLES = (
+    "crossing",
+    "crossing_conflict",
+    "escort_request",
+    "application",
+    "application_event",
+    "issued_pass",
+    "revocation",
+    "person_hash",
+    "alert",
+    "alert_event",
+)
 
 
 @dataclass(frozen=True)
@@ -44,11 +68,19 @@ class PurgeReport:
     escorts: int
     edited: int  # bodies found edited just before they were purged (each raised an alert)
     dry_run: bool
+    applications: int = 0
+    passes: int = 0
+    alerts: int = 0  # alerts whose notes were removed
+    reclaimed: dict[str, Any] = field(default_factory=dict)  # what db.reclaim did (nothing on a dry run)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["cutoff"] = self.cutoff.isoformat()
         return data
+
+    @property
+    def changed(self) -> int:
+        return self.crossings + self.conflicts + self.escorts + self.applications + self.passes + self.alerts
 
 
 def _thresholds(session: Session) -> dict[int, Decimal]:
@@ -58,6 +90,27 @@ def _thresholds(session: Session) -> dict[int, Decimal]:
     }
 
 
+def _old_crossing(cutoff: datetime) -> Any:
+    return or_(col(Crossing.decided_at) < cutoff, col(Crossing.received_at) < cutoff)
+
+
+def _old_escort(cutoff: datetime) -> Any:
+    """Requests of old crossings (``requested_at`` is the claimed decision time), or requested long ago."""
+    return or_(
+        col(EscortRequest.requested_at) < cutoff,
+        col(EscortRequest.crossing_id).in_(select(Crossing.id).where(_old_crossing(cutoff))),
+    )
+
+
+def _staffed() -> Any:
+    return (EscortRequest.staff_name != "") | (EscortRequest.staff_phone != "")
+
+
+def _old_alert(cutoff: datetime) -> Any:
+    noted = (col(Alert.note) != "") | col(Alert.id).in_(select(AlertEvent.alert_id).where(AlertEvent.note != ""))
+    return or_(col(Alert.occurred_at) < cutoff, col(Alert.created_at) < cutoff) & noted
+
+
 def _purge_crossings(session: Session, cutoff: datetime, now: datetime) -> tuple[int, int]:
     thresholds = _thresholds(session)
     default = Policy().fever_threshold_c
@@ -65,8 +118,8 @@ def _purge_crossings(session: Session, cutoff: datetime, now: datetime) -> tuple
     while True:
         query = (
             select(Crossing)
-            .where(col(Crossing.decided_at) < cutoff, col(Crossing.purged_at).is_(None))
-            .order_by(col(Crossing.decided_at), col(Crossing.id))
+            .where(_old_crossing(cutoff), col(Crossing.purged_at).is_(None))
+            .order_by(col(Crossing.received_at), col(Crossing.id))
             .limit(BATCH)
         )
         batch = list(session.exec(query))
@@ -84,11 +137,6 @@ def _purge_crossings(session: Session, cutoff: datetime, now: datetime) -> tuple
             crossing.purged_at = now
             session.add(crossing)
         alerts.raise_findings(session, findings, now)
-        session.exec(
-            update(EscortRequest)
-            .where(col(EscortRequest.crossing_id).in_([c.id for c in batch]))
-            .values(staff_name="", staff_phone="")
-        )
         session.commit()
         purged += len(batch)
 
@@ -119,56 +167,75 @@ def _purge_conflicts(session: Session, cutoff: datetime, now: datetime) -> int:
         purged += len(batch)
 
 
+def _purge_escorts(session: Session, cutoff: datetime) -> int:
+    result = session.execute(
+        update(EscortRequest)
+        .where(_old_escort(cutoff), _staffed())
+        .values(staff_name="", staff_phone="")
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _purge_alert_notes(session: Session, cutoff: datetime) -> int:
+    ids = list(session.exec(select(Alert.id).where(_old_alert(cutoff))))
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        session.execute(update(Alert).where(col(Alert.id).in_(chunk)).values(note=""))
+        session.execute(update(AlertEvent).where(col(AlertEvent.alert_id).in_(chunk)).values(note=""))
+        session.commit()
+    return len(ids)
+
+
 def _count(session: Session, query: Any) -> int:
     return int(session.exec(query).one())
 
 
-def purge(*, session: Session, now: datetime, dry_run: bool = False) -> PurgeReport:
-    """Anonymise everything past the retention period of the policy in force. Commits batch by batch."""
+def _dry_run(session: Session, cutoff: datetime, days: int) -> PurgeReport:
+    def old(model: Any, *where: Any) -> int:
+        return _count(session, select(func.count()).select_from(model).where(*where))
+
+    return PurgeReport(
+        cutoff,
+        days,
+        crossings=old(Crossing, _old_crossing(cutoff), col(Crossing.purged_at).is_(None)),
+        conflicts=old(
+            CrossingConflict,
+            col(CrossingConflict.received_at) < cutoff,
+            col(CrossingConflict.purged_at).is_(None),
+        ),
+        escorts=old(EscortRequest, _old_escort(cutoff), _staffed()),
+        edited=0,
+        dry_run=True,
+        applications=issued.count_applications(session, cutoff),
+        passes=issued.count_passes(session, cutoff),
+        alerts=old(Alert, _old_alert(cutoff)),
+    )
+
+
+def purge(
+    *, session: Session, now: datetime, dry_run: bool = False, full_vacuum: bool = False
+) -> PurgeReport:
+    """Remove everything personal past the retention period of the policy in force. Commits batch by batch, then
+    reclaims the space the old versions took (``full_vacuum``: VACUUM FULL on PostgreSQL, see ``db.reclaim``)."""
     days = policy_service.current(session).retention_days
     cutoff = now - timedelta(days=days)
-    old_crossings = (
-        select(func.count())
-        .select_from(Crossing)
-        .where(col(Crossing.decided_at) < cutoff, col(Crossing.purged_at).is_(None))
-    )
-    old_conflicts = (
-        select(func.count())
-        .select_from(CrossingConflict)
-        .where(col(CrossingConflict.received_at) < cutoff, col(CrossingConflict.purged_at).is_(None))
-    )
     if dry_run:
-        old_ids = select(Crossing.id).where(
-            col(Crossing.decided_at) < cutoff, col(Crossing.purged_at).is_(None)
-        )
-        old_escorts = (
-            select(func.count())
-            .select_from(EscortRequest)
-            .where(
-                col(EscortRequest.crossing_id).in_(old_ids),
-                (EscortRequest.staff_name != "") | (EscortRequest.staff_phone != ""),
-            )
-        )
-        return PurgeReport(
-            cutoff,
-            days,
-            _count(session, old_crossings),
-            _count(session, old_conflicts),
-            _count(session, old_escorts),
-            0,
-            True,
-        )
-    staffed = (
-        select(func.count())
-        .select_from(EscortRequest)
-        .join(Crossing, col(Crossing.id) == col(EscortRequest.crossing_id))
-        .where(
-            col(Crossing.decided_at) < cutoff,
-            col(Crossing.purged_at).is_(None),
-            (EscortRequest.staff_name != "") | (EscortRequest.staff_phone != ""),
-        )
-    )
-    escorts = _count(session, staffed)
+        return _dry_run(session, cutoff, days)
+    escorts = _purge_escorts(session, cutoff)
     crossings, edited = _purge_crossings(session, cutoff, now)
     conflicts = _purge_conflicts(session, cutoff, now)
-    return PurgeReport(cutoff, days, crossings, conflicts, escorts, edited, False)
+    applications = issued.purge_applications(session, cutoff, now)
+    passes = issued.purge_passes(session, cutoff, now)
+    notes = _purge_alert_notes(session, cutoff)
+    report = PurgeReport(
+        cutoff, days, crossings, conflicts, escorts, edited, False, applications, passes, notes
+    )
+    session.commit()  # no transaction of ours left open: VACUUM FULL would wait for it forever
+    if report.changed or full_vacuum:
+        engine = session.get_bind()
+        tables = [name for name in PURGED_TABLES if name in Crossing.metadata.tables]
+        reclaimed = db.reclaim(engine, tables, full=full_vacuum)  # type: ignore[arg-type]
+        report = PurgeReport(**{**asdict(report), "reclaimed": reclaimed})
+    return report

@@ -1,0 +1,137 @@
+"""Retention of applications and issued passes: the people on them go once nobody needs them any more.
+
+- An issued pass is needed, people and all, while it can be shown at a checkpoint and for the retention period
+  after that (its crossings are audited against it): its people go once ``valid_until`` is older than the cutoff,
+  revoked or not. The row stays, for the revocation list, the counts and the audit: pass id, serial, key, plate,
+  enterprise, times. ``qr_text`` goes whole (the signed QR names the people and cannot be edited), and with it
+  printing and replaying the pass.
+- An application goes with its pass, or, rejected, once its decision is older than the cutoff. Drafts and
+  applications waiting for review are the enterprise's work in progress and stay.
+What stays of a body is what statistics need: enterprise, vehicle (plate, colour), origin, destination, cargo, the
+validity window, and how many escorts there were. Names, ID and licence numbers (the masked ones too), phones and
+travel histories go; so do the sealed full numbers and the ID-number hashes (``server.applications.people``), and
+the free-text reasons given for the decision and for a revocation, which may name people too.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, update
+from sqlmodel import Session, col, select
+
+from server.applications import people
+from server.applications.models import REJECTED, Application, ApplicationEvent, PersonHash
+from server.passes.models import IssuedPass, Revocation
+
+__all__ = [
+    "BATCH",
+    "blank_body",
+    "blank_claims",
+    "count_applications",
+    "count_passes",
+    "purge_applications",
+    "purge_passes",
+]
+
+BATCH = 500
+
+
+def _blank_person(person: Any, keys: tuple[str, ...]) -> dict[str, str]:
+    return dict.fromkeys(keys, "") if isinstance(person, dict) else {}
+
+
+def blank_body(body: dict[str, Any]) -> dict[str, Any]:
+    """An application body (``ApplicationCreate`` as JSON) without its people: the same shape, blanked."""
+    escorts = body.get("escorts") or []
+    return {
+        **body,
+        "driver": _blank_person(body.get("driver"), ("name", "id_number", "licence_number", "phone")),
+        "escorts": [_blank_person(escort, ("name", "id_number")) for escort in escorts],
+        "travel_history": [],
+    }
+
+
+def blank_claims(claims: dict[str, Any]) -> dict[str, Any]:
+    """A pass's readable claims (``PassClaims.readable``) without its people: the same shape, blanked."""
+    escorts = claims.get("escorts") or []
+    return {
+        **claims,
+        "driver": _blank_person(claims.get("driver"), ("name", "id_number", "licence_number")),
+        "escorts": [_blank_person(escort, ("name", "id_number")) for escort in escorts],
+        "travel_history": [],
+    }
+
+
+def _reblank(text: str, blank: Any) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = {}
+    return json.dumps(blank(data) if isinstance(data, dict) else {}, ensure_ascii=False)
+
+
+def _expired_passes(cutoff: datetime) -> Any:
+    return select(IssuedPass.pass_id).where(col(IssuedPass.valid_until) < cutoff)
+
+
+def _old_application(cutoff: datetime) -> Any:
+    rejected = (col(Application.status) == REJECTED) & (
+        func.coalesce(col(Application.decided_at), col(Application.updated_at)) < cutoff
+    )
+    return col(Application.purged_at).is_(None) & or_(
+        rejected, col(Application.pass_id).in_(_expired_passes(cutoff))
+    )
+
+
+def _old_pass(cutoff: datetime) -> Any:
+    return col(IssuedPass.purged_at).is_(None) & (col(IssuedPass.valid_until) < cutoff)
+
+
+def count_applications(session: Session, cutoff: datetime) -> int:
+    query = select(func.count()).select_from(Application).where(_old_application(cutoff))
+    return int(session.exec(query).one())
+
+
+def count_passes(session: Session, cutoff: datetime) -> int:
+    return int(session.exec(select(func.count()).select_from(IssuedPass).where(_old_pass(cutoff))).one())
+
+
+def purge_applications(session: Session, cutoff: datetime, now: datetime) -> int:
+    purged = 0
+    while True:
+        batch = list(session.exec(select(Application).where(_old_application(cutoff)).limit(BATCH)))
+        if not batch:
+            return purged
+        for application in batch:
+            people.forget(session, application.id or 0)  # the sealed numbers and their hashes
+            application.body_json = _reblank(application.body_json, blank_body)
+            application.reason, application.purged_at = "", now
+            session.add(application)
+        session.execute(
+            update(ApplicationEvent)
+            .where(col(ApplicationEvent.application_id).in_([a.id for a in batch]))
+            .values(reason="")
+        )
+        session.commit()
+        purged += len(batch)
+
+
+def purge_passes(session: Session, cutoff: datetime, now: datetime) -> int:
+    purged = 0
+    while True:
+        batch = list(session.exec(select(IssuedPass).where(_old_pass(cutoff)).limit(BATCH)))
+        if not batch:
+            return purged
+        for record in batch:
+            record.claims_json = _reblank(record.claims_json, blank_claims)
+            record.application_json = _reblank(record.application_json, blank_body)
+            record.qr_text, record.people_sealed, record.purged_at = "", people.PURGED, now
+            session.add(record)
+        ids = [record.pass_id for record in batch]
+        session.execute(delete(PersonHash).where(col(PersonHash.pass_id).in_(ids)))
+        session.execute(update(Revocation).where(col(Revocation.pass_id).in_(ids)).values(reason=""))
+        session.commit()
+        purged += len(batch)
