@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 
 from server.accounts import service as accounts
 from server.accounts.deps import AdminUser, ClientAddress
-from server.accounts.schemas import TokenPublic, TokenRequest, TokenResponse, UserAdmin
+from server.accounts.schemas import PasswordReset, TokenPublic, TokenRequest, TokenResponse, UserAdmin
 from server.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
 
 __all__ = ["api"]
@@ -78,6 +78,15 @@ def user_tokens_revoke(username: str, admin: AdminUser, session: SessionDep, now
     """Revoke every live token of an account (administrators); answers how many were revoked."""
     user = accounts.find_user(session, username)
     return {"revoked": accounts.revoke_tokens(session=session, user=user, now=now)}
+
+
+@api.post("/users/{username}/password", status_code=204, responses={401: {}, 403: {}, 404: {}, 422: {}})
+def user_password(
+    username: str, body: PasswordReset, admin: AdminUser, session: SessionDep, now: ClockDep
+) -> Response:
+    """Set a new password (administrators): every session and token of the account ends."""
+    accounts.reset_password_now(session=session, username=username, password=body.password, now=now)
+    return Response(status_code=204)
 
 
 @api.post(

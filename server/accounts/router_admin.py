@@ -1,20 +1,24 @@
-"""Accounts for the administrator: every account, its API tokens (revoked one by one or all), deactivation."""
+"""Accounts for the administrator: every account, its API tokens (revoked one by one or all), a new password,
+deactivation."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import service as accounts
 from server.accounts.deps import AdminUser
 from server.accounts.models import ROLE_ADMIN
 from server.deps import ClockDep, PrincipalDep, SessionDep, require
+from server.errors import AppError
 from server.web.templating import page
 
 __all__ = ["admin"]
 
 admin = APIRouter(include_in_schema=False, dependencies=[Depends(require(ROLE_ADMIN))])
-NOTICES = ("revoked", "deactivated", "activated")
+NOTICES = ("revoked", "deactivated", "activated", "password")
 
 
 @admin.get("/admin/users", response_class=HTMLResponse)
@@ -35,6 +39,33 @@ def user_detail(
     tokens = accounts.list_tokens(session=session, user=account, now=now)
     notice = done if done in NOTICES else ""
     return page(request, "admin/user.html", principal, account=account, tokens=tokens, done=notice)
+
+
+@admin.post("/admin/users/{username}/password", response_class=HTMLResponse)
+def user_password(
+    username: str,
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    now: ClockDep,
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    try:
+        account = accounts.reset_password_now(session=session, username=username, password=password, now=now)
+    except AppError as err:
+        session.rollback()
+        account = accounts.find_user(session, username)
+        tokens = accounts.list_tokens(session=session, user=account, now=now)
+        return page(
+            request,
+            "admin/user.html",
+            principal,
+            status=err.status,
+            account=account,
+            tokens=tokens,
+            errors=err.fields,
+        )
+    return RedirectResponse(f"/admin/users/{account.username}?done=password", status_code=303)
 
 
 @admin.post("/admin/users/{username}/tokens/{token_id}/revoke")

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from server.accounts.models import ApiToken, User
 
-__all__ = ["TokenPublic", "TokenRequest", "TokenResponse", "UserAdmin"]
+__all__ = ["PasswordReset", "TokenPublic", "TokenRequest", "TokenResponse", "UserAdmin"]
 
 
 class TokenRequest(BaseModel):
@@ -25,6 +25,10 @@ class TokenResponse(BaseModel):
     id: int
     name: str
     expires_at: datetime
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(max_length=200)
 
 
 class TokenPublic(BaseModel):

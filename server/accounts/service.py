@@ -35,6 +35,7 @@ __all__ = [
     "list_users",
     "normalise_username",
     "reset_password",
+    "reset_password_now",
     "revoke_token",
     "revoke_tokens",
     "session_user",
@@ -153,6 +154,13 @@ def reset_password(*, session: Session, username: str, password: str, now: datet
     session.add(user)
     end_credentials(session=session, user=user, now=now)
     session.flush()
+    return user
+
+
+def reset_password_now(*, session: Session, username: str, password: str, now: datetime) -> User:
+    """``reset_password`` by an administrator on the portal or API, committed."""
+    user = reset_password(session=session, username=username, password=password, now=now)
+    session.commit()
     return user
 
 

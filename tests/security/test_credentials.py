@@ -169,6 +169,27 @@ def test_a_password_reset_ends_every_session_and_token(app, app_settings, api, p
     assert login(app, "reviewer", DEMO_PASSWORD, SOURCE_B).status_code == 303
 
 
+def test_an_administrators_reset_on_the_page_or_api_ends_every_session_and_token(app, api, portal):
+    page, token = portal("clerk"), token_for(api(), "clerk")["token"]
+    admin = portal("admin")
+    weak = admin.form("/admin/users/clerk/password", {"password": "kunshan-pw1"})
+    assert weak.status_code == 422 and 'id="e-password"' in weak.text and signed_in(page)
+    done = admin.form("/admin/users/clerk/password", {"password": DEMO_PASSWORD}, follow_redirects=False)
+    assert done.status_code == 303
+    assert not signed_in(page) and bearer(app, token).get("/api/v1/applications").status_code == 401
+    again = portal().login("clerk", DEMO_PASSWORD)
+    assert (
+        api("admin")
+        .post("/api/v1/users/clerk/password", json={"password": "a-new-long-password"})
+        .status_code
+        == 204
+    )
+    assert not signed_in(again) and live_credentials(app, "clerk") == (0, 0)
+    assert (
+        api("reviewer").post("/api/v1/users/clerk/password", json={"password": PASSWORD}).status_code == 403
+    )
+
+
 def test_a_password_change_ends_the_other_sessions_and_every_token(app, api, portal):
     elsewhere, here, token = portal("clerk"), portal("clerk"), token_for(api(), "clerk")["token"]
     wrong = here.form("/account/password", {"current": "not-my-password", "password": "a-new-long-password"})
