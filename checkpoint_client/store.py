@@ -8,27 +8,32 @@ Each thread gets its own connection (the screen records decisions while a backgr
 take the write lock up front, so two writers never give out the same ``seq`` (see ``store_sqlite``). All client
 SQL lives here, in ``store_sqlite.py`` and in ``store_escorts.py``. The raw QR text is never stored: the record keeps the
 pass id and what the decision needs.
+
+Retention (``purge``): decisions the server holds are deleted once older than the policy's retention; what the chain
+needs of them stays in ``purged_run`` (per run of consecutive purged records: the first's ``prev_hash`` and the
+last's ``hash``), so the records that remain still verify link by link and the next decision continues the chain.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from checkpoint_client import store_escorts
 from checkpoint_client.store_sqlite import SCHEMA_VERSION, Database, StoreError, set_state, translate
 from passcore import crossing
-from passcore.chain import GENESIS, ChainBroken, canonical, check_chain
+from passcore.chain import GENESIS, ChainBroken, canonical, record_hash
 from passcore.reasons import ESCORT_REQUIRED
 from passcore.rules import Decision, Occupant
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoredCrossing"]
+__all__ = ["SCHEMA_VERSION", "LocalPurge", "Store", "StoreError", "StoredCrossing"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,37 @@ _SELECT = (
     "SELECT c.seq, c.id, c.hash, c.record, o.status, o.code, o.detail "
     "FROM crossing c LEFT JOIN outbox o ON o.seq = c.seq"
 )
+# The chain's last link: the newest record, or the end of the newest purged run when that is newer.
+_LAST = (
+    "SELECT seq, hash FROM (SELECT seq, hash FROM crossing UNION ALL SELECT last_seq, last_hash FROM purged_run) "
+    "ORDER BY seq DESC LIMIT 1"
+)
+# An escort the server knows all about (nothing of it left to upload).
+_ESCORT_DONE = "status != 'unsent' AND NOT (handed_over_at IS NOT NULL AND handover_synced = 0 AND handover_error IS NULL)"
+
+
+@dataclass(frozen=True)
+class LocalPurge:
+    cutoff: str  # ISO, UTC
+    decisions: int  # deleted now
+    escorts: int
+    kept_unsynced: int  # older than the cutoff but not on the server yet (pending or refused): never purged
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _runs(rows: Sequence[tuple[int, str, str]], existing: Sequence[tuple[int, int, str, str]]) -> list[tuple]:
+    """Runs (first_seq, last_seq, prev_hash, last_hash) of purged records: ``existing`` with ``rows`` (seq,
+    prev_hash, hash) added, adjacent runs joined."""
+    pieces = sorted([*existing, *((seq, seq, prev, digest) for seq, prev, digest in rows)])
+    runs: list[tuple] = []
+    for first, last, prev, digest in pieces:
+        if runs and runs[-1][1] + 1 == first:
+            runs[-1] = (runs[-1][0], last, runs[-1][2], digest)
+        else:
+            runs.append((first, last, prev, digest))
+    return runs
 
 
 class Store:
@@ -73,11 +109,16 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        """Open (creating and migrating as needed) the store; its folder is private (0700), the file 0600."""
+        """Open (creating and migrating as needed) the store; its folder is private (0700), the file 0600 (a
+        folder or file made before is tightened: the bundle import may have made db/ first)."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():
-                path.touch(mode=0o600)  # SQLite gives -wal and -shm the database file's permissions
+            os.chmod(path.parent, 0o700)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            # SQLite gives -wal and -shm the database file's permissions; older ones are tightened here.
+            for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                if file.exists():
+                    os.chmod(file, 0o600)
         except OSError as err:
             raise StoreError(f"cannot create the local store {path}: {err.strerror or err}") from err
         store = cls(path)
@@ -114,7 +155,7 @@ class Store:
             vehicle_origin=vehicle_origin,
         )
         with self._db.write("recording the decision") as conn:
-            last = conn.execute("SELECT seq, hash FROM crossing ORDER BY seq DESC LIMIT 1").fetchone()
+            last = conn.execute(_LAST).fetchone()
             seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
             record = crossing.link(contents, record_id=record_id, seq=seq, prev_hash=prev_hash)
             body = canonical(record).decode("utf-8")
@@ -176,22 +217,65 @@ class Store:
             )
 
     def verify(self) -> int:
-        """Check the whole chain from seq 1 (and that each row's columns match its record); the count.
+        """Check the whole chain from seq 1 (and that each row's columns match its record); the count of records
+        still held. A purged run stands in for its records: it must start where the chain is and link on to the
+        next record (its contents are gone, so they are not checked).
 
         Raises ChainBroken naming the first bad seq."""
 
-        def rows() -> Iterator[dict[str, Any]]:
-            cursor = self._db.conn().execute("SELECT seq, id, hash, record FROM crossing ORDER BY seq")
-            for seq, rid, digest, body in cursor:
+        def links() -> Iterator[tuple[int, int, str, str, dict[str, Any] | None]]:
+            conn = self._db.conn()
+            cursor = conn.execute(
+                "SELECT seq, seq, '', '', id, hash, record FROM crossing UNION ALL "
+                "SELECT first_seq, last_seq, prev_hash, last_hash, NULL, NULL, NULL FROM purged_run ORDER BY 1"
+            )
+            for first, last, prev, digest, rid, row_hash, body in cursor:
+                if body is None:
+                    yield first, last, prev, digest, None
+                    continue
                 record = json.loads(body)
-                if (record.get("seq"), record.get("id"), record.get("hash")) != (seq, rid, digest):
-                    raise ChainBroken(f"seq {seq}: the row does not match its record")
-                yield record
+                if (record.get("seq"), record.get("id"), record.get("hash")) != (first, rid, row_hash):
+                    raise ChainBroken(f"seq {first}: the row does not match its record")
+                yield first, first, record.get("prev_hash"), record.get("hash"), record
 
         try:
-            return check_chain(rows())
+            return _check(links())
         except sqlite3.Error as err:
             raise translate(err, "reading the chain") from err
+
+    def purge(self, cutoff: datetime) -> LocalPurge:
+        """Delete the decisions decided before ``cutoff`` that the server holds, and the escorts of before it it
+        knows all about; keep what the chain needs (``purged_run``). A decision stored before an old one is old
+        too: the chain's order is the order of storage, whatever the laptop's clock said (a record dated 2099 is
+        purged with those around it). Pending and refused decisions are never purged. Then the file is rewritten
+        (VACUUM) and the WAL truncated, so nothing of them remains on disk."""
+        moment = cutoff.astimezone(UTC)
+        with self._db.write("purging old decisions") as conn:
+            rows = conn.execute(
+                "SELECT c.seq, c.decided_at, o.seq IS NULL FROM crossing c LEFT JOIN outbox o ON o.seq = c.seq"
+            ).fetchall()
+            old = [seq for seq, decided_at, _ in rows if datetime.fromisoformat(decided_at) < moment]
+            newest_old = max(old, default=0)
+            doomed = [seq for seq, _, synced in rows if synced and seq <= newest_old]
+            kept = sum(1 for seq, _, synced in rows if not synced and seq <= newest_old)
+            links = []
+            for seq in doomed:
+                (body,) = conn.execute("SELECT record FROM crossing WHERE seq = ?", (seq,)).fetchone()
+                record = json.loads(body)
+                links.append((seq, record["prev_hash"], record["hash"]))
+            existing = conn.execute(
+                "SELECT first_seq, last_seq, prev_hash, last_hash FROM purged_run"
+            ).fetchall()
+            conn.executemany("DELETE FROM crossing WHERE seq = ?", [(seq,) for seq in doomed])
+            conn.execute("DELETE FROM purged_run")
+            conn.executemany("INSERT INTO purged_run VALUES (?, ?, ?, ?)", _runs(links, existing))
+            escorts = conn.execute(
+                f"DELETE FROM escort WHERE decided_at < ? AND {_ESCORT_DONE}",  # noqa: S608 (constants)
+                (moment.isoformat(),),
+            ).rowcount
+        if doomed or escorts:
+            self._db.compact()
+        return LocalPurge(moment.isoformat(), len(doomed), escorts, kept)
 
     # ---- escorts (the local view; SQL in store_escorts) --------------------------------------------------------
 
@@ -243,3 +327,23 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _check(links: Iterable[tuple[int, int, str, str, dict[str, Any] | None]]) -> int:
+    """``passcore.chain.check_chain`` over records and purged runs in seq order; how many records."""
+    previous, expected, count = GENESIS, 1, 0
+    for first, last, prev, digest, record in links:
+        if first != expected:
+            raise ChainBroken(
+                f"seq {expected} is missing from the chain (found {first}): a record is missing"
+            )
+        if prev != previous:
+            raise ChainBroken(f"seq {first}: prev_hash does not link to the previous record")
+        if record is not None:
+            if record_hash(record) != digest:
+                raise ChainBroken(
+                    f"seq {first}: the hash does not match the content (the record was changed)"
+                )
+            count += 1
+        previous, expected = digest, last + 1
+    return count

@@ -46,6 +46,15 @@ MIGRATIONS = (
     + """
     CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: runs of purged decisions (store.Store.purge): what the chain needs of them, so what remains verifies.
+    """
+    CREATE TABLE purged_run (
+        first_seq INTEGER PRIMARY KEY CHECK (first_seq >= 1),
+        last_seq INTEGER NOT NULL CHECK (last_seq >= first_seq),
+        prev_hash TEXT NOT NULL,  -- the prev_hash of the run's first record: the hash of the record before it
+        last_hash TEXT NOT NULL  -- the hash of its last record: the prev_hash of the record after it
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -79,6 +88,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA synchronous = FULL")  # per connection, so set on every one
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(
+        "PRAGMA secure_delete = ON"
+    )  # purged decisions are zeroed in the file, not left in free pages
     return conn
 
 
@@ -165,6 +177,15 @@ class Database:
                 for statement in _statements(MIGRATIONS[number]):
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def compact(self) -> None:
+        """Rewrite the file (VACUUM) and truncate the WAL: rows deleted before leave no bytes on disk (moved
+        cells can leave old bytes in a page's unused area even with secure_delete; the WAL keeps old pages)."""
+        try:
+            self.conn().execute("VACUUM")
+            self.conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as err:
+            raise translate(err, "compacting the store") from err
 
     def close(self) -> None:
         with self._lock:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from checkpoint_client import truststore
+from checkpoint_client import retention, truststore
 from checkpoint_client.config import Settings
 from checkpoint_client.device import load_device
 from checkpoint_client.server_api import Api, SyncError, new_client, problem_of
@@ -47,6 +47,8 @@ class SyncReport:
     handover_errors: list[dict[str, Any]] = field(default_factory=list)
     retries: int = 0
     server_time: str | None = None
+    # The day's retention purge (checkpoint_client.retention), after a sync that went well.
+    purge: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -217,6 +219,17 @@ def _handovers(api: Api, store: Store, report: SyncReport) -> None:
             raise _refuse(response, "a hand-over")
 
 
+def _purge(settings: Settings, store: Store, report: SyncReport, now: datetime) -> None:
+    """Once a day, when everything went up: what the server now holds and is past retention leaves the laptop."""
+    try:
+        done = retention.purge_daily(settings, store, now=now)
+    except CheckpassError as err:  # no bundle yet, or the disk: the sync itself went well
+        report.purge = {"error": err.code, "message": err.message}
+        return
+    if done is not None:
+        report.purge = done.to_dict()
+
+
 def sync_once(
     settings: Settings,
     store: Store,
@@ -245,6 +258,7 @@ def sync_once(
         if store.waiting_for_request():  # a request accepted just before the previous server_time: look again
             _escorts(api, store, report, full=True)
         _handovers(api, store, report)
+        _purge(settings, store, report, now or datetime.now(UTC))
     except SyncError as err:
         err.report = report
         raise

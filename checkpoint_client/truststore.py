@@ -14,10 +14,12 @@ from checkpoint_client.config import Settings
 from passcore import trust
 from passcore.errors import BundleError, InputError
 from passcore.keys import PublicKey
+from passcore.policy import Policy
 
 __all__ = [
     "accept_bundle",
     "held_bundle",
+    "held_policy",
     "import_bundle",
     "pin_root",
     "pin_root_key",
@@ -38,9 +40,11 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The laptop's state is the officer's account's alone: db/ holds the decisions too (0700, files 0600).
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as out:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
@@ -97,6 +101,17 @@ def held_bundle(settings: Settings, *, now: datetime) -> trust.TrustBundle:
             code="BUNDLE_MISSING",
         )
     return trust.load_bundle(_read(settings.bundle_path, "trust bundle"), root=pinned_root(settings), now=now)
+
+
+def held_policy(settings: Settings) -> Policy:
+    """The policy of the held bundle, expired or not (its retention applies to the decisions stored here even
+    when the bundle can no longer be used to decide)."""
+    if not settings.bundle_path.exists():
+        raise InputError(
+            "no trust bundle on this checkpoint: run `checkpoint bundle import FILE`", code="BUNDLE_MISSING"
+        )
+    data = _read(settings.bundle_path, "trust bundle")
+    return trust.load_bundle(data, root=pinned_root(settings), now=None).policy
 
 
 def read_bundle_file(settings: Settings, path: Path, *, now: datetime) -> trust.TrustBundle:

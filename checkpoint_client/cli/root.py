@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from checkpoint_client.cli import bundle, enroll, run, scan, sync, verify
+from checkpoint_client.cli import bundle, enroll, purge, run, scan, sync, verify
 from checkpoint_client.cli.plumbing import EXIT_BAD_INPUT
 from passcore.errors import CheckpassError
 
@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 # Unnamed: their commands sit at the top level (`checkpoint verify`), in this order in --help.
-for commands in (verify, enroll, run, scan, sync):
+for commands in (verify, enroll, run, scan, sync, purge):
     app.add_typer(commands.app)
 app.add_typer(bundle.app, name="bundle")
 
