@@ -18,7 +18,9 @@ from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 from passcore.errors import InputError
 
 __all__ = [
+    "BIDI_CONTROLS",
     "PROVINCES",
+    "check_text",
     "covers",
     "format_plate",
     "is_trailer",
@@ -68,12 +70,32 @@ _PLACEHOLDERS = frozenset({"市辖区", "县", "省直辖县级行政单位", "�
 _DATED_NAME = re.compile(r"\[(\d*)-(\d*)\](.*)")
 
 
-def usable_text(text: str) -> bool:
-    """Free text we store verbatim (names, notes): any script, RTL and zero-width marks, no control characters.
+# Bidi embeddings, overrides and isolates reorder how everything after them is displayed ("Trojan Source"): a
+# reason or a name could read as something other than what is stored. The marks LRM, RLM and ALM (U+200E, U+200F,
+# U+061C) only give the neutral characters next to them a direction; right-to-left scripts need them, so they stay.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKS = frozenset("\n\r\t\u2028\u2029")
 
-    Control characters (NUL above all: PostgreSQL text cannot hold it) and lone surrogates are refused.
+
+def usable_text(text: str, *, multiline: bool = False) -> bool:
+    """Free text someone typed and we store verbatim (names, contacts, cargo, notes, reasons): any script, right-to-
+    left and zero-width marks; no control characters (NUL above all: PostgreSQL text cannot hold it), lone
+    surrogates, bidi embeddings, overrides or isolates. Only ``multiline`` text may hold line breaks and tabs.
     """
-    return not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
+    return not any(
+        ch in BIDI_CONTROLS
+        or (unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") and not (multiline and ch in _LINE_BREAKS))
+        for ch in text
+    )
+
+
+def check_text(text: str, *, multiline: bool = False) -> str:
+    """``text`` when ``usable_text``; else ``InputError`` TEXT_INVALID (for schemas' validators and services)."""
+    if not usable_text(text, multiline=multiline):
+        raise InputError(
+            "control characters and text-direction overrides are not allowed here", code="TEXT_INVALID"
+        )
+    return text
 
 
 def _plate_error(message: str) -> InputError:

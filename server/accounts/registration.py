@@ -31,6 +31,8 @@ def _field_errors(name: str, uscc: str, contact: str, phone: str, region: str) -
     fields: dict[str, str] = {}
     if not 2 <= len(name.strip()) <= 100:
         fields["name"] = "enterprise_name_invalid"
+    elif not ids.usable_text(name):
+        fields["name"] = "text_invalid"
     try:
         ids.validate_uscc(uscc)
     except InputError:
@@ -41,6 +43,8 @@ def _field_errors(name: str, uscc: str, contact: str, phone: str, region: str) -
         fields["region"] = "region_invalid"
     if not contact.strip() or len(contact) > 50:
         fields["contact"] = "contact_invalid"
+    elif not ids.usable_text(contact):
+        fields["contact"] = "text_invalid"
     if not phone.strip() or len(phone) > 30 or not all(ch.isdigit() or ch in "+- " for ch in phone.strip()):
         fields["phone"] = "phone_invalid"
     return fields

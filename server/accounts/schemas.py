@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from passcore import ids
 from server.accounts.models import ApiToken, User
 
 __all__ = ["PasswordReset", "TokenPublic", "TokenRequest", "TokenResponse", "UserAdmin"]
 
 
+def _usable(text: str) -> str:
+    if not ids.usable_text(text):
+        raise ValueError("control characters and text-direction overrides are not allowed")
+    return text
+
+
 class TokenRequest(BaseModel):
     username: str = Field(max_length=100)
     password: str = Field(max_length=200)
-    name: str = Field(default="api", max_length=100)
+    name: Annotated[str, AfterValidator(_usable)] = Field(default="api", max_length=100)
 
 
 class TokenResponse(BaseModel):

@@ -118,7 +118,7 @@ class ApplicationCreate(_Strict):
     origin: Region
     destination: Region
     travel_history: list[Region] = Field(default_factory=list, max_length=16)
-    cargo: Annotated[str, Field(max_length=60)] = ""
+    cargo: Annotated[str, Field(max_length=60), AfterValidator(_ids_check(ids.check_text))] = ""
     valid_from: AwareTime
     valid_until: AwareTime
 

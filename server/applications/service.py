@@ -9,7 +9,6 @@ change is recorded as an ApplicationEvent in the same transaction. Use cases com
 from __future__ import annotations
 
 import json
-import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -402,7 +401,7 @@ def reject(
             code="REASON_TOO_LONG",
             fields={"reason": "reason_too_long"},
         )
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in reason):
+    if not ids.usable_text(reason, multiline=True):
         raise BadRequest(
             "the reason contains control characters",
             code="REASON_INVALID",

@@ -262,7 +262,7 @@ def revoke_pass(*, session: Session, pass_id: str, viewer: User, reason: str, no
         raise Forbidden("auditors cannot revoke passes", code="ROLE_FORBIDDEN")
     reason = reason.strip()
     # Control characters (NUL above all, which PostgreSQL cannot store) have no place in a reason someone reads.
-    if not reason or len(reason) > MAX_REASON or any(ord(ch) < 32 and ch not in "\t\n\r" for ch in reason):
+    if not reason or len(reason) > MAX_REASON or not ids.usable_text(reason, multiline=True):
         raise BadRequest(
             "give the reason for revoking (up to 500 characters)",
             code="REASON_REQUIRED",

@@ -16,7 +16,8 @@ from server.accounts.models import User
 from server.checkpoints import service as checkpoints
 from tests.integration.conftest import DEMO_USCC
 
-HOSTILE = "<script>alert(1)</script>张\u202eabc\u200b'\"&"
+# RLM and a zero-width space: kept verbatim (bidi overrides are refused, passcore.ids.usable_text)
+HOSTILE = "<script>alert(1)</script>张\u200fabc\u200b'\"&"
 
 
 def make_checkpoint(app, name: str = "G312 昆山东卡口", region: str = "320583", **coordinates: float) -> int:

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from server.enterprises.models import Enterprise
 from tests.integration.conftest import PASSWORD
 
-HOSTILE_NAME = "<script>alert(1)</script>' OR 1=1; -- \u202e企业\u200b"
+HOSTILE_NAME = "<script>alert(1)</script>' OR 1=1; -- \u200f企业\u200b"
 
 
 def registration(**changes):

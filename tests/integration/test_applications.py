@@ -24,7 +24,7 @@ from tests.integration.conftest import DEMO_USCC, OTHER_USCC
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOSTILE_NAME = "<script>alert(1)</script>"
 SQL_NAME = "'; DROP TABLE application; --"
-HOSTILE_CARGO = "钢材<script>x</script>'; DROP TABLE\u202eevil\u200b"
+HOSTILE_CARGO = "钢材<script>x</script>'; DROP TABLE\u200fevil\u200b"
 
 
 def window(start: datetime | None = None, days: int = 7) -> tuple[datetime, datetime]:
@@ -364,7 +364,7 @@ def test_hostile_content_is_stored_verbatim_and_rendered_escaped(portal, api, ap
     detail = reviewer.get(f"/review/applications/{application_id}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail
     assert "&#39;; DROP TABLE application; --" in detail
-    assert "<bdi>钢材&lt;script&gt;x&lt;/script&gt;&#39;; DROP TABLE\u202eevil\u200b</bdi>" in detail
+    assert "<bdi>钢材&lt;script&gt;x&lt;/script&gt;&#39;; DROP TABLE\u200fevil\u200b</bdi>" in detail
     with Session(app.state.engine) as session:
         assert len(session.exec(select(Application)).all()) == 1  # and the table is still there
 

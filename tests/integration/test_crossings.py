@@ -251,7 +251,7 @@ def test_hostile_names_are_stored_verbatim(app, device):
     with Session(app.state.engine) as session:
         stored = session.get(Crossing, record["id"]).body_json
     assert json.loads(stored)["occupants"][0]["name"] == HOSTILE
-    assert "\u202e" in stored and "\\u202e" not in stored  # kept as UTF-8, not \\u escapes
+    assert "\u200f" in stored and "\\u200f" not in stored  # kept as UTF-8, not \\u escapes
     assert stored.encode() == canonical({k: v for k, v in record.items() if k != "hash"})
 
 

@@ -252,4 +252,4 @@ def test_hostile_occupant_names_are_rendered_escaped(portal, app, device):
     assert (
         "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     )
-    assert "\u202eabc\u200b" in page.text  # kept verbatim, only HTML-escaped
+    assert "\u200fabc\u200b" in page.text  # kept verbatim, only HTML-escaped

@@ -236,7 +236,7 @@ def test_checks_must_be_the_three_documented_booleans(store, signed_pass):
 
 
 def test_hostile_text_is_kept_verbatim(store, signed_pass):
-    name = "<script>alert(1)</script>张\u202e'\"&"[:50]
+    name = "<script>alert(1)</script>张\u200f'\"&"[:50]
     occupants = [{"role": "driver", "name": name, "temperature_c": "36.4"}]
     _, _, stored = record_scenario(store, no_pass(occupants=occupants), signed_pass[1], NOW)
     assert store.get(stored.id).record["occupants"][0]["name"] == name

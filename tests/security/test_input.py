@@ -5,23 +5,31 @@ characters or bidi overrides, and no personal page or answer kept in a cache."""
 from __future__ import annotations
 
 import base64
-import select
+import select as io_select
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select as sql_select
+from sqlmodel import Session, select
 
-from server.crossings.models import Crossing
+from server.alerts.models import Alert
+from server.crossings.models import Crossing, EscortRequest
 from server.deps import SessionDep
+from server.enterprises.models import Enterprise
 from server.errors import TooManyRequests
+from tests.integration import checkpoint_devices
+from tests.integration.audit_helpers import application, issue_pass
+from tests.integration.checkpoint_devices import make_checkpoint
 from tests.integration.client_helpers import free_port
+from tests.security.conftest import PASSWORD
 
 MIB = 1024 * 1024
 SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "referrer-policy", "content-security-policy")
@@ -95,7 +103,7 @@ def send_chunked(
         sock.sendall(head.encode())
         sent = 0
         while sent < total:
-            readable, _, _ = select.select([sock], [], [], 0)
+            readable, _, _ = io_select.select([sock], [], [], 0)
             if readable:
                 break
             try:
@@ -291,3 +299,113 @@ def test_public_assets_and_the_trust_bundle_keep_their_own_caching(api):
     assert bundle.status_code == 200 and bundle.headers["cache-control"] == "no-cache"  # revalidated by ETag
     style = client.get("/static/portal.css")
     assert style.status_code == 200 and "no-store" not in style.headers.get("cache-control", "")
+
+
+# ---- free text: no control characters, NUL or bidi overrides -----------------------------------------------------
+
+device_factory = checkpoint_devices.device_factory  # the fixture, for the escort and record cases
+# NUL, a bell, a right-to-left override (U+202E) and an isolate (U+2066): each refused in every free-text field.
+BAD_TEXT = ["张\x00伟", "张\x07伟", "发票\u202egpj.exe", "货物\u2066隔离"]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+@pytest.mark.parametrize("field", ["name", "contact"])
+def test_registration_refuses_hostile_enterprise_names_and_contacts_next_to_the_field(
+    portal, app, field, bad
+):
+    visitor = portal()
+    visitor.csrf = visitor.page_csrf("/register")
+    form = {
+        "name": "苏州新材料有限公司",
+        "uscc": "91320594MA1MXXXX0X",
+        "contact": "王经理",
+        "phone": "0512-66660000",
+        "region": "320594",
+        "username": "newcomer",
+        "password": "a-long-enough-passphrase",
+    }
+    answer = visitor.form("/register", form | {field: bad})
+    assert answer.status_code == 422 and f'id="e-{field}"' in answer.text
+    with Session(app.state.engine) as session:
+        assert session.exec(select(Enterprise).where(Enterprise.name == form["name"])).first() is None
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_cargo_refuses_hostile_text_and_chinese_is_fine(api, bad):
+    clerk = api("clerk")
+    now = datetime.now(UTC)
+    refused = clerk.post("/api/v1/applications", json=application(now, cargo=bad))
+    assert refused.status_code == 422 and "cargo" in refused.json()["errors"]
+    assert (
+        clerk.post("/api/v1/applications", json=application(now, cargo="精密零部件（含包装）")).status_code
+        == 201
+    )
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_a_rejection_reason_refuses_hostile_text(api, bad):
+    created = api("clerk").post("/api/v1/applications?submit=true", json=application(datetime.now(UTC)))
+    assert created.status_code == 201, created.text
+    path = f"/api/v1/applications/{created.json()['id']}/reject"
+    refused = api("reviewer").post(path, json={"reason": bad})
+    assert refused.status_code == 422 and refused.json()["errors"] == {"reason": "reason_invalid"}
+    assert api("reviewer").post(path, json={"reason": "货物与申请不符。\n请重新申请。"}).status_code == 200
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_a_revocation_reason_refuses_hostile_text(app, api, bad):
+    pass_id, _ = issue_pass(app)
+    refused = api("reviewer").post(f"/api/v1/passes/{pass_id}/revoke", json={"reason": bad})
+    assert refused.status_code == 422 and "reason" in refused.json()["errors"]
+    assert (
+        api("reviewer").post(f"/api/v1/passes/{pass_id}/revoke", json={"reason": "车辆已更换"}).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_alert_notes_refuse_hostile_text(app, api, bad):
+    now = datetime.now(UTC)
+    with Session(app.state.engine) as session:
+        alert = Alert(kind="pass_forged", dedupe_key=f"test-{bad!r}", occurred_at=now, created_at=now)
+        session.add(alert)
+        session.commit()
+        alert_id = alert.id
+    refused = api("auditor").post(f"/api/v1/audit/alerts/{alert_id}/close", json={"note": bad})
+    assert refused.status_code == 422 and refused.json()["code"] == "ALERT_NOTE_INVALID"
+    assert (
+        api("auditor")
+        .post(f"/api/v1/audit/alerts/{alert_id}/close", json={"note": "已核实，误报"})
+        .status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_escort_staff_names_and_recorded_names_refuse_hostile_text(portal, app, device_factory, bad):
+    device = device_factory(make_checkpoint(app))
+    record = device.escort_record()
+    assert device.upload(record).json()["accepted"] == 1
+    with Session(app.state.engine) as session:
+        escort = session.exec(select(EscortRequest).where(EscortRequest.crossing_id == record["id"])).one()
+    clerk = portal("clerk")
+    clerk.csrf = clerk.page_csrf(f"/enterprise/escorts/{escort.id}")
+    eta = (datetime.now(UTC) + timedelta(minutes=40)).astimezone(ZoneInfo("Asia/Shanghai"))
+    answer = {"staff_name": bad, "staff_phone": "138 1234 5678", "eta": eta.strftime("%Y-%m-%dT%H:%M")}
+    refused = clerk.form(f"/enterprise/escorts/{escort.id}", answer)
+    assert refused.status_code == 422 and 'id="e-staff_name"' in refused.text
+    people = [{**device.record()["occupants"][0], "name": bad}]
+    device.seq -= 1
+    result = device.upload(device.record(occupants=people)).json()["results"][0]
+    assert result["status"] == "invalid"
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_checkpoint_names_locations_and_token_names_refuse_hostile_text(api, bad):
+    admin = api("admin")
+    for field in ("name", "location"):
+        body = {"name": "G312 昆山西卡口", "region": "320583", "location": "G312 国道"} | {field: bad}
+        answer = admin.post("/api/v1/checkpoints", json=body)
+        assert answer.status_code == 422, (field, answer.text)
+    token = api().post("/api/v1/auth/token", json={"username": "clerk", "password": PASSWORD, "name": bad})
+    assert token.status_code == 422 and "name" in token.json()["errors"]
