@@ -1,5 +1,9 @@
 """The device's credential (``CHECKPOINT_HOME/keys/device.json``, mode 0600) and enrolment with a one-time code.
 
+Enrolment is the moment the laptop learns which root key to trust, so it does not take the network's word for it:
+the server must be reached over HTTPS (plain HTTP only to this machine itself), and the root key it answers with
+must have the fingerprint the enrolment code carries (``passcore.enrolment``), or nothing is written.
+
 The credential holds the server's URL, the device id, the bearer token, the checkpoint and when it was enrolled.
 The token is a secret: the file is private to the officer's account (keys/ is 0700), ``Device`` leaves it out of
 its repr, and nothing prints or logs it after enrolment.
@@ -13,6 +17,7 @@ import re
 import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +25,7 @@ import httpx
 
 from checkpoint_client import server_api, truststore
 from checkpoint_client.config import Settings
+from passcore import enrolment
 from passcore.errors import CheckpassError, InputError
 from passcore.keys import PublicKey
 
@@ -72,6 +78,26 @@ def normalise_server_url(url: str) -> str:
             code="SERVER_URL_INVALID",
         )
     return text
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
+
+
+def _require_secure(server: str) -> None:
+    """Refuse plain HTTP to anything but this machine: the token and the root key would cross the network open."""
+    parts = urlsplit(server)
+    if parts.scheme != "https" and not _loopback(parts.hostname or ""):
+        raise InputError(
+            f"--server {server[:100]!r}: enrolment over plain http:// is refused except to this machine "
+            "(127.0.0.1, ::1, localhost); use the https:// address",
+            code="SERVER_INSECURE",
+        )
 
 
 def load_device(settings: Settings) -> Device | None:
@@ -147,9 +173,12 @@ def enrol(
     now: datetime,
     client: httpx.Client | None = None,
 ) -> Enrolment:
-    """Enrol with a one-time code: pin the root key (refusing a different one), store the credential, fetch the
-    first trust bundle. Raises SyncError (server unreachable, code refused) or InputError (ROOT_MISMATCH)."""
+    """Enrol with a one-time code: check the server's root key against the code's fingerprint and pin it (refusing
+    a different one), store the credential, fetch the first trust bundle. Raises SyncError (server unreachable,
+    code refused) or InputError (SERVER_INSECURE, CODE_MALFORMED, ROOT_FINGERPRINT_MISMATCH, ROOT_MISMATCH)."""
     server = normalise_server_url(server)
+    _require_secure(server)
+    expected = enrolment.parse_code(code)
     name = (name or socket.gethostname()[:MAX_NAME] or "checkpoint").strip()
     if not 1 <= len(name) <= MAX_NAME:
         raise InputError(
@@ -167,6 +196,13 @@ def enrol(
             problem, text = server_api.problem_of(response)
             raise server_api.SyncError(f"enrolment refused: {text} ({problem})", code=problem)
         device, root = _answer_device(server, response, name)
+        if not expected.matches(root):
+            raise InputError(
+                f"the server answered with a root key whose fingerprint is {enrolment.fingerprint(root)}, not the "
+                "one in the enrolment code: nothing was saved. Check the server address, and ask the bureau for a "
+                "new code (this one is spent)",
+                code="ROOT_FINGERPRINT_MISMATCH",
+            )
         truststore.pin_root_key(settings, root)  # ROOT_MISMATCH before anything is stored
         save_device(settings, device)
         version, problem_text = None, None

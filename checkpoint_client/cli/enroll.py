@@ -19,15 +19,26 @@ app = typer.Typer()
 @app.command()
 def enroll(
     server: Annotated[
-        str, typer.Option("--server", help="The bureau's server, e.g. https://checkpass.example.cn")
+        str,
+        typer.Option(
+            "--server",
+            help="The bureau's server, e.g. https://checkpass.example.cn (plain http:// only to this machine).",
+        ),
     ],
-    code: Annotated[str, typer.Option("--code", help="The one-time enrolment code (ABCD-EFGH-…).")],
+    code: Annotated[
+        str,
+        typer.Option(
+            "--code",
+            help="The one-time enrolment code: eight groups of four, the last four the root's fingerprint.",
+        ),
+    ],
     name: Annotated[
         str | None, typer.Option("--name", help="A name for this laptop (default: its host name).")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Enrol this laptop: pin the bureau's root key, store the device credential, fetch the trust bundle."""
+    """Enrol this laptop: check the bureau's root key against the code and pin it, store the device credential,
+    fetch the trust bundle."""
     settings = get_settings()
     try:
         done = devices.enrol(settings, server=server, code=code, name=name, now=now())

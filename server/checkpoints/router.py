@@ -7,11 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from passcore import enrolment
 from server.checkpoints import service as checkpoints
 from server.checkpoints.deps import AdminUser, BureauUser, CheckpointDep, CheckpointDevice
 from server.checkpoints.models import Checkpoint
 from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from server.errors import AppError
+from server.keyring import service as keyring
 from server.web.templating import page
 
 __all__ = ["web"]
@@ -106,7 +108,16 @@ def enrolment_code_create(
     code, row = checkpoints.create_enrolment_code(
         session=session, checkpoint=checkpoint, user=user, settings=settings, now=now
     )
-    response = page(request, "checkpoints/code.html", principal, checkpoint=checkpoint, code=code, row=row)
+    fingerprint = enrolment.fingerprint(keyring.load_root(settings).public)
+    response = page(
+        request,
+        "checkpoints/code.html",
+        principal,
+        checkpoint=checkpoint,
+        code=code,
+        row=row,
+        fingerprint=fingerprint,
+    )
     response.headers.update(NO_STORE)
     return response
 

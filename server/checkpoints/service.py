@@ -1,12 +1,12 @@
 """Checkpoints and their devices: registration, one-time enrolment codes, enrolment, revocation.
 
-Each use case commits its own work. An enrolment code is random (128 bits), shown once, and only its SHA-256 is
-stored; a device's credential is an ordinary API token bound to the device (``ApiToken.device_id``).
+Each use case commits its own work. An enrolment code (``passcore.enrolment``) is a random secret (80 bits) and the
+root key's fingerprint, shown once; only the secret's SHA-256 is stored. A device's credential is an ordinary API
+token bound to the device (``ApiToken.device_id``).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import math
 import secrets
@@ -16,30 +16,29 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from passcore import ids
+from passcore import enrolment, ids
 from passcore.errors import InputError
 from server.accounts import service as accounts
 from server.accounts.models import User
 from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
 from server.config import Settings
 from server.errors import AppError, BadRequest, Conflict, NotFound
+from server.keyring import service as keyring
 
 __all__ = [
     "CodeExpired",
     "Enrolment",
+    "code_hash",
     "create_enrolment_code",
     "devices_of",
     "enrol",
     "enrolment_codes_of",
     "list_checkpoints",
-    "normalise_code",
     "register_checkpoint",
     "revoke_device",
     "touch_device",
 ]
 
-CODE_BYTES = 16  # 128 random bits: guessing a code is hopeless, so unknown and wrong codes may both say 404
-MAX_CODE_INPUT = 64
 SEEN_GRANULARITY = timedelta(minutes=1)
 
 
@@ -139,13 +138,10 @@ def enrolment_codes_of(session: Session, checkpoint_id: int, limit: int = 20) ->
     return list(session.exec(query))
 
 
-def normalise_code(code: str) -> str:
-    """What the code's hash is taken over: letters and digits only, upper-case (typed codes vary)."""
-    return "".join(ch for ch in code[:MAX_CODE_INPUT].upper() if ch.isascii() and ch.isalnum())
-
-
-def _code_hash(code: str) -> str:
-    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+def code_hash(code: str) -> str:
+    """What is stored of a code: the SHA-256 of its normalised secret. InputError CODE_MALFORMED for a code in
+    another format (one made before the root fingerprint was part of it)."""
+    return hashlib.sha256(enrolment.parse_code(code).secret.encode()).hexdigest()
 
 
 def create_enrolment_code(
@@ -154,10 +150,12 @@ def create_enrolment_code(
     """A new one-time code for ``checkpoint``; the returned text is the only copy of it."""
     if not checkpoint.active:
         raise Conflict("this checkpoint is closed", code="CHECKPOINT_INACTIVE")
-    text = base64.b32encode(secrets.token_bytes(CODE_BYTES)).decode().rstrip("=")
-    code = "-".join(text[i : i + 4] for i in range(0, len(text), 4))  # groups of 4, easier to type
+    # Guessing one of the few live secrets is hopeless (80 bits), so unknown and wrong codes may both say 404.
+    code = enrolment.make_code(
+        secrets.token_bytes(enrolment.SECRET_BYTES), keyring.load_root(settings).public
+    )
     row = EnrolmentCode(
-        code_hash=_code_hash(code),
+        code_hash=code_hash(code),
         checkpoint_id=checkpoint.id or 0,
         created_by=user.id,
         created_at=now,
@@ -177,7 +175,7 @@ def enrol(*, session: Session, code: str, name: str, now: datetime) -> Enrolment
             code="DEVICE_NAME_INVALID",
             fields={"name": "device_name_invalid"},
         )
-    digest = _code_hash(code)
+    digest = code_hash(code)
     row = session.get(EnrolmentCode, digest)
     if row is None:
         raise NotFound("unknown enrolment code", code="CODE_UNKNOWN")

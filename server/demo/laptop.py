@@ -1,5 +1,6 @@
 """What the demo's checkpoint laptop needs: a recorded camera video of the demo passes (for a machine without a
-webcam) and a one-time enrolment code for the demo checkpoint (`scripts/demo.sh` enrols the screen with it).
+webcam) and a one-time enrolment code for the demo checkpoint (`scripts/demo.sh` enrols the screen with it; the
+code carries the root key's fingerprint, which the laptop checks before pinning the root, as any laptop does).
 
 The video is made from the passes just issued, so it verifies against this installation's keys: a committed
 video would carry another installation's signatures.

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from passcore import enrolment
 from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
-from server.checkpoints.service import normalise_code
 from tests.integration import checkpoint_devices
 from tests.integration.checkpoint_devices import HOSTILE, enrolment_code, make_checkpoint
 
@@ -106,10 +106,10 @@ def test_enrolment_code_is_shown_once_and_only_its_hash_is_kept(portal, app, api
     response = admin.form(f"/admin/checkpoints/{checkpoint_id}/codes", {})
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     code = CODE_RE.search(response.text).group(1)
-    assert len(normalise_code(code)) == 26  # 128 bits in base32
+    secret = enrolment.parse_code(code).secret  # 80 bits in base32; the rest is the root's fingerprint
     with Session(app.state.engine) as session:
         row = session.exec(select(EnrolmentCode)).one()
-    assert row.code_hash == hashlib.sha256(normalise_code(code).encode()).hexdigest()
+    assert row.code_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert row.expires_at - row.created_at == timedelta(hours=app.state.settings.enrolment_code_hours)
     assert code not in admin.get(f"/admin/checkpoints/{checkpoint_id}").text
 
@@ -137,9 +137,12 @@ def test_enrolment_code_is_shown_once_and_only_its_hash_is_kept(portal, app, api
 def test_unknown_expired_and_malformed_codes_are_refused(app, api):
     checkpoint_id = make_checkpoint(app)
     client = api()
-    unknown = client.post("/api/v1/devices/enroll", json={"code": "AAAA-BBBB", "name": "x"})
-    assert unknown.status_code == 404 and unknown.json()["code"] == "CODE_UNKNOWN"
     old = enrolment_code(app, checkpoint_id, now=datetime.now(UTC) - timedelta(days=2))
+    never_issued = "AAAA-BBBB-CCCC-DDDD-" + old[20:]
+    unknown = client.post("/api/v1/devices/enroll", json={"code": never_issued, "name": "x"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "CODE_UNKNOWN"
+    malformed = client.post("/api/v1/devices/enroll", json={"code": "AAAA-BBBB", "name": "x"})
+    assert malformed.status_code == 422 and malformed.json()["code"] == "CODE_MALFORMED"
     expired = client.post("/api/v1/devices/enroll", json={"code": old, "name": "x"})
     assert expired.status_code == 410 and expired.json()["code"] == "CODE_EXPIRED"
     assert expired.headers["content-type"] == "application/problem+json"

@@ -91,7 +91,8 @@ def test_refused_enrolment_says_why_and_writes_nothing(server, code, tmp_path, a
         assert (
             checkpoint(tmp_path / "first", "enroll", "--server", server.url, "--code", code).returncode == 0
         )
-    given = "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GG" if attempt == "unknown" else code
+    unknown = "AAAA-BBBB-CCCC-DDDD-" + code[20:]  # a secret never issued, with the right root fingerprint
+    given = unknown if attempt == "unknown" else code
     name = ["--name", "长" * 101] if attempt == "too-long-name" else []
     done = checkpoint(tmp_path / "laptop", "enroll", "--server", server.url, "--code", given, *name)
     assert done.returncode == 2 and done.stdout == ""

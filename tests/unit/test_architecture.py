@@ -120,6 +120,7 @@ PUBLIC_MODULES = [
     "passcore.chain",
     "passcore.crossing",
     "passcore.extensions",
+    "passcore.enrolment",
 ]
 
 
