@@ -49,7 +49,7 @@ def listed(program: str, *group: str) -> set[str]:
 
 
 def test_the_readme_tables_are_read():
-    assert documented("checkpass")["keys"] == {"rotate", "retire", "list"}
+    assert documented("checkpass")["keys"] == {"rotate", "retire", "list", "rotate-data-key"}
     assert documented("checkpoint")["verify"] == set()
 
 
