@@ -104,12 +104,6 @@ def forget_people(*, session: Session, application_id: int) -> None:
     people.forget(session, application_id)
 
 
-def forget_people(*, session: Session, application_id: int) -> None:
-    """Remove the application's full ID and licence numbers for good (retention; not committed): its body keeps
-    them masked, and ``body_of`` refuses it with PEOPLE_PURGED from then on."""
-    people.forget(session, application_id)
-
-
 # --- who may do what -------------------------------------------------------------------------------------
 
 
