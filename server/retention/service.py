@@ -107,7 +107,9 @@ def _staffed() -> Any:
 
 
 def _old_alert(cutoff: datetime) -> Any:
-    noted = (col(Alert.note) != "") | col(Alert.id).in_(select(AlertEvent.alert_id).where(AlertEvent.note != ""))
+    noted = (col(Alert.note) != "") | col(Alert.id).in_(
+        select(AlertEvent.alert_id).where(AlertEvent.note != "")
+    )
     return or_(col(Alert.occurred_at) < cutoff, col(Alert.created_at) < cutoff) & noted
 
 
