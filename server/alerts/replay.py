@@ -46,8 +46,9 @@ POLICY_NOT_BUNDLED, PASS_NOT_ISSUED, INPUT_INCOMPLETE = (
     "INPUT_INCOMPLETE",
 )
 NOT_A_RECORD = "NOT_A_RECORD"  # the stored body does not fit the crossing-record contract (passcore.crossing)
+PASS_PURGED = "PASS_PURGED"  # noqa: S105 (a result code) — retention blanked the QR text: not verifiable
 # A mismatch is a finding; these only say the replay cannot be done any more.
-NOT_REPLAYABLE = frozenset({PURGED})
+NOT_REPLAYABLE = frozenset({PURGED, PASS_PURGED})
 _WITH_CLAIMS = frozenset({"PASS_VALID", "PASS_EXPIRED", "PASS_NOT_YET_VALID", "PASS_REVOKED"})
 _BUNDLE_CACHE: dict[tuple[int, str], trust.TrustBundle] = {}  # signed versions never change
 MAX_ENROLMENTS = (
@@ -98,6 +99,7 @@ class ReplayContext:
         self.session = session
         self._policies: dict[int, Policy | None] = {}
         self._passes: dict[str, str | None] = {}
+        self._purged_passes: set[str] = set()
         self._roots: list[PublicKey] | None = None
         self._bundles: dict[int, trust.TrustBundle | None] = {}
         self._authenticated: dict[tuple[int, str], trust.Verification] = {}
@@ -106,13 +108,22 @@ class ReplayContext:
     def prefetch_passes(self, pass_ids: set[str]) -> None:
         wanted = pass_ids - self._passes.keys()
         if wanted:
-            query = select(IssuedPass.pass_id, IssuedPass.qr_text).where(col(IssuedPass.pass_id).in_(wanted))
-            found = dict(self.session.exec(query).all())
-            self._passes |= {pass_id: found.get(pass_id) for pass_id in wanted}
+            query = select(IssuedPass.pass_id, IssuedPass.qr_text, IssuedPass.purged_at).where(
+                col(IssuedPass.pass_id).in_(wanted)
+            )
+            found = {
+                pass_id: (qr_text, purged_at) for pass_id, qr_text, purged_at in self.session.exec(query)
+            }
+            self._passes |= {pass_id: found.get(pass_id, (None, None))[0] for pass_id in wanted}
+            self._purged_passes |= {pass_id for pass_id, (_, purged_at) in found.items() if purged_at}
 
     def qr_text(self, pass_id: str) -> str | None:
         self.prefetch_passes({pass_id})
         return self._passes[pass_id]
+
+    def pass_purged(self, pass_id: str) -> bool:
+        self.prefetch_passes({pass_id})
+        return pass_id in self._purged_passes
 
     def policy(self, version: int) -> Policy | None:
         if version not in self._policies:
@@ -311,5 +322,7 @@ def replay_crossing(
             body, BUNDLE_UNKNOWN, f"no trust bundle version {version} on this server", context=chosen
         )
     policy = None if bundle else context.policy(crossing.policy_version)
+    if crossing.pass_id and context.pass_purged(crossing.pass_id):
+        return _result(body, PASS_PURGED, "the pass's personal data was purged after the retention period")
     qr_text = context.qr_text(crossing.pass_id) if crossing.pass_id else None
     return replay_body(body, bundle=bundle, policy=policy, qr_text=qr_text, context=context, chosen=chosen)

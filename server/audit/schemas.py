@@ -88,7 +88,7 @@ class ReplayPublic(BaseModel):
     replayable: bool  # false once the record's personal data was purged
     outcome: str | None  # what the server computes
     reasons: list[str]
-    detail: str  # "" when it matches, else a code: OUTCOME_DIFFERS, REASONS_DIFFER, PURGED, BUNDLE_UNKNOWN, …
+    detail: str  # "" when it matches, else a code: OUTCOME_DIFFERS, REASONS_DIFFER, PURGED, PASS_PURGED, …
     message: str
     context: ReplayContextPublic | None = None
 

@@ -3,15 +3,17 @@ bundle versions it was made with (real passes, real signed bundles, both databas
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session
 
+from server.alerts import facts
 from server.alerts import replay as replay_mod
-from server.alerts.replay import replay_crossing
+from server.alerts.replay import ReplayContext, replay_crossing
 from server.alerts.rules import DECISION_DIFFERS
 from server.crossings.models import Crossing
+from server.passes.models import IssuedPass
 from tests.integration import checkpoint_devices
 from tests.integration.audit_helpers import (
     CREW,
@@ -199,3 +201,24 @@ def test_bundles_are_loaded_once_per_version(app, device):
     bundle = publish(app)
     upload(device, *(decided(device, scenario(), bundle, ago(minutes=10 - i)) for i in range(3)))
     assert any(version == bundle.version for version, _ in replay_mod._BUNDLE_CACHE)
+
+
+def test_a_pass_purged_after_retention_is_not_replayed_as_a_malformed_one(app, device):
+    # Retention blanks an expired pass's QR text (it names people); a crossing that still points at it cannot be
+    # verified again, which is not a finding.
+    pass_id, qr = issue_pass(app)
+    record = decided(device, scenario(qr), publish(app), ago(minutes=3))
+    upload(device, record)
+    assert replayed(app, record["id"]).matches
+    with Session(app.state.engine) as session:
+        issued = session.get(IssuedPass, pass_id)
+        issued.qr_text, issued.purged_at = "", datetime.now(UTC)
+        session.add(issued)
+        session.commit()
+    result = replayed(app, record["id"])
+    assert (result.detail, result.replayable, result.outcome) == ("PASS_PURGED", False, None)
+    with Session(app.state.engine) as session:
+        found = facts.crossing_findings(
+            session, [session.get(Crossing, record["id"])], ReplayContext(session)
+        )
+    assert DECISION_DIFFERS not in {finding.kind for finding in found}
