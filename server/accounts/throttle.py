@@ -9,7 +9,8 @@ Registrations are limited per address and hour (``registration_max_per_hour``).
 
 An attempt is written *before* it is judged: requests sent in parallel see each other and cannot slip past the
 count together. A refused attempt is removed again, so waiting out ``Retry-After`` is enough; retrying early
-does not lengthen the wait.
+does not lengthen the wait. The attempts name an account and an address: the retention purge removes them once
+no window can need them (``forget``).
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, delete, func, select
 
 from server.accounts.models import LoginAttempt, RegistrationAttempt
 from server.config import Settings
 from server.errors import TooManyRequests
 
-__all__ = ["begin_login", "begin_registration", "finish_login"]
+__all__ = ["KEPT", "begin_login", "begin_registration", "finish_login", "forget"]
 
 BACKOFF_FIRST = timedelta(minutes=1)
 REGISTRATION_WINDOW = timedelta(hours=1)
+KEPT = timedelta(days=1)  # the longest window any setting allows (login_window_minutes ≤ 1440)
 
 
 def _seconds(until: datetime, now: datetime) -> int:
@@ -124,3 +126,16 @@ def begin_registration(*, session: Session, client: str, settings: Settings, now
         code="REGISTRATION_THROTTLED",
         headers={"Retry-After": str(max(1, _seconds(oldest + REGISTRATION_WINDOW, now)))},
     )
+
+
+def forget(*, session: Session, now: datetime, dry_run: bool = False) -> int:
+    """Remove (or, ``dry_run``, count) the attempts older than any window reads. Not committed."""
+    before = now - KEPT
+    count = 0
+    for model in (LoginAttempt, RegistrationAttempt):
+        old = col(model.at) < before
+        if dry_run:
+            count += session.exec(select(func.count()).select_from(model).where(old)).one()
+        else:
+            count += session.exec(delete(model).where(old)).rowcount  # type: ignore[call-overload]
+    return count

@@ -44,6 +44,6 @@ def purge(
         f"{verb} {report.crossings} crossings, {report.conflicts} conflicting uploads and the staff of "
         f"{report.escorts} escorts, the people of {report.applications} applications and {report.passes} "
         f"passes and the notes of {report.alerts} alerts older than {report.retention_days} days "
-        f"(before {report.cutoff.isoformat()})"
-        + (f"; {report.edited} edited bodies raised alerts" if report.edited else "")
+        f"(before {report.cutoff.isoformat()}), and {report.attempts} sign-in and registration attempts "
+        "older than a day" + (f"; {report.edited} edited bodies raised alerts" if report.edited else "")
     )

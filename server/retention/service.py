@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from passcore.crossing import anonymise
 from passcore.policy import Policy
 from server import db
+from server.accounts import throttle
 from server.alerts import rules
 from server.alerts import service as alerts
 from server.alerts.models import Alert, AlertEvent
@@ -56,6 +57,8 @@ PURGED_TABLES = (
     "person_hash",
     "alert",
     "alert_event",
+    "login_attempt",
+    "registration_attempt",
 )
 
 
@@ -71,6 +74,9 @@ class PurgeReport:
     applications: int = 0
     passes: int = 0
     alerts: int = 0  # alerts whose notes were removed
+    attempts: int = (
+        0  # sign-in and registration attempts (an account and an address) past every throttle window
+    )
     reclaimed: dict[str, Any] = field(default_factory=dict)  # what db.reclaim did (nothing on a dry run)
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,7 +86,9 @@ class PurgeReport:
 
     @property
     def changed(self) -> int:
-        return self.crossings + self.conflicts + self.escorts + self.applications + self.passes + self.alerts
+        return (
+            self.crossings + self.conflicts + self.escorts + self.applications + self.passes + self.alerts
+        ) + self.attempts
 
 
 def _thresholds(session: Session) -> dict[int, Decimal]:
@@ -194,7 +202,7 @@ def _count(session: Session, query: Any) -> int:
     return int(session.exec(query).one())
 
 
-def _dry_run(session: Session, cutoff: datetime, days: int) -> PurgeReport:
+def _dry_run(session: Session, cutoff: datetime, days: int, now: datetime) -> PurgeReport:
     def old(model: Any, *where: Any) -> int:
         return _count(session, select(func.count()).select_from(model).where(*where))
 
@@ -213,6 +221,7 @@ def _dry_run(session: Session, cutoff: datetime, days: int) -> PurgeReport:
         applications=issued.count_applications(session, cutoff),
         passes=issued.count_passes(session, cutoff),
         alerts=old(Alert, _old_alert(cutoff)),
+        attempts=throttle.forget(session=session, now=now, dry_run=True),
     )
 
 
@@ -224,15 +233,26 @@ def purge(
     days = policy_service.current(session).retention_days
     cutoff = now - timedelta(days=days)
     if dry_run:
-        return _dry_run(session, cutoff, days)
+        return _dry_run(session, cutoff, days, now)
     escorts = _purge_escorts(session, cutoff)
     crossings, edited = _purge_crossings(session, cutoff, now)
     conflicts = _purge_conflicts(session, cutoff, now)
     applications = issued.purge_applications(session, cutoff, now)
     passes = issued.purge_passes(session, cutoff, now)
     notes = _purge_alert_notes(session, cutoff)
+    attempts = throttle.forget(session=session, now=now)
     report = PurgeReport(
-        cutoff, days, crossings, conflicts, escorts, edited, False, applications, passes, notes
+        cutoff,
+        days,
+        crossings,
+        conflicts,
+        escorts,
+        edited,
+        False,
+        applications,
+        passes,
+        notes,
+        attempts=attempts,
     )
     session.commit()  # no transaction of ours left open: VACUUM FULL would wait for it forever
     if report.changed or full_vacuum:
