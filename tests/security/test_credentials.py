@@ -94,7 +94,8 @@ def test_the_owner_lists_and_revokes_their_own_tokens_only(app, api, portal):
     assert [t["name"] for t in clerk.get("/api/v1/account/tokens").json()] == ["nightly"]
     # The account page lists them too, makes one shown once, and revokes.
     page = portal("clerk")
-    assert "nightly" in page.get("/account").text
+    listing = page.get("/account").text
+    assert "nightly" in listing and f'action="/account/tokens/{first["id"]}/revoke"' in listing
     made = page.form("/account/tokens", {"name": "from the page"})
     assert made.status_code == 200 and 'id="new-token"' in made.text
     secret = made.text.split('id="new-token">', 1)[1].split("<", 1)[0]
@@ -119,7 +120,9 @@ def test_an_administrator_lists_and_revokes_another_accounts_tokens(app, api, po
     assert bearer(app, clerk_tokens[0]["token"]).get("/api/v1/applications").status_code == 401
     assert bearer(app, clerk_tokens[1]["token"]).get("/api/v1/applications").status_code == 200
     page = portal("admin")
-    assert "two" in page.get("/admin/users/clerk").text and "clerk" in page.get("/admin/users").text
+    listing = page.get("/admin/users/clerk").text
+    assert "two" in listing and "clerk" in page.get("/admin/users").text
+    assert f'action="/admin/users/clerk/tokens/{clerk_tokens[1]["id"]}/revoke"' in listing
     assert page.form("/admin/users/clerk/tokens/revoke", {}, follow_redirects=False).status_code == 303
     for token in clerk_tokens:
         assert bearer(app, token["token"]).get("/api/v1/applications").status_code == 401
