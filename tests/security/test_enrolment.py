@@ -19,7 +19,7 @@ from passcore.keys import PublicKey, generate_signing_key
 from server.keyring import service as keyring
 from tests.integration.checkpoint_devices import enrolment_code, make_checkpoint
 
-pytestmark = pytest.mark.filterwarnings("ignore:You should not use the .timeout. argument:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:You should not use the .timeout. argument")
 
 OLD_CODE = (
     "ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ"  # the format before the root fingerprint (26 characters, 128 bits)
