@@ -2,7 +2,7 @@
 pin. The laptop checks the root the server answers with against the fingerprint it was given with the code, so a
 network that answers in the server's place cannot make it trust another root.
 
-A code is eight groups of four RFC 4648 base32 characters (A–Z, 2–7), e.g. ``K7QD-M2XA-PL4W-ZC6B-3F2A-Q9…``: the
+A code is eight groups of four RFC 4648 base32 characters (A–Z, 2–7), e.g. ``K7QD-M2XA-PL4W-ZC6B-3F2A-Q7NX-D4LM-R5TE``: the
 first four groups are 80 random bits (the secret: guessing one among the few live codes is hopeless, and a code
 expires within hours and works once), the last four the first 80 bits of SHA-256 over the root public key (its
 DER SubjectPublicKeyInfo), which the administrator's page shows as "root key fingerprint". Case, spaces and
