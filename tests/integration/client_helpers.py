@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from checkpoint_client import device as devices
 from checkpoint_client import station, truststore
@@ -68,6 +70,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def uvicorn_thread(app: Any, **options: Any) -> Iterator[int]:
+    """``app`` behind a real uvicorn on 127.0.0.1, in a thread of this process: its port, while the block runs."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("uvicorn stopped before it served: see its messages above")
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join()
 
 
 class ServerProcess:

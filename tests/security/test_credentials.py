@@ -5,9 +5,6 @@ registration throttled and silent about which usernames exist — on SQLite and 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -26,6 +23,7 @@ from server.config import get_settings
 from server.deps import get_now
 from server.enterprises.models import Enterprise
 from server.main import create_app
+from tests.integration.client_helpers import uvicorn_thread
 from tests.security.conftest import PASSWORD, Portal
 
 DEMO_PASSWORD = "checkpass-demo-2020"
@@ -277,19 +275,9 @@ def served(app, monkeypatch, tmp_path):
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
     done = CliRunner().invoke(checkpass, ["serve"], env={"CHECKPASS_HOME": str(tmp_path / "serve")})
     assert done.exit_code == 0, done.output
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     options = {k: v for k, v in seen.items() if k not in ("factory", "workers", "host", "port", "log_level")}
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_thread(app, **options) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_a_local_caller_cannot_pick_its_address_through_the_served_app(served, app_settings):

@@ -7,15 +7,10 @@ from __future__ import annotations
 import base64
 import select as io_select
 import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, select
@@ -28,7 +23,7 @@ from server.errors import TooManyRequests
 from tests.integration import checkpoint_devices
 from tests.integration.audit_helpers import application, issue_pass
 from tests.integration.checkpoint_devices import make_checkpoint
-from tests.integration.client_helpers import free_port
+from tests.integration.client_helpers import uvicorn_thread
 from tests.security.conftest import PASSWORD
 
 MIB = 1024 * 1024
@@ -36,25 +31,6 @@ SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "referrer-polic
 
 
 # ---- bodies bounded before they are read -------------------------------------------------------------------------
-
-
-@contextmanager
-def serving(app) -> Iterator[int]:
-    """The app behind a real uvicorn on 127.0.0.1, in a thread of this process (whose memory the test watches)."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def peak_rss_reset() -> None:
@@ -132,7 +108,7 @@ def test_an_anonymous_chunked_body_of_96_mib_is_refused_with_413_without_being_r
     app, path, headers, media_type
 ):
     limit = app.state.settings.max_body_bytes
-    with serving(app) as port:
+    with uvicorn_thread(app, lifespan="off") as port:
         before = rss()
         peak_rss_reset()
         status, answer, body, sent = send_chunked(port, path, total=96 * MIB, headers=headers)
@@ -147,7 +123,10 @@ def test_an_anonymous_chunked_body_of_96_mib_is_refused_with_413_without_being_r
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_reading(app):
-    with serving(app) as port, socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+    with (
+        uvicorn_thread(app, lifespan="off") as port,
+        socket.create_connection(("127.0.0.1", port), timeout=30) as sock,
+    ):
         sock.sendall(
             b"POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\n\r\n" % (96 * MIB)
