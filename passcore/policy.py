@@ -18,11 +18,20 @@ from passcore.reasons import ESCORT_REQUIRED, REFUSE
 __all__ = [
     "IDENTITY_CONFIRM",
     "IDENTITY_ID_LAST4",
+    "MAX_FEVER_REFERRALS",
+    "MAX_REFERRAL",
+    "MISUSE_AS_NO_PASS",
+    "MISUSE_REFUSE",
     "Policy",
     "parse_temperature",
 ]
 
 IDENTITY_CONFIRM, IDENTITY_ID_LAST4 = "confirm", "id_last4"
+MISUSE_REFUSE, MISUSE_AS_NO_PASS = "refuse", "as_no_pass"
+MAX_FEVER_REFERRALS, MAX_REFERRAL = 10, 60
+# Knobs added after policies were first signed (issue 12). ``to_dict`` leaves each out while it has its default,
+# so a policy signed before reads and hashes the same, and an older checkpoint still reads a newer bundle.
+_LATER_KNOBS = ("pass_misuse", "repeat_window_minutes", "fever_referrals")
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -59,6 +68,13 @@ class Policy:
     bundle_stale_hours: int = 24
     retention_days: int = 28
     note: str = field(default="", compare=False)
+    # What a misused pass (forged, revoked, not matching the vehicle or its people) means: refused, or judged as a
+    # vehicle without a pass (the misuse still recorded and alerted).
+    pass_misuse: str = MISUSE_REFUSE
+    # A pass decided at the same checkpoint within this many minutes is a repeat, not a new vehicle.
+    repeat_window_minutes: int = 15
+    # Where an officer may send a person with fever; empty: the referral is free text.
+    fever_referrals: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check(type(self.version) is int and self.version >= 1, "version must be a positive integer")
@@ -91,6 +107,30 @@ class Policy:
             isinstance(self.note, str) and len(self.note) <= 500,
             "note must be text of at most 500 characters",
         )
+        _check(
+            self.pass_misuse in (MISUSE_REFUSE, MISUSE_AS_NO_PASS),
+            f"pass_misuse must be {MISUSE_REFUSE} or {MISUSE_AS_NO_PASS}",
+        )
+        _check(
+            type(self.repeat_window_minutes) is int and 1 <= self.repeat_window_minutes <= 1440,
+            "repeat_window_minutes must be a whole number from 1 to 1440",
+        )
+        _check(
+            isinstance(self.fever_referrals, list | tuple)
+            and len(self.fever_referrals) <= MAX_FEVER_REFERRALS,
+            f"fever_referrals must be a list of at most {MAX_FEVER_REFERRALS} places",
+        )
+        for place in self.fever_referrals:
+            _check(
+                isinstance(place, str)
+                and 1 <= len(place.strip()) <= MAX_REFERRAL
+                and len(place) <= MAX_REFERRAL
+                and ids.usable_text(place),
+                f"each fever referral must be a place name of 1–{MAX_REFERRAL} characters",
+            )
+        referrals = tuple(place.strip() for place in self.fever_referrals)
+        _check(len(set(referrals)) == len(referrals), "fever referrals must differ from each other")
+        object.__setattr__(self, "fever_referrals", referrals)
 
     def covers(self, code: str | None) -> str | None:
         """The hard-hit code that covers ``code``, if any."""
@@ -107,6 +147,10 @@ class Policy:
         data["effective_from"] = self.effective_from.astimezone(UTC).isoformat().replace("+00:00", "Z")
         for name in ("fever_threshold_c", "temperature_min_c", "temperature_max_c"):
             data[name] = str(data[name])
+        data["fever_referrals"] = list(self.fever_referrals)
+        for name in _LATER_KNOBS:
+            if getattr(self, name) == _DEFAULTS[name]:
+                del data[name]
         return data
 
     @classmethod
@@ -125,10 +169,17 @@ class Policy:
             hard_hit = values["hard_hit"]
             _check(isinstance(hard_hit, list | tuple) and len(hard_hit) <= 5000, "hard_hit must be a list")
             values["hard_hit"] = tuple(hard_hit)
+        if "fever_referrals" in values:
+            referrals = values["fever_referrals"]
+            _check(isinstance(referrals, list | tuple), "fever_referrals must be a list")
+            values["fever_referrals"] = tuple(referrals)
         try:
             return cls(**values)
         except InputError as err:
             raise InputError(f"policy: {err.message}", code="POLICY_INVALID") from err
+
+
+_DEFAULTS = {name: Policy.__dataclass_fields__[name].default for name in _LATER_KNOBS}
 
 
 def _check(condition: bool, message: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 
 from passcore import ids
 from passcore.errors import InputError
-from passcore.policy import IDENTITY_ID_LAST4, Policy, parse_temperature
+from passcore.policy import IDENTITY_ID_LAST4, MISUSE_AS_NO_PASS, Policy, parse_temperature
 from passcore.reasons import ESCORT_REQUIRED, MEDICAL_HOLD, MESSAGES, REFUSE, RELEASE
 from passcore.trust import Verification
 
@@ -36,7 +36,8 @@ __all__ = [
 Role = Literal["driver", "escort", "passenger"]
 ROLES: tuple[str, ...] = get_args(Role)
 MAX_OCCUPANTS = 20
-# Reasons that mean the pass is being misused: the vehicle is refused and an alert is raised.
+# Reasons that mean the pass is being misused: an alert is raised, and the vehicle is refused (or, under the
+# policy's pass_misuse = as_no_pass, judged as a vehicle without a pass).
 MISUSE_REASONS = frozenset(
     {
         "PASS_MALFORMED",
@@ -83,6 +84,10 @@ class Decision:
     enterprise: str | None = None  # the receiving enterprise, when one is known
     fever: tuple[int, ...] = ()  # indices into the occupants
     hard_hit: tuple[str, ...] = field(default=())  # the hard-hit codes that matched
+    # Against a valid pass: the occupants (indices) whose name is not on it (OCCUPANT_NOT_ON_PASS), and the names on
+    # it with nobody of that name aboard, so the officer and the record can say who.
+    unlisted: tuple[int, ...] = ()
+    absent: tuple[str, ...] = ()
 
     @property
     def misuse(self) -> bool:
@@ -100,6 +105,8 @@ class Decision:
             "enterprise": self.enterprise,
             "fever": list(self.fever),
             "hard_hit": list(self.hard_hit),
+            "unlisted": list(self.unlisted),
+            "absent": list(self.absent),
         }
 
 
@@ -164,9 +171,23 @@ def _pass_checks(
     for person in occupants:
         if person.role == "driver" and not _same_name(person.name, claims.driver.name):
             reasons.add("PERSON_MISMATCH")
-        if not any(_same_name(person.name, p.name) for p in claims.people):
-            reasons.add("OCCUPANT_NOT_ON_PASS")
+    if _unlisted(verification, occupants):
+        reasons.add("OCCUPANT_NOT_ON_PASS")
     return reasons
+
+
+def _unlisted(verification: Verification | None, occupants: Sequence[Occupant]) -> tuple[int, ...]:
+    if verification is None or not verification.valid or verification.claims is None:
+        return ()
+    listed = verification.claims.people
+    return tuple(i for i, o in enumerate(occupants) if not any(_same_name(o.name, p.name) for p in listed))
+
+
+def _absent(verification: Verification | None, occupants: Sequence[Occupant]) -> tuple[str, ...]:
+    if verification is None or not verification.valid or verification.claims is None:
+        return ()
+    listed = verification.claims.people
+    return tuple(p.name for p in listed if not any(_same_name(o.name, p.name) for o in occupants))
 
 
 def decide(
@@ -202,6 +223,11 @@ def decide(
             reasons |= _pass_checks(verification, observed, plate, occupants, policy)
         elif not verification.misuse:  # expired or not yet valid: a vehicle without a pass
             reasons.add("NO_PASS")
+    # Under as_no_pass a misused pass counts as no pass; its places below still count (stricter), but its
+    # enterprise does not receive the vehicle.
+    misuse_as_no_pass = policy.pass_misuse == MISUSE_AS_NO_PASS and bool(reasons & MISUSE_REASONS)
+    if misuse_as_no_pass:
+        reasons.add("NO_PASS")
     if "NO_PASS" in reasons and policy.pass_mandatory:
         reasons.add("PASS_REQUIRED")
 
@@ -209,10 +235,12 @@ def decide(
     if fever:
         reasons.add("FEVER")
 
-    # Where the vehicle comes from: declared origin, the plate's province, and the route on a trusted pass.
-    vehicle_places = [vehicle_origin, ids.plate_region(plate), claims.origin if claims else None]
+    # Where the vehicle comes from: declared origin, the plate's province, and the route on a trusted pass (on a
+    # misused pass judged as none, also a revoked one's route: it was signed, and counting it is only stricter).
+    route = verification.claims if misuse_as_no_pass and verification is not None else claims
+    vehicle_places = [vehicle_origin, ids.plate_region(plate), route.origin if route else None]
     person_places = [p for o in occupants for p in (o.origin, *o.travel_history)]
-    person_places += list(claims.travel_history) if claims else []
+    person_places += list(route.travel_history) if route else []
     hit_vehicle = {c for c in map(policy.covers, vehicle_places) if c}
     hit_person = {c for c in (policy.covers(ids.validate_region(p)) for p in person_places if p) if c}
     if hit_vehicle:
@@ -220,7 +248,7 @@ def decide(
     if hit_person:
         reasons.add("HARD_HIT_PERSON")
 
-    receiver = claims.enterprise if claims else enterprise
+    receiver = claims.enterprise if claims and not misuse_as_no_pass else enterprise
     if receiver and known_enterprises is not None and receiver not in known_enterprises:
         receiver = None
     if (hit_vehicle or hit_person) and not receiver:
@@ -228,7 +256,7 @@ def decide(
 
     if fever:
         outcome = MEDICAL_HOLD
-    elif reasons & MISUSE_REASONS or "PASS_REQUIRED" in reasons:
+    elif (reasons & MISUSE_REASONS and not misuse_as_no_pass) or "PASS_REQUIRED" in reasons:
         outcome = REFUSE
     elif hit_vehicle or hit_person:
         no_receiver = "NO_RECEIVING_ENTERPRISE" in reasons
@@ -246,4 +274,6 @@ def decide(
         enterprise=receiver,
         fever=fever,
         hard_hit=tuple(sorted(hit_vehicle | hit_person)),
+        unlisted=_unlisted(verification, occupants),
+        absent=_absent(verification, occupants),
     )
