@@ -27,6 +27,17 @@ class Settings(BaseSettings):
     sync_backoff_s: float = Field(default=0.5, gt=0, le=60, description="first back-off; doubles each try")
     sync_backoff_max_s: float = Field(default=30.0, gt=0, le=600, description="cap on one back-off")
     sync_timeout_s: float = Field(default=30.0, gt=0, le=600, description="per HTTP request")
+    # A handheld scanner in USB keyboard mode (docs/scanners.md): shown to the screen's page, which tells its fast
+    # keystrokes from an officer's typing.
+    scanner_end: Literal["enter", "tab", "enter_or_tab", "none"] = Field(
+        default="enter_or_tab", description="the key the scanner sends after a code (none: ends by a pause)"
+    )
+    scanner_prefix: str = Field(default="", max_length=16, description="text the scanner sends before a code")
+    scanner_suffix: str = Field(default="", max_length=16, description="text the scanner sends after a code")
+    scanner_gap_ms: int = Field(
+        default=50, ge=10, le=200, description="longest pause between a scanner's keystrokes"
+    )
+    scanner_min_chars: int = Field(default=8, ge=4, le=64, description="shortest code a scanner sends")
 
     @property
     def root_path(self) -> Path:

@@ -55,6 +55,20 @@ MIGRATIONS = (
         last_hash TEXT NOT NULL  -- the hash of its last record: the prev_hash of the record after it
     );
     """,
+    # 3: PLACEHOLDER (issue 12, officers helper): checkpoint officers and shifts.
+    "",
+    # 4: drafts of the vehicle on the form (checkpoint_client.drafts): what the officer typed, kept across a reload
+    # or a crash until the vehicle is decided or dropped; names and temperatures: they expire after 12 h.
+    """
+    CREATE TABLE draft (
+        key TEXT PRIMARY KEY,  -- pass:<pass id> | claimed:<id> | vehicle:<desk id> | nopass
+        saved_at TEXT NOT NULL,  -- ISO, UTC
+        form TEXT NOT NULL  -- JSON, shape-checked by drafts.check_form
+    );
+    CREATE INDEX draft_saved_at ON draft (saved_at);
+    """,
+    # 5: PLACEHOLDER (issue 12, escorts helper): hand-over identity.
+    "",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from checkpoint_client.config import Settings
-from checkpoint_client.screen import routes, views
+from checkpoint_client.screen import routes, routes_drafts, routes_input, views
 from checkpoint_client.screen.desk import ScanDesk, Vehicle
 from checkpoint_client.screen.guard import ScreenGuard
 from checkpoint_client.screen.syncer import Syncer
@@ -122,6 +122,8 @@ def create_app(
     app.state.screen = screen
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(routes.router)
+    app.include_router(routes_input.router)
+    app.include_router(routes_drafts.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
