@@ -6,6 +6,11 @@ state; listeners (asyncio events of the event loop serving the page) are woken t
 
 The raw QR text lives here, in memory only, while the vehicle is processed: the store keeps the pass id, never
 the text (issue 4, local store).
+
+A vehicle in front of the officer is never replaced by a scan: scans that arrive while it is being checked or
+decided wait in the queue (issue 12, point 2). A pass still held up to the camera after its decision is the same
+vehicle, not a new one: camera reads of a text just decided are ignored until the camera has not reported it for
+``linger_s`` (it left the view); after that it comes back as a new vehicle, which the page shows as a repeat.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ __all__ = ["MAX_QUEUE", "DeskError", "ScanDesk", "Vehicle"]
 
 MAX_QUEUE = 20  # a looping demo video or a stuck scanner must not grow the queue without bound
 MAX_TEXT = 8192  # as station.MAX_PASS_TEXT: longer than any QR can hold
+# The camera reports a pass again after it was out of sight 3 s (decoding.Repeats); glare and a hand that moves
+# make a pass held at the window vanish that long, so a decided pass must be gone longer than that.
+LINGER_S = 10.0
+MANUAL = "manual"  # the source of a handheld scanner's or a pasted text: the officer meant it
 
 
 class DeskError(Exception):
@@ -53,9 +62,17 @@ class Vehicle:
 
 
 class ScanDesk:
-    def __init__(self, describe: Callable[[Vehicle], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        describe: Callable[[Vehicle], dict[str, Any]] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        linger_s: float = LINGER_S,
+    ) -> None:
         # describe(vehicle) -> what the page shows (verification, pass contents); set by the app factory.
         self.describe = describe or (lambda vehicle: {})
+        self._clock, self.linger_s = clock, linger_s
+        self._decided: dict[str, float] = {}  # text just decided -> when the camera last reported it
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._current: Vehicle | None = None
@@ -81,11 +98,15 @@ class ScanDesk:
         decoded_at: float | None = None,
         now_first: bool = False,
     ) -> Vehicle | None:
-        """Queue a scanned text (or make it current when the desk is free, or ``now_first``).
+        """Queue a scanned text, or make it current when the desk is free. ``now_first`` (the officer scanned it
+        on purpose): ahead of the queue, still behind the vehicle being handled.
 
-        Returns None for a text already current or queued: the camera holding a pass in view is one vehicle.
+        Returns None for a text already current or queued (the camera holding a pass in view is one vehicle) and
+        for a camera read of a text just decided that has not left the view.
         """
         text = text.strip()[:MAX_TEXT]
+        if source != MANUAL and self._still_in_view(text):
+            return None
         vehicle = Vehicle(next(self._ids), text, source, captured_at, decoded_at)
         vehicle.view = self.describe(vehicle)  # verified outside the lock: the queue never waits on crypto
         with self._lock:
@@ -93,16 +114,16 @@ class ScanDesk:
             if any(v.text == text and v.state in ("queued", "current") for v in held):
                 return None
             current = self._current
-            if now_first and current is not None and current.state == "current":
-                current.state = "queued"
-                self._queue.appendleft(current)
-                self._current = None
-            elif current is not None and current.state == "current" and current.stray:
+            if current is not None and current.state == "current" and current.stray:
                 current.state = "dropped"  # a stray QR (a shop's code) gives way to the next real scan
                 self._current = None
             if self._current is None:
                 vehicle.state = "current"
                 self._current = vehicle
+            elif now_first:
+                self._queue.appendleft(vehicle)
+                while len(self._queue) > MAX_QUEUE:
+                    self._queue.pop()
             elif len(self._queue) < MAX_QUEUE:
                 self._queue.append(vehicle)
             else:
@@ -143,6 +164,8 @@ class ScanDesk:
     def end_decision(self, vehicle: Vehicle, *, recorded: bool) -> None:
         with self._lock:
             vehicle.state = "done" if recorded else "current"
+            if recorded and vehicle.text is not None:
+                self._decided[vehicle.text] = self._clock()
             if recorded and self._current is vehicle:
                 self._current = None  # the outcome stays on the page; the next scan becomes current
             self._changed()
@@ -160,6 +183,16 @@ class ScanDesk:
                     self._current.state = "current"
             self._changed()
             return self._current
+
+    def _still_in_view(self, text: str) -> bool:
+        """A camera read of a text decided a moment ago: the pass never left; the read renews its stay."""
+        now = self._clock()
+        with self._lock:
+            self._decided = {t: at for t, at in self._decided.items() if now - at < self.linger_s}
+            if text not in self._decided:
+                return False
+            self._decided[text] = now
+            return True
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

@@ -62,7 +62,58 @@ def test_stray_codes_give_way_and_a_vehicle_without_a_pass_keeps_its_place():
     desk.add_text(B, source="z")
     assert current(desk)["id"] == manual.id and desk.snapshot()["queued"] == 2
     pasted = desk.add_text(C, source="manual", now_first=True)
-    assert current(desk)["id"] == pasted.id
+    assert current(desk)["id"] == manual.id  # a scan never replaces the vehicle being handled (issue 12)
+    assert desk.next_vehicle(drop=manual.id).id == pasted.id  # the officer's own scan is next in line
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def decided(desk: ScanDesk, text: str, source: str = "camera"):
+    vehicle = desk.add_text(text, source=source)
+    desk.end_decision(desk.begin_decision(vehicle.id), recorded=True)
+    return vehicle
+
+
+def test_scans_arriving_while_a_vehicle_is_handled_wait_behind_it():
+    desk = ScanDesk()
+    first = desk.add_text(A, source="camera")
+    desk.add_text(B, source="camera")  # being checked
+    deciding = desk.begin_decision(first.id)
+    desk.add_text(C, source="manual", now_first=True)  # being decided
+    assert current(desk)["id"] == first.id and desk.snapshot()["queued"] == 2
+    desk.end_decision(deciding, recorded=True)
+    assert [desk.next_vehicle().text, desk.next_vehicle(drop=desk.snapshot()["current"]["id"]).text] == [C, B]
+
+
+def test_a_pass_left_in_view_after_its_decision_is_not_a_new_vehicle():
+    clock = Clock()
+    desk = ScanDesk(clock=clock, linger_s=10)
+    decided(desk, A)
+    clock.now += 4  # the camera lost it for 3 s in the glare, then read it again: the same vehicle
+    assert desk.add_text(A, source="camera") is None
+    clock.now += 9  # still there, read again: each read renews its stay
+    assert desk.add_text(A, source="camera") is None and current(desk) is None
+    clock.now += 10.5  # gone longer than linger_s, then back: a new vehicle (the page shows it as a repeat)
+    again = desk.add_text(A, source="camera")
+    assert again is not None and current(desk)["id"] == again.id
+
+
+def test_the_officer_can_scan_a_just_decided_pass_again_on_purpose():
+    desk = ScanDesk(clock=Clock())
+    decided(desk, A)
+    assert desk.add_text(A, source="manual", now_first=True) is not None  # handheld scanner: meant
+
+
+def test_another_pass_is_not_held_back_by_a_decided_one():
+    desk = ScanDesk(clock=Clock())
+    decided(desk, A)
+    assert desk.add_text(B, source="camera").text == B
 
 
 def test_the_queue_is_bounded():
