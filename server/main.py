@@ -34,6 +34,8 @@ from server.enterprises import router as enterprises_pages
 from server.errors import AppError, BadRequest, ContentTooLarge, LoginRequired, NotFound, ServerError
 from server.keyring import api as keyring_api
 from server.keyring import router as keyring_pages
+from server.officers import api as officers_api
+from server.officers import router as officers_pages
 from server.passes import api as passes_api
 from server.passes import router as passes_pages
 from server.policy import api as policy_api
@@ -147,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
         policy_pages,
         keyring_pages,
         checkpoints_pages,
+        officers_pages,
         crossings_pages,
         audit_pages,
         alerts_pages,
@@ -161,6 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
         keyring_api,
         bundles_api,
         checkpoints_api,
+        officers_api,
         crossings_api,
         audit_api,
         alerts_api,

@@ -14,6 +14,7 @@ from server.crossings.models import (
 )
 from server.enterprises.models import Enterprise
 from server.keyring.models import KeyRecord
+from server.officers.models import Officer
 from server.passes.models import IssuedPass, Revocation
 from server.policy.models import PolicyVersion
 from server.retention.models import RetentionRun
@@ -38,6 +39,7 @@ __all__ = [
     "IssuedPass",
     "KeyRecord",
     "LoginAttempt",
+    "Officer",
     "PersonHash",
     "PolicyVersion",
     "RegistrationAttempt",

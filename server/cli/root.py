@@ -12,7 +12,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from passcore.errors import CheckpassError
-from server.cli import audit, bundle, demo, install, keys, passes, policy, retention, serve, users
+from server.cli import audit, bundle, demo, install, keys, officers, passes, policy, retention, serve, users
 from server.errors import AppError
 
 __all__ = ["app", "main"]
@@ -28,6 +28,7 @@ for commands in (install, passes, serve, demo, retention):
     app.add_typer(commands.app)
 app.add_typer(keys.app, name="keys")
 app.add_typer(users.app, name="user")
+app.add_typer(officers.app, name="officer")
 app.add_typer(policy.app, name="policy")
 app.add_typer(bundle.app, name="bundle")
 app.add_typer(audit.app, name="audit")

@@ -122,6 +122,7 @@ PUBLIC_MODULES = [
     "passcore.extensions",
     "passcore.enrolment",
     "passcore.handover",
+    "passcore.pins",
 ]
 
 
@@ -264,6 +265,7 @@ DOMAINS = (
     "crossings",
     "enterprises",
     "keyring",
+    "officers",
     "passes",
     "policy",
     "retention",
