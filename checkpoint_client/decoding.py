@@ -4,6 +4,10 @@ zxing-cpp is the default decoder (issue 4 measured it against pyzbar and OpenCV)
 frame fails, a few cheap retries on a changed copy (half size, a global threshold, strong sharpening, a median
 filter) read codes that noise, darkness, haze or defocus kept from it; a frame it reads at once costs nothing
 more. pyzbar is the alternative backend (it needs the system library libzbar0).
+
+A live camera gives many frames of one held-up pass: the camera loop reads a frame that is not read alone together
+with its predecessors (``BurstReader``: aligned, averaged, the clearest tiles of each), which reads through moving
+glare and sensor noise that spoil every single frame (bench/bench_hardlight.py measures it).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from passcore.errors import InputError
 __all__ = [
     "BACKENDS",
     "MAX_IMAGE_BYTES",
+    "BurstReader",
     "CameraLoop",
     "Decoded",
     "Decoder",
@@ -44,6 +49,9 @@ DIM_LUMA, FLAT_CONTRAST = 90.0, 16.0  # a dim frame whose luma barely varies nee
 _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
+Corners = tuple[tuple[int, int], ...]  # a code's four corners in the frame, clockwise from top left
+
+
 @dataclass(frozen=True)
 class Decoded:
     texts: tuple[str, ...]  # QR texts read in this frame, in reading order, each once (may be empty)
@@ -51,9 +59,9 @@ class Decoded:
     too_dark: bool  # suggest the torch / more light
     detected_unread: bool  # a code was seen but not read (hint: hold steady / closer); zxing-cpp only
     contrast: float = 0.0  # standard deviation of luma
-
-
-Corners = tuple[tuple[int, int], ...]  # a code's four corners in the frame, clockwise from top left
+    unread_at: tuple[
+        Corners, ...
+    ] = ()  # where codes were seen but not read (zxing-cpp; for the burst reader)
 
 
 def _zxing(gray: np.ndarray, binarizer: Any = None) -> tuple[list[str], list[Corners]]:
@@ -121,6 +129,7 @@ class Decoder:
         gray = frames.to_gray(frames.check_image(image))
         sample = gray[::4, ::4]  # a sixteenth of the pixels estimates exposure as well as all of them
         brightness, contrast = float(sample.mean()), float(sample.std())
+        unread: list[Corners] = []
         if self._pyzbar is not None:
             found = self._pyzbar.decode(gray, symbols=[self._pyzbar.ZBarSymbol.QRCODE])
             texts, detected = [r.data.decode("utf-8", "replace") for r in found if r.data], False
@@ -138,7 +147,72 @@ class Decoder:
             too_dark=brightness < DARK_LUMA or (brightness < DIM_LUMA and contrast < FLAT_CONTRAST),
             detected_unread=detected and not texts,
             contrast=round(contrast, 1),
+            unread_at=() if texts else tuple(unread),
         )
+
+
+class BurstReader:
+    """A camera's recent frames read together when the newest alone is not read.
+
+    A live camera sends 30 frames a second of one pass held up: what spoils one frame (sensor noise in the dark,
+    a lamp's glare that moves as the card tilts, a shake) changes from frame to frame while the code does not.
+    So when a frame is not read, the region where a code was seen is cut from the last few frames, each shifted
+    onto the newest (the card drifts in the hand), and read as their average (noise) and as a mosaic of the
+    clearest tiles (glare). Only where a code was seen in the last ``window_s``: the empty lane costs nothing.
+    What is read is a text zxing-cpp found, its error correction intact, in frames of that moment; a pass is
+    accepted only after its signature is verified anyway."""
+
+    def __init__(self, decoder: Decoder, *, depth: int = 6, window_s: float = 0.4) -> None:
+        self.decoder, self.depth, self.window_s = decoder, depth, window_s
+        self.enabled = decoder.backend == "zxing" and decoder.retries
+        self._recent: deque[tuple[float, np.ndarray]] = deque(maxlen=depth)
+        self._lock = threading.Lock()  # the camera loop's reading thread remembers, its decoding thread reads
+        self._seen: tuple[float, Corners] | None = None  # the newest place a code was seen, and when
+
+    def remember(self, image: np.ndarray, at: float) -> None:
+        """A frame the camera loop had no time to decode still joins the burst."""
+        if self.enabled:
+            with self._lock:
+                self._recent.append((at, image))
+
+    def read(self, image: np.ndarray, at: float) -> Decoded:
+        """``image`` decoded (``Decoder.decode``); if nothing is read, the recent frames with it combined."""
+        decoded = self.decoder.decode(image)
+        if not self.enabled:
+            return decoded
+        with self._lock:
+            self._recent.append((at, image))
+            if decoded.texts:
+                self._recent.clear()  # the code is read: its frames have nothing more to give
+        if decoded.texts:
+            self._seen = None
+            return decoded
+        if decoded.unread_at:
+            self._seen = (at, decoded.unread_at[0])
+        texts = self._combined(at)
+        if not texts:
+            return decoded
+        return replace(decoded, texts=texts, detected_unread=False, unread_at=())
+
+    def _combined(self, at: float) -> tuple[str, ...]:
+        if self._seen is None or at - self._seen[0] > self.window_s:
+            return ()
+        with self._lock:
+            recent = sorted(self._recent, key=lambda entry: entry[0])
+        frames_now = [image for when, image in recent if 0 <= at - when <= self.window_s]
+        if len(frames_now) < 2:
+            return ()
+        grays = [frames.to_gray(image) for image in frames_now]
+        if any(g.shape != grays[-1].shape for g in grays):
+            return ()
+        crops = frames.aligned(grays, frames.box_around(self._seen[1], grays[-1].shape))
+        if len(crops) < 2:
+            return ()
+        for combine in (frames.mean_of, frames.best_tiles):
+            texts, _ = _zxing(combine(crops))
+            if texts:
+                return tuple(dict.fromkeys(texts))
+        return ()
 
 
 def decode_frame(frame: Any, backend: str = "zxing") -> list[str]:
@@ -201,9 +275,12 @@ class CameraLoop:
         on_scan: Callable[[Scan], None],
         *,
         repeat_after_s: float = 3.0,
+        burst: bool = True,
     ) -> None:
         self.source, self.decoder, self.on_scan = source, decoder, on_scan
         self._repeats = Repeats(repeat_after_s)
+        # The live camera's many frames: a frame not read alone is read with its predecessors (BurstReader).
+        self._burst = BurstReader(decoder) if burst else None
         self._wait_for_decoder = not source.realtime and source.pace is None
         self._cond = threading.Condition()
         self._pending: Frame | None = None
@@ -282,7 +359,10 @@ class CameraLoop:
                     if self._stopping:
                         break
                     self._counts["frames"] += 1
-                    self._counts["dropped"] += self._pending is not None
+                    if self._pending is not None:
+                        self._counts["dropped"] += 1
+                        if self._burst is not None:
+                            self._burst.remember(self._pending.image, self._pending.captured_at)
                     self._pending = self._latest = frame
                     self._times.append(frame.captured_at)
                     self._cond.notify_all()
@@ -321,7 +401,10 @@ class CameraLoop:
 
     def _decode_one(self, frame: Frame) -> None:
         try:
-            decoded = self.decoder.decode(frame.image)
+            if self._burst is not None:
+                decoded = self._burst.read(frame.image, frame.captured_at)
+            else:
+                decoded = self.decoder.decode(frame.image)
         except Exception as err:  # one bad frame must not stop the camera
             log.exception("camera loop: decoding frame %s failed", frame.index)
             self._fail(f"decoding failed: {type(err).__name__}: {err}")

@@ -165,6 +165,101 @@ def crop(gray: np.ndarray, corners: Sequence[tuple[int, int]], *, side: int = 64
     return cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
 
 
+# --- combining a burst of frames (the decoder's reading of a camera's recent frames together) ---------------
+
+
+def box_around(corners: Sequence[tuple[int, int]], shape: tuple[int, ...], *, margin: float = 0.35) -> Box:
+    """The box (left, top, right, bottom) around ``corners`` with a margin wide enough for the hand's drift
+    over a burst and the quiet zone."""
+    points = np.array(corners, np.float32).reshape(-1, 2)
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    pad = margin * max(x1 - x0, y1 - y0, 16)
+    height, width = shape[:2]
+    return (
+        int(max(0, x0 - pad)),
+        int(max(0, y0 - pad)),
+        int(min(width, x1 + pad + 1)),
+        int(min(height, y1 + pad + 1)),
+    )
+
+
+Box = tuple[int, int, int, int]
+_ALIGN_SIDE = 256  # pixels: the shift between two frames is measured on copies this size (sub-pixel anyway)
+_MIN_RESPONSE = 0.04  # a phase correlation peak weaker than this is not the same card: the frame is left out
+
+
+def _structure(gray: np.ndarray) -> np.ndarray:
+    """Module edges without the slow shading: a moving glare spot or a sliding reflection would otherwise pull
+    the correlation towards itself."""
+    image = gray.astype(np.float32)
+    return cv2.GaussianBlur(image, (0, 0), 1.0) - cv2.GaussianBlur(image, (0, 0), 4.0)
+
+
+def aligned(grays: Sequence[np.ndarray], box: Box) -> list[np.ndarray]:
+    """``box`` of each frame, shifted onto the last frame's (the card drifts in the hand between frames);
+    a frame whose content does not match the last one's (another card, a hand across it) is left out."""
+    left, top, right, bottom = box
+    width, height = right - left, bottom - top
+    if width < 16 or height < 16:
+        return [np.ascontiguousarray(grays[-1][top:bottom, left:right])]
+    scale = min(1.0, _ALIGN_SIDE / max(width, height))
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    window = cv2.createHanningWindow(size, cv2.CV_32F)
+
+    def small(gray: np.ndarray) -> np.ndarray:
+        region = gray[top:bottom, left:right]
+        return _structure(cv2.resize(region, size, interpolation=cv2.INTER_AREA) if scale < 1 else region)
+
+    reference = small(grays[-1])
+    crops = []
+    for gray in grays[:-1]:
+        (dx, dy), response = cv2.phaseCorrelate(reference, small(gray), window)
+        dx, dy = dx / scale, dy / scale
+        if response < _MIN_RESPONSE or abs(dx) > width / 4 or abs(dy) > height / 4:
+            continue
+        shift = np.array([[1, 0, left + dx], [0, 1, top + dy]], np.float32)
+        crops.append(
+            cv2.warpAffine(
+                gray,
+                shift,
+                (width, height),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+        )
+    crops.append(np.ascontiguousarray(grays[-1][top:bottom, left:right]))
+    return crops
+
+
+def mean_of(crops: Sequence[np.ndarray]) -> np.ndarray:
+    """The average of aligned frames: sensor noise falls with the square root of their number."""
+    total = np.zeros(crops[0].shape, np.float32)
+    for crop in crops:
+        cv2.accumulate(crop, total)
+    return cv2.convertScaleAbs(total, alpha=1.0 / len(crops))
+
+
+def best_tiles(crops: Sequence[np.ndarray], *, tile: int = 24) -> np.ndarray:
+    """Each small tile taken from the frame where it shows most contrast without being washed out: a glare
+    spot that moves as the card tilts leaves every part of the code clear in some frame."""
+    stack = np.stack(crops)
+    count, height, width = stack.shape
+    rows, cols = height // tile, width // tile
+    result = mean_of(crops)
+    if rows == 0 or cols == 0:
+        return result
+    tiles = stack[:, : rows * tile, : cols * tile].reshape(count, rows, tile, cols, tile).astype(np.float32)
+    washed = np.maximum(0.0, tiles.mean(axis=(2, 4)) - 200.0)  # near white: glare, not paper and ink
+    best = (tiles.std(axis=(2, 4)) - 2.0 * washed).argmax(axis=0)
+    picked = np.take_along_axis(
+        stack[:, : rows * tile, : cols * tile].reshape(count, rows, tile, cols, tile),
+        best[None, :, None, :, None],
+        axis=0,
+    )
+    result[: rows * tile, : cols * tile] = picked.reshape(rows * tile, cols * tile)
+    return result
+
+
 # --- sources ------------------------------------------------------------------------------------------------
 
 
