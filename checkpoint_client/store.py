@@ -139,8 +139,13 @@ class Store:
         verification: str | None,
         checks: dict[str, bool | None],
         vehicle_origin: str | None,
+        officer: str | None = None,
+        repeat_of: str | None = None,
+        claimed: dict[str, Any] | None = None,
+        referral: str | None = None,
     ) -> StoredCrossing:
-        """Chain, store and commit one decision (fsync'd) before returning it.
+        """Chain, store and commit one decision (fsync'd) before returning it. ``officer``, ``repeat_of``,
+        ``claimed`` and ``referral`` go into the record as ``passcore.crossing.contents`` takes them.
 
         Raises InputError(RECORD_INVALID) for a decision the server would refuse (nothing stored; correct the
         input) and StoreError (STORE_FULL, STORE_BUSY, STORE_FAILED) when it could not be written: the decision
@@ -153,6 +158,10 @@ class Store:
             verification=verification,
             checks=checks,
             vehicle_origin=vehicle_origin,
+            officer=officer,
+            repeat_of=repeat_of,
+            claimed=claimed,
+            referral=referral,
         )
         with self._db.write("recording the decision") as conn:
             last = conn.execute(_LAST).fetchone()

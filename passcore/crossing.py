@@ -2,7 +2,7 @@
 bureau checks, replays and purges it. The one contract between the two programs (docs/api.md "Crossing records").
 
 - ``CrossingRecord`` is the record's shape and limits: strict (no value is coerced, so the values checked are the
-  values hashed), every key required, no other key. The server validates uploads with it, the device validates what
+  values hashed), every key required but the later ones (below), no other key. The server validates uploads with it, the device validates what
   it builds with it, so a record one side accepts the other accepts.
 - ``contents`` turns a ``rules.Decision`` and what the officer entered into the record's contents, ``link`` puts
   them on the device's chain (``passcore.chain`` makes the canonical JSON and the hash).
@@ -10,6 +10,10 @@ bureau checks, replays and purges it. The one contract between the two programs 
 - ``record_checks``, ``rules_observation`` and ``rules_occupant`` convert between the record and the release rules'
   inputs, both ways, so the audit replays a decision from exactly what was recorded.
 - ``anonymise`` removes what is personal (every field marked ``Personal``) once the retention period is over.
+
+Keys added later (``LATER_KEYS``, issue 12: officer, repeat_of, claimed, referral, absent) are optional: a record an
+older device wrote without them is valid and reads as null/[]; a newer device always writes them all. The server
+hashes the JSON as received, so an older record's hash still checks.
 
 Pure: no database, network or clock.
 """
@@ -28,7 +32,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from passcore import ids, rules
 from passcore.chain import GENESIS, record_hash
 from passcore.errors import InputError
-from passcore.reasons import Outcome
+from passcore.reasons import MEDICAL_HOLD, Outcome
 from passcore.trust import Verification
 
 __all__ = [
@@ -36,13 +40,18 @@ __all__ = [
     "CHECK_KEYS",
     "FIRST_YEAR",
     "LAST_YEAR",
+    "LATER_KEYS",
+    "MAX_ABSENT",
     "MAX_HISTORY",
     "MAX_NAME",
     "MAX_PLATE",
     "MAX_REASONS",
+    "MAX_REFERRAL",
+    "OFFICER",
     "REASON_CODE",
     "TEMPERATURE_RANGE_C",
     "Checks",
+    "ClaimedPass",
     "CrossingContents",
     "CrossingRecord",
     "OccupantRecord",
@@ -69,6 +78,18 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 REASON_CODE = r"^[A-Z][A-Z0-9_]{1,39}$"  # any UPPER_CASE code, so a newer device's new reason loses nothing
 CHECK_KEYS = ("identity_confirmed", "licence_confirmed", "id_last4_matched")
 CHAIN_KEYS = ("id", "seq", "prev_hash", "hash")
+LATER_KEYS = (
+    "officer",
+    "repeat_of",
+    "claimed",
+    "referral",
+    "absent",
+)  # optional: older devices do not write them
+OFFICER = r"^[0-9A-Za-z-]{1,16}$"
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+MAX_REFERRAL = 100
+MAX_ABSENT = 20  # names on a pass nobody aboard has (a pass lists at most 20 people)
+MAX_CLAIMED_NAMES = 20
 _NO_MATCH = "----"  # typed digits that never equal an ID's last four (those are digits or X)
 
 
@@ -107,6 +128,11 @@ Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_text)]
 ReasonCode = Annotated[str, Field(pattern=REASON_CODE)]
 
+Serial = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_text)]
+Plate = Annotated[str, Field(min_length=1, max_length=MAX_PLATE), AfterValidator(_text)]
+Token = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_text)]
+Referral = Annotated[str, Field(min_length=1, max_length=MAX_REFERRAL), AfterValidator(_text)]
+
 
 class _Strict(BaseModel):
     # strict: no coercion, so the validated values are the very values the device hashed
@@ -135,6 +161,19 @@ class Checks(_Strict):
     id_last4_matched: bool | None = Field(description="the typed last 4 ID characters matched the pass")
 
 
+class ClaimedPass(_Strict):
+    """What a pass that did not verify claimed, kept as evidence and never trusted (``passcore.evidence``)."""
+
+    reason: ReasonCode = Field(description="the verification's code: why the pass did not verify")
+    serial: Serial | None = Field(description="the serial number it claimed")
+    plate: Plate | None = Field(description="the plate it claimed")
+    names: Annotated[list[Name], Personal([])] = Field(
+        max_length=MAX_CLAIMED_NAMES, description="the people it claimed"
+    )
+    kid: Token | None = Field(description="the key id it named, hex")
+    pass_id: Token | None = Field(description="the pass id it claimed")
+
+
 class CrossingContents(_Strict):
     """What was decided, on what grounds: everything the audit replays a decision from."""
 
@@ -156,13 +195,26 @@ class CrossingContents(_Strict):
         description="the pass verification's code (PASS_VALID, PASS_REVOKED, …); null when no pass was read"
     )
     checks: Checks
+    # Added in issue 12: optional (an older device's record has none of them), always written by a newer device.
+    officer: str | None = Field(
+        default=None, pattern=OFFICER, description="the officer signed in when deciding"
+    )
+    repeat_of: str | None = Field(
+        default=None, pattern=UUID, description="this device's earlier record this decision re-decides"
+    )
+    claimed: ClaimedPass | None = Field(default=None, description="what a pass that did not verify claimed")
+    referral: Referral | None = Field(default=None, description="where people with fever were sent")
+    absent: Annotated[list[Name], Personal([])] = Field(
+        default_factory=list, max_length=MAX_ABSENT, description="names on the pass with nobody aboard"
+    )
 
 
 class CrossingRecord(CrossingContents):
-    """One decision made at a checkpoint, as the device stored and hash-chained it. Every key is required."""
+    """One decision made at a checkpoint, as the device stored and hash-chained it. Every key is required but
+    the ``LATER_KEYS``."""
 
     id: str = Field(
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        pattern=UUID,
         description="UUID made by the device (lower-case, hyphenated)",
     )
     seq: int = Field(ge=1, le=2**31 - 1, description="the device's record counter, from 1, no gaps")
@@ -234,6 +286,11 @@ _PROBLEMS = {
     "occupants": f"1–{rules.MAX_OCCUPANTS} occupants",
     "verification": "the verification result must be a reason code such as PASS_VALID",
     "checks": f"checks must have exactly the keys {', '.join(CHECK_KEYS)}, each true, false or null",
+    "officer": "the officer number must be 1–16 letters, digits or hyphens",
+    "repeat_of": "the repeated record must be named by its id (a lower-case UUID)",
+    "claimed": "the claimed contents of the pass do not fit the record",
+    "referral": f"where the person was sent: 1–{MAX_REFERRAL} characters",
+    "absent": f"at most {MAX_ABSENT} absent names of 1–{MAX_NAME} characters",
 }
 
 
@@ -251,6 +308,8 @@ def _explain(err: ValidationError) -> str:
     value = first.get("input")
     if field == "name" and first["type"] in ("value_error", "string_unicode"):  # Cc, or a lone surrogate
         return f"{who}the name contains control characters"
+    if field == "referral" and first["type"] in ("value_error", "string_unicode"):
+        return "where the person was sent contains control characters"
     if field == "temperature_c" and value is None:
         return f"{who}temperature missing"
     if field in ("origin", "vehicle_origin") or (field == "travel_history" and isinstance(loc[-1], int)):
@@ -280,8 +339,16 @@ def contents(
     verification: str | None,
     checks: Mapping[str, bool | None],
     vehicle_origin: str | None,
+    officer: str | None = None,
+    repeat_of: str | None = None,
+    claimed: Mapping[str, Any] | None = None,
+    referral: str | None = None,
 ) -> dict[str, Any]:
     """The record's contents (all but the chain keys) for one decision, checked against the record's limits.
+
+    ``officer``: the officer signed in; ``repeat_of``: the id of this device's record this decision re-decides;
+    ``claimed``: ``passcore.evidence.claimed`` of a pass that did not verify; ``referral``: where people with fever
+    were sent (kept only on a MEDICAL_HOLD; blank means none). The absent names come from ``decision.absent``.
 
     InputError(RECORD_INVALID) if it cannot be a record: a record the server would refuse as ``invalid`` would sit
     in the device's outbox forever, so it is refused before anything is stored or shown.
@@ -301,8 +368,22 @@ def contents(
             "vehicle_origin": _region(vehicle_origin, "vehicle origin"),
             "verification": verification,
             "checks": dict(checks),
+            "officer": officer or None,
+            "repeat_of": repeat_of,
+            "claimed": None if claimed is None else dict(claimed),
+            "referral": _referral(decision, referral),
+            "absent": list(decision.absent),
         },
     )
+
+
+def _referral(decision: rules.Decision, referral: str | None) -> str | None:
+    place = (referral or "").strip()
+    if not place:
+        return None
+    if decision.outcome != MEDICAL_HOLD:
+        raise _bad("a referral is recorded only with a medical hold")
+    return place
 
 
 def link(contents: Mapping[str, Any], *, record_id: str, seq: int, prev_hash: str) -> dict[str, Any]:
@@ -413,7 +494,14 @@ def anonymise(body: Mapping[str, Any], fever_threshold: Decimal) -> dict[str, An
         ):
             fever = Decimal(str(temperature)) >= fever_threshold
         occupants.append(_blanked(OccupantRecord, person) | {"fever": fever})
-    return result | {"occupants": occupants}
+    result["occupants"] = occupants
+    if isinstance(claimed := body.get("claimed"), Mapping):
+        result["claimed"] = dict(claimed) | {
+            name: copy.deepcopy(mark.blank)
+            for name, mark in _personal(ClaimedPass).items()
+            if mark and name in claimed
+        }
+    return result
 
 
 def _people(value: Any) -> Iterable[Mapping[str, Any]]:
