@@ -295,11 +295,30 @@ class Store:
         except sqlite3.Error as err:
             raise translate(err, "reading escorts") from err
 
-    def record_handover(self, crossing_id: str, at: datetime) -> None:
-        """The enterprise's staff took the vehicle over at ``at``; uploaded at the next sync. Repeats change
-        nothing (the first hand-over stands)."""
+    def record_handover(
+        self,
+        crossing_id: str,
+        at: datetime,
+        *,
+        staff_name: str,
+        staff_id_last4: str,
+        officer: str | None = None,
+    ) -> None:
+        """The enterprise's staff member ``staff_name`` (ID ending ``staff_id_last4``) took the vehicle over at
+        ``at``, recorded by ``officer`` (the officer signed in, if any); uploaded at the next sync. Raises
+        InputError with nothing recorded for a bad identity (passcore.handover). Repeats change nothing (the
+        first hand-over stands)."""
         with self._db.write("recording the hand-over") as conn:
-            store_escorts.hand_over(conn, crossing_id, at)
+            store_escorts.hand_over(
+                conn, crossing_id, at, staff_name=staff_name, staff_id_last4=staff_id_last4, officer=officer
+            )
+
+    def handed_over_since(self, since: datetime, limit: int = 5) -> list[dict[str, Any]]:
+        """The latest hand-overs at or after ``since``, newest first."""
+        try:
+            return store_escorts.handed_over_since(self._db.conn(), since, limit)
+        except sqlite3.Error as err:
+            raise translate(err, "reading escorts") from err
 
     def merge_escorts(self, escorts: Sequence[dict[str, Any]], *, server_time: str | None) -> int:
         """Fold the server's escort answers into the local view; remember ``server_time`` for the next fetch."""
@@ -309,8 +328,9 @@ class Store:
                 set_state(conn, "escorts_since", server_time)
             return changed
 
-    def handovers_to_upload(self) -> list[tuple[str, int, str]]:
-        """(crossing_id, server escort id, at ISO) of hand-overs recorded here and not yet on the server."""
+    def handovers_to_upload(self) -> list[tuple[str, int, str, str, str, str | None]]:
+        """(crossing_id, server escort id, at ISO, staff name, staff ID last four, officer) of hand-overs recorded
+        here and not yet on the server."""
         return self._db.read(store_escorts.UNSENT_HANDOVERS)
 
     def handover_uploaded(

@@ -3,7 +3,8 @@
 An ESCORT_REQUIRED decision adds a row here in the same transaction as the crossing (status ``unsent``); once the
 server accepts the crossing it has opened a request (``open``); sync then folds in the server's view —
 the enterprise's answer (``answered``: staff, phone, arrival estimate) and hand-overs, also those of other devices
-at this checkpoint. The enterprise's contact person and phone come only from the server's answer (``enterprise``,
+at this checkpoint. A hand-over records who took the vehicle over (the staff member's name and ID last four, checked
+by ``passcore.handover``) and the officer signed in; the first hand-over stands, its identity with it. The enterprise's contact person and phone come only from the server's answer (``enterprise``,
 kept as it gives it): the public trust bundle does not carry them. A hand-over recorded here wins over what the
 server still says until the server confirms it.
 Times are kept as UTC ISO text, so they sort; ``listing`` gives aware datetimes back.
@@ -17,9 +18,20 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from passcore import handover
 from passcore.errors import InputError
 
-__all__ = ["SCHEMA", "UNSEEN_REQUESTS", "UNSENT_HANDOVERS", "add_own", "hand_over", "listing", "merge"]
+__all__ = [
+    "HANDOVER_IDENTITY",
+    "SCHEMA",
+    "UNSEEN_REQUESTS",
+    "UNSENT_HANDOVERS",
+    "add_own",
+    "hand_over",
+    "handed_over_since",
+    "listing",
+    "merge",
+]
 
 SCHEMA = """
     CREATE TABLE escort (
@@ -40,13 +52,22 @@ SCHEMA = """
     );
     CREATE INDEX escort_status ON escort (status, decided_at);
 """
+# Store migration 5 (issue 12): who took the vehicle over. '' until a hand-over names them (so also for hand-overs
+# recorded before the migration, and another device's whose server answer named nobody).
+HANDOVER_IDENTITY = """
+    ALTER TABLE escort ADD COLUMN handover_staff_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE escort ADD COLUMN handover_staff_id_last4 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE escort ADD COLUMN handover_officer TEXT
+"""
 DONE = ("handed_over", "cancelled")
 _COLUMNS = (
     "crossing_id, own, plate, decided_at, status, server_id, enterprise, staff_name, staff_phone, eta, "
-    "answered_at, handed_over_at, handover_synced, handover_error"
+    "answered_at, handed_over_at, handover_synced, handover_error, handover_staff_name, handover_staff_id_last4, "
+    "handover_officer"
 )
 UNSENT_HANDOVERS = (
-    "SELECT crossing_id, server_id, handed_over_at FROM escort WHERE handed_over_at IS NOT NULL "
+    "SELECT crossing_id, server_id, handed_over_at, handover_staff_name, handover_staff_id_last4, handover_officer "
+    "FROM escort WHERE handed_over_at IS NOT NULL "
     "AND handover_synced = 0 AND handover_error IS NULL AND server_id IS NOT NULL ORDER BY handed_over_at"
 )
 UNSEEN_REQUESTS = "SELECT count(*) FROM escort WHERE own = 1 AND status = 'open' AND server_id IS NULL"
@@ -83,6 +104,12 @@ def mark_requested(conn: sqlite3.Connection, crossing_ids: Sequence[str]) -> Non
     )
 
 
+def _server_identity(item: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """Who the server says took the vehicle over (an older server, or a hand-over without it: nobody named)."""
+    taken = item.get("handover") or {}
+    return (taken.get("staff_name") or "", taken.get("staff_id_last4") or "", taken.get("officer"))
+
+
 def merge(conn: sqlite3.Connection, escorts: Sequence[Mapping[str, Any]]) -> int:
     """Fold escort requests as the server answers them (GET /api/v1/escorts) into the view; how many."""
     for item in escorts:
@@ -95,12 +122,13 @@ def merge(conn: sqlite3.Connection, escorts: Sequence[Mapping[str, Any]]) -> int
             _utc(item.get("answered_at")),
         )
         server_handover = _utc(item.get("handed_over_at"))
+        identity = _server_identity(item) if server_handover is not None else ("", "", None)
         found = conn.execute(
             "SELECT handed_over_at FROM escort WHERE crossing_id = ?", (item["crossing_id"],)
         ).fetchone()
         if found is None:  # another device of this checkpoint made the crossing
             conn.execute(
-                f"INSERT INTO escort ({_COLUMNS}) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",  # noqa: S608 (constants)
+                f"INSERT INTO escort ({_COLUMNS}) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",  # noqa: S608 (constants)
                 (
                     item["crossing_id"],
                     item["plate"],
@@ -109,6 +137,7 @@ def merge(conn: sqlite3.Connection, escorts: Sequence[Mapping[str, Any]]) -> int
                     *answer,
                     server_handover,
                     int(server_handover is not None),
+                    *identity,
                 ),
             )
             continue
@@ -119,20 +148,53 @@ def merge(conn: sqlite3.Connection, escorts: Sequence[Mapping[str, Any]]) -> int
         )
         if found[0] is None:  # nothing recorded here: the server's status stands
             conn.execute(
-                "UPDATE escort SET status = ?, handed_over_at = ?, handover_synced = ? WHERE crossing_id = ?",
-                (item["status"], server_handover, int(server_handover is not None), item["crossing_id"]),
+                "UPDATE escort SET status = ?, handed_over_at = ?, handover_synced = ?, handover_staff_name = ?, "
+                "handover_staff_id_last4 = ?, handover_officer = ? WHERE crossing_id = ?",
+                (
+                    item["status"],
+                    server_handover,
+                    int(server_handover is not None),
+                    *identity,
+                    item["crossing_id"],
+                ),
             )
         elif server_handover is not None:  # the server has a hand-over: the first one stands, ours or not
-            conn.execute(
-                "UPDATE escort SET handed_over_at = ?, handover_synced = 1 WHERE crossing_id = ?",
-                (server_handover, item["crossing_id"]),
-            )
+            _take_servers(conn, item["crossing_id"], server_handover, identity)
     return len(escorts)
 
 
-def hand_over(conn: sqlite3.Connection, crossing_id: str, at: datetime) -> None:
+def _take_servers(
+    conn: sqlite3.Connection, crossing_id: str, at: str, identity: tuple[str, str, str | None]
+) -> None:
+    conn.execute(
+        "UPDATE escort SET handed_over_at = ?, handover_synced = 1 WHERE crossing_id = ?", (at, crossing_id)
+    )
+    if identity[0]:  # an older server names nobody: what was typed here is kept rather than blanked
+        conn.execute(
+            "UPDATE escort SET handover_staff_name = ?, handover_staff_id_last4 = ?, handover_officer = ? "
+            "WHERE crossing_id = ?",
+            (*identity, crossing_id),
+        )
+
+
+def hand_over(
+    conn: sqlite3.Connection,
+    crossing_id: str,
+    at: datetime,
+    *,
+    staff_name: str,
+    staff_id_last4: str,
+    officer: str | None,
+) -> None:
+    """Record the hand-over: raises InputError (nothing changed) for a bad time or identity, an unknown or
+    cancelled request, a time before the decision. A request already handed over keeps its first hand-over."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise InputError("give the hand-over time with its time zone", code="HANDOVER_TIME_INVALID")
+    identity = (
+        handover.staff_name(staff_name),
+        handover.staff_id_last4(staff_id_last4),
+        handover.officer(officer),
+    )
     found = conn.execute(
         "SELECT status, decided_at, handed_over_at FROM escort WHERE crossing_id = ?", (crossing_id,)
     ).fetchone()
@@ -146,9 +208,9 @@ def hand_over(conn: sqlite3.Connection, crossing_id: str, at: datetime) -> None:
     if at < datetime.fromisoformat(decided_at):
         raise InputError("the hand-over cannot precede the decision", code="HANDOVER_BEFORE_REQUEST")
     conn.execute(
-        "UPDATE escort SET status = 'handed_over', handed_over_at = ?, handover_synced = 0, handover_error = NULL "
-        "WHERE crossing_id = ?",
-        (_utc(at), crossing_id),
+        "UPDATE escort SET status = 'handed_over', handed_over_at = ?, handover_synced = 0, handover_error = NULL, "
+        "handover_staff_name = ?, handover_staff_id_last4 = ?, handover_officer = ? WHERE crossing_id = ?",
+        (_utc(at), *identity, crossing_id),
     )
 
 
@@ -159,18 +221,14 @@ def handover_result(
         conn.execute("UPDATE escort SET handover_error = ? WHERE crossing_id = ?", (error[:80], crossing_id))
         return
     at = _utc(answer.get("handed_over_at")) if answer else None
-    conn.execute(
-        "UPDATE escort SET handover_synced = 1, handed_over_at = coalesce(?, handed_over_at) WHERE crossing_id = ?",
-        (at, crossing_id),
-    )
+    conn.execute("UPDATE escort SET handover_synced = 1 WHERE crossing_id = ?", (crossing_id,))
+    if at is not None and answer is not None:  # another device's hand-over may have reached the server first
+        _take_servers(conn, crossing_id, at, _server_identity(answer))
 
 
-def listing(conn: sqlite3.Connection, *, include_done: bool) -> list[dict[str, Any]]:
-    where = "" if include_done else f"WHERE status NOT IN {DONE!r}"
-    sql = f"SELECT {_COLUMNS} FROM escort {where} ORDER BY decided_at, crossing_id"  # noqa: S608 (constants)
-    rows = conn.execute(sql).fetchall()
+def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     result = []
-    for row in rows:
+    for row in conn.execute(sql, params).fetchall():
         item = dict(zip(_COLUMNS.split(", "), row, strict=True))
         item["own"] = bool(item["own"])
         item["handover_synced"] = bool(item["handover_synced"])
@@ -179,3 +237,18 @@ def listing(conn: sqlite3.Connection, *, include_done: bool) -> list[dict[str, A
             item[key] = _moment(item[key])
         result.append(item)
     return result
+
+
+def handed_over_since(conn: sqlite3.Connection, since: datetime, limit: int) -> list[dict[str, Any]]:
+    """The latest hand-overs at or after ``since``, newest first (the panel shows them with the total wait)."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM escort WHERE status = 'handed_over' AND handed_over_at >= ? "  # noqa: S608 (constants)
+        "ORDER BY handed_over_at DESC, crossing_id LIMIT ?"
+    )
+    return _rows(conn, sql, (_utc(since), limit))
+
+
+def listing(conn: sqlite3.Connection, *, include_done: bool) -> list[dict[str, Any]]:
+    """Oldest request first: the vehicle that has waited longest is the most urgent."""
+    where = "" if include_done else f"WHERE status NOT IN {DONE!r}"
+    return _rows(conn, f"SELECT {_COLUMNS} FROM escort {where} ORDER BY decided_at, crossing_id")  # noqa: S608 (constants)

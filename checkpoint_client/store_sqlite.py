@@ -67,8 +67,9 @@ MIGRATIONS = (
     );
     CREATE INDEX draft_saved_at ON draft (saved_at);
     """,
-    # 5: PLACEHOLDER (issue 12, escorts helper): hand-over identity.
-    "",
+    # 5: who took an escorted vehicle over (the enterprise's staff member: name and ID last four) and the officer
+    # who recorded it (issue 12); purged with the escort row (store.Store.purge).
+    store_escorts.HANDOVER_IDENTITY,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

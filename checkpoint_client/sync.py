@@ -66,6 +66,13 @@ class _IngestAnswer(BaseModel):
     results: list[_Result]
 
 
+class _Handover(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    staff_name: str = ""
+    staff_id_last4: str = ""
+    officer: str | None = None
+
+
 class _Escort(BaseModel):
     model_config = ConfigDict(extra="ignore")
     id: int
@@ -79,6 +86,7 @@ class _Escort(BaseModel):
     eta: datetime | None
     answered_at: datetime | None
     handed_over_at: datetime | None
+    handover: _Handover | None = None  # who took the vehicle over (a server before issue 12 does not say)
 
 
 class _EscortList(BaseModel):
@@ -204,8 +212,11 @@ def _escorts(api: Api, store: Store, report: SyncReport, *, full: bool) -> None:
 
 
 def _handovers(api: Api, store: Store, report: SyncReport) -> None:
-    for crossing_id, server_id, at in store.handovers_to_upload():
-        response = api.call("POST", f"/api/v1/escorts/{server_id}/handover", json={"at": at})
+    for crossing_id, server_id, at, staff_name, staff_id_last4, officer in store.handovers_to_upload():
+        body: dict[str, Any] = {"at": at}
+        if staff_name:  # a hand-over recorded before the laptop asked who took the vehicle names nobody
+            body |= {"staff_name": staff_name, "staff_id_last4": staff_id_last4, "officer": officer}
+        response = api.call("POST", f"/api/v1/escorts/{server_id}/handover", json=body)
         if response.status_code == 200:
             store.handover_uploaded(
                 crossing_id, answer=_parse(_Escort, response, "the hand-over").model_dump()

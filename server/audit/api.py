@@ -110,6 +110,9 @@ def detail_public(found: details.Detail, lang: str, replay: object = None) -> Cr
             waited_minutes=escort.waited_minutes,
             limit_minutes=escort.limit_minutes,
             over_limit=escort.over_limit,
+            handover_staff_name=escort.request.handover_staff_name,
+            handover_staff_id_last4=escort.taker_id_last4,
+            handover_officer=escort.officer,
         )
         if escort
         else None,

@@ -41,6 +41,10 @@ class EscortTimeline:
     enterprise: Enterprise | None
     waited_minutes: int
     limit_minutes: int
+    # Who took the vehicle over. An enterprise sees its own staff member's name, not the ID ending nor the
+    # officer's number (``None``: not shown).
+    taker_id_last4: str | None = None
+    officer: str | None = None
 
     @property
     def over_limit(self) -> bool:
@@ -135,14 +139,19 @@ def _conflicts(session: Session, crossing: Crossing, body: dict[str, Any]) -> li
 
 
 def _escort(
-    session: Session, crossing: Crossing, now: datetime, policy: Policy | None
+    session: Session, crossing: Crossing, now: datetime, policy: Policy | None, *, full: bool
 ) -> EscortTimeline | None:
     request = session.exec(select(EscortRequest).where(EscortRequest.crossing_id == crossing.id)).first()
     if request is None:
         return None
     limit = (policy or policy_service.current(session)).escort_wait_limit_minutes
     enterprise = session.get(Enterprise, request.enterprise_uscc) if request.enterprise_uscc else None
-    return EscortTimeline(request, enterprise, escorts.waited_minutes(request, now), limit)
+    waited = escorts.waited_minutes(request, now)
+    if not full:
+        return EscortTimeline(request, enterprise, waited, limit)
+    return EscortTimeline(
+        request, enterprise, waited, limit, request.handover_staff_id_last4, request.handover_officer
+    )
 
 
 def _neighbour(session: Session, crossing: Crossing, seq: int) -> str | None:
@@ -168,7 +177,7 @@ def load(session: Session, crossing: Crossing, *, now: datetime, full: bool = Tr
         policy=policy,
         occupants=_occupants(body, policy, health=full),
         body_intact=hashlib.sha256(crossing.body_json.encode()).hexdigest() == crossing.record_hash,
-        escort=_escort(session, crossing, now, policy),
+        escort=_escort(session, crossing, now, policy, full=full),
         conflicts=_conflicts(session, crossing, body) if full else [],
     )
     if full:

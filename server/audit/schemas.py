@@ -63,9 +63,14 @@ class EscortTimelinePublic(BaseModel):
     staff_name: str
     eta: datetime | None
     handed_over_at: datetime | None
-    waited_minutes: int
+    waited_minutes: int  # to the hand-over once handed over: the total wait
     limit_minutes: int
     over_limit: bool
+    # Who took the vehicle over ('' before it, or from a device that did not say); the ID ending and the officer
+    # only for the bureau (null for an enterprise).
+    handover_staff_name: str = ""
+    handover_staff_id_last4: str | None = None
+    handover_officer: str | None = None
 
 
 class ReplayContextPublic(BaseModel):

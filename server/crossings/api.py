@@ -19,6 +19,7 @@ from server.crossings.schemas import (
     EscortEnterprise,
     EscortList,
     EscortPublic,
+    HandoverPublic,
     HandoverRequest,
     IngestResponse,
     Moment,
@@ -79,6 +80,14 @@ def _escort_public(escort: EscortRequest, enterprise: Enterprise | None) -> Esco
         eta=escort.eta,
         answered_at=escort.answered_at,
         handed_over_at=escort.handed_over_at,
+        handover=HandoverPublic(
+            staff_name=escort.handover_staff_name,
+            staff_id_last4=escort.handover_staff_id_last4,
+            officer=escort.handover_officer,
+            waited_minutes=escorts.waited_minutes(escort, escort.handed_over_at),
+        )
+        if escort.handed_over_at
+        else None,
     )
 
 
@@ -106,12 +115,21 @@ def device_escorts(
 @api.post(
     "/escorts/{escort_id}/handover",
     response_model=EscortPublic,
-    responses={401: {}, 403: {}, 404: {}, 409: {}},
+    responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}},
 )
 def handover(
     body: HandoverRequest, escort: CheckpointEscort, session: SessionDep, now: ClockDep
 ) -> EscortPublic:
-    """Record the hand-over of the vehicle to the enterprise's staff (a device of the request's checkpoint)."""
-    escort = escorts.hand_over(session=session, escort=escort, at=body.at, now=now)
+    """Record the hand-over of the vehicle to the enterprise's staff (a device of the request's checkpoint): when,
+    who took it over (`staff_name`, `staff_id_last4`) and the officer signed in (`officer`)."""
+    escort = escorts.hand_over(
+        session=session,
+        escort=escort,
+        at=body.at,
+        now=now,
+        staff_name=body.staff_name,
+        staff_id_last4=body.staff_id_last4,
+        officer=body.officer,
+    )
     enterprise = session.get(Enterprise, escort.enterprise_uscc) if escort.enterprise_uscc else None
     return _escort_public(escort, enterprise)

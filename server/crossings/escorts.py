@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
+from passcore import handover
+from passcore.errors import InputError
 from passcore.ids import usable_text
 from server.accounts.models import User
 from server.alerts import service as alerts
@@ -180,10 +183,50 @@ def answer(
     return escort
 
 
-def hand_over(*, session: Session, escort: EscortRequest, at: datetime, now: datetime) -> EscortRequest:
-    """The checkpoint records that the enterprise's staff took the vehicle over (repeats change nothing)."""
+def _identity(
+    staff_name: str | None, staff_id_last4: str | None, officer: str | None
+) -> tuple[str, str, str | None]:
+    """The hand-over identity, checked as the laptop checks it; ('', '', officer) from a device that sends only the
+    time (before issue 12). 422 HANDOVER_INVALID naming each bad field; nothing is changed."""
+    fields: dict[str, str] = {}
+    checked: dict[str, Any] = {"staff_name": "", "staff_id_last4": "", "officer": None}
+    named = staff_name is not None or staff_id_last4 is not None
+    for key, value, check in (
+        ("staff_name", staff_name, handover.staff_name),
+        ("staff_id_last4", staff_id_last4, handover.staff_id_last4),
+        ("officer", officer, handover.officer),
+    ):
+        if key != "officer" and not named:
+            continue
+        try:
+            checked[key] = check(value)
+        except InputError as err:
+            fields[key] = err.code
+    if fields:
+        raise BadRequest(
+            "the hand-over needs the staff member's name (1–50 characters) and the last four characters of their "
+            "ID (three digits, then a digit or X); the officer's number has letters, digits and - only",
+            code="HANDOVER_INVALID",
+            fields=fields,
+        )
+    return checked["staff_name"], checked["staff_id_last4"], checked["officer"]
+
+
+def hand_over(
+    *,
+    session: Session,
+    escort: EscortRequest,
+    at: datetime,
+    now: datetime,
+    staff_name: str | None = None,
+    staff_id_last4: str | None = None,
+    officer: str | None = None,
+) -> EscortRequest:
+    """The checkpoint records that the enterprise's staff member took the vehicle over, who they were and which
+    officer recorded it (repeats change nothing: the first hand-over stands, with its identity)."""
+    name, last4, by = _identity(staff_name, staff_id_last4, officer)
     if escort.status == ESCORT_HANDED_OVER:
-        return escort  # a device retrying after a lost answer: the first hand-over stands
+        return escort  # a device retrying after a lost answer, or another device: the first hand-over stands
     if at < escort.requested_at:
         raise BadRequest("the hand-over cannot precede the request", code="HANDOVER_BEFORE_REQUEST")
     if at > now + CLOCK_SLACK:
@@ -193,7 +236,13 @@ def hand_over(*, session: Session, escort: EscortRequest, at: datetime, now: dat
     changed = session.exec(
         update(EscortRequest)
         .where(col(EscortRequest.id) == escort.id, col(EscortRequest.status).in_(PENDING))
-        .values(status=ESCORT_HANDED_OVER, handed_over_at=at)
+        .values(
+            status=ESCORT_HANDED_OVER,
+            handed_over_at=at,
+            handover_staff_name=name,
+            handover_staff_id_last4=last4,
+            handover_officer=by,
+        )
     )
     if changed.rowcount != 1:
         session.rollback()

@@ -34,6 +34,7 @@ class Crossing(SQLModel, table=True):
         Index("ix_crossing_pass_time", "pass_id", "decided_at", "id"),
         Index("ix_crossing_plate_time", "plate", "decided_at", "id"),
         Index("ix_crossing_outcome_time", "outcome", "decided_at", "id"),
+        Index("ix_crossing_officer_time", "officer", "decided_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)  # made by the device, so a retried upload is recognised
@@ -50,6 +51,8 @@ class Crossing(SQLModel, table=True):
     enterprise_uscc: str | None = Field(default=None, max_length=18)
     policy_version: int
     bundle_version: int
+    # The officer signed in on the device when deciding (issue 12); NULL for records from devices before it.
+    officer: str | None = Field(default=None, max_length=16)
     body_json: str = Field(sa_type=Text)  # the record exactly as the device hashed it
     # Set when retention anonymised the body: from then on sha256(body_json) no longer equals record_hash.
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -97,6 +100,12 @@ class EscortRequest(SQLModel, table=True):
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     answered_by: int | None = Field(default=None, foreign_key="app_user.id")
     handed_over_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who took the vehicle over, as the checkpoint recorded it (issue 12): the enterprise's staff member (name and
+    # the last four of their ID; personal, blanked by the retention purge) and the officer signed in ('' / None
+    # for hand-overs from devices before it).
+    handover_staff_name: str = Field(default="", max_length=50)
+    handover_staff_id_last4: str = Field(default="", max_length=4)
+    handover_officer: str | None = Field(default=None, max_length=16)
 
 
 class CrossingHour(SQLModel, table=True):

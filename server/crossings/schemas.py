@@ -20,6 +20,7 @@ __all__ = [
     "EscortEnterprise",
     "EscortList",
     "EscortPublic",
+    "HandoverPublic",
     "HandoverRequest",
     "IngestResponse",
     "Moment",
@@ -63,6 +64,15 @@ class EscortEnterprise(BaseModel):
     phone: str
 
 
+class HandoverPublic(BaseModel):
+    """Who took the vehicle over, as the checkpoint recorded it ('' / null when a device before issue 12 did)."""
+
+    staff_name: str
+    staff_id_last4: str
+    officer: str | None
+    waited_minutes: int = Field(description="the total wait: from the request to the hand-over")
+
+
 class EscortPublic(BaseModel):
     id: int
     crossing_id: str
@@ -76,6 +86,7 @@ class EscortPublic(BaseModel):
     eta: datetime | None
     answered_at: datetime | None
     handed_over_at: datetime | None
+    handover: HandoverPublic | None = Field(default=None, description="once handed over")
 
 
 class EscortList(BaseModel):
@@ -91,3 +102,20 @@ class EscortList(BaseModel):
 class HandoverRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     at: Moment = Field(description="when the enterprise's staff took the vehicle over (ISO with zone)")
+    # Optional so that devices before issue 12, which send only `at`, keep working; checked by the service
+    # (passcore.handover) so the errors name the field.
+    staff_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="the staff member who took the vehicle over (1–50 characters)",
+    )
+    staff_id_last4: str | None = Field(
+        default=None,
+        max_length=20,
+        description="the last four characters of their ID: three digits, a digit or X",
+    )
+    officer: str | None = Field(
+        default=None,
+        max_length=40,
+        description="the officer signed in on the device (letters, digits, -; ≤ 16)",
+    )

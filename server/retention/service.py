@@ -6,7 +6,8 @@ dated in the future (2099) would otherwise never be old; its time of receipt is 
 What goes (docs/design.md "Retention"):
 - crossings: every field the crossing-record contract marks personal (``passcore.crossing.Personal``: occupants'
   names, temperatures, origins and travel histories), in the record's body and in conflicting uploads, and the
-  names and phones of the enterprise staff who took an escorted vehicle over;
+  names and phones of the enterprise staff sent for an escorted vehicle, and the name and ID ending of the one who
+  took it over (the officer's number stays, like the crossing's);
 - applications and issued passes: the people (``server.retention.issued``);
 - alerts: the notes staff wrote on them, free text that may name anyone.
 What stays is what statistics and chain verification need: the record's columns (time, checkpoint, device, plate,
@@ -111,7 +112,12 @@ def _old_escort(cutoff: datetime) -> Any:
 
 
 def _staffed() -> Any:
-    return (EscortRequest.staff_name != "") | (EscortRequest.staff_phone != "")
+    return (
+        (EscortRequest.staff_name != "")
+        | (EscortRequest.staff_phone != "")
+        | (EscortRequest.handover_staff_name != "")
+        | (EscortRequest.handover_staff_id_last4 != "")
+    )
 
 
 def _old_alert(cutoff: datetime) -> Any:
@@ -181,7 +187,7 @@ def _purge_escorts(session: Session, cutoff: datetime) -> int:
     result = session.execute(
         update(EscortRequest)
         .where(_old_escort(cutoff), _staffed())
-        .values(staff_name="", staff_phone="")
+        .values(staff_name="", staff_phone="", handover_staff_name="", handover_staff_id_last4="")
         .execution_options(synchronize_session=False)
     )
     session.commit()

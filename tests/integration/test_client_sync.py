@@ -207,7 +207,9 @@ def test_escort_answer_comes_back_and_the_hand_over_goes_up(bureau_server, burea
     decided = datetime.fromisoformat(crossing.record["decided_at"])
     while (handed_over := datetime.now(UTC).replace(microsecond=0)) < decided:
         time.sleep(0.05)
-    checkpoint.store.record_handover(crossing.id, handed_over)
+    checkpoint.store.record_handover(
+        crossing.id, handed_over, staff_name="周敏", staff_id_last4="123X", officer="KS-0042"
+    )
     assert checkpoint.store.escorts() == []  # done here, even before the server hears of it
     report = checkpoint.sync()
     assert report.handovers_sent == 1 and report.handover_errors == []
@@ -215,6 +217,11 @@ def test_escort_answer_comes_back_and_the_hand_over_goes_up(bureau_server, burea
     with Session(engine) as session:
         row = session.exec(select(EscortRequest).where(EscortRequest.id == escort["server_id"])).scalar_one()
         assert row.status == "handed_over" and row.handed_over_at == handed_over
+        assert (row.handover_staff_name, row.handover_staff_id_last4, row.handover_officer) == (
+            "周敏",
+            "123X",
+            "KS-0042",
+        )
     [done] = checkpoint.store.escorts(include_done=True)
     assert done["handover_synced"] and done["handed_over_at"] == handed_over
     assert checkpoint.sync().handovers_sent == 0  # nothing left to send

@@ -120,7 +120,15 @@ def seed(app, device) -> dict[str, dict]:
                 timezone="Asia/Shanghai",
                 now=at,
             )
-            escorts.hand_over(session=session, escort=escort, at=at + timedelta(minutes=40), now=NOW)
+            escorts.hand_over(
+                session=session,
+                escort=escort,
+                at=at + timedelta(minutes=40),
+                now=NOW,
+                staff_name="吴芳",
+                staff_id_last4="567X",
+                officer="KS-0042",
+            )
         session.exec(
             update(CrossingConflict).values(received_at=OLD + timedelta(hours=1))
         )  # the conflict is old too
@@ -175,9 +183,24 @@ def test_records_past_retention_lose_personal_data_and_the_statistics_agree(app,
         row = stored(app, records[name]["id"])
         assert row.purged_at is None and hashlib.sha256(row.body_json.encode()).hexdigest() == row.record_hash
     with Session(app.state.engine) as session:
-        staff = dict(session.exec(select(EscortRequest.crossing_id, EscortRequest.staff_name)).all())
+        staff = {
+            row[0]: tuple(row[1:])
+            for row in session.exec(
+                select(
+                    EscortRequest.crossing_id,
+                    EscortRequest.staff_name,
+                    EscortRequest.handover_staff_name,
+                    EscortRequest.handover_staff_id_last4,
+                    EscortRequest.handover_officer,
+                )
+            ).all()
+        }
         conflict = session.exec(select(CrossingConflict)).one()
-    assert staff == {records["old_escort"]["id"]: "", records["recent_escort"]["id"]: "周敏"}
+    # Who was sent and who took the vehicle over go; the officer's number stays, like the crossing's.
+    assert staff == {
+        records["old_escort"]["id"]: ("", "", "", "KS-0042"),
+        records["recent_escort"]["id"]: ("周敏", "吴芳", "567X", "KS-0042"),
+    }
     assert conflict.purged_at is not None and "张伟" not in conflict.body_json
 
     # The chain still verifies (links and hashes are kept); the purged decision can no longer be replayed.
