@@ -68,13 +68,22 @@ class Settings(BaseSettings):
     )
     # The audit (server/alerts, server/retention).
     audit_max_speed_kmh: float = Field(
-        default=120.0, gt=0, le=1000, description="cloned pass: fastest believable speed between checkpoints"
+        default=150.0,
+        gt=0,
+        le=1000,
+        description="cloned pass: fastest believable road speed, applied to the straight line between checkpoints",
     )
-    audit_same_checkpoint_minutes: int = Field(
-        default=10,
+    audit_clock_skew_minutes: int = Field(
+        default=5,
         ge=0,
-        le=1440,
-        description="cloned pass: one pass seen twice at one checkpoint within this",
+        le=120,
+        description="cloned pass: added to the time between two sightings (device clocks)",
+    )
+    audit_distance_slack_km: float = Field(
+        default=2.0,
+        ge=0,
+        le=50,
+        description="cloned pass: taken off the distance between two checkpoints (where their coordinates point)",
     )
     audit_interval_minutes: int = Field(
         default=10, ge=1, le=1440, description="periodic audit checks; the retention purge runs once a day"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,23 +33,25 @@ MAX_SIGHTINGS = 5000
 class Limits:
     """The thresholds of the cloned-pass check (settings, not policy: they tune the audit, not the decision)."""
 
-    max_speed_kmh: float = 120.0
-    same_checkpoint: timedelta = timedelta(minutes=10)
+    reach: rules.Reach = field(default_factory=rules.Reach)
     interval: timedelta = timedelta(minutes=10)
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
         return cls(
-            max_speed_kmh=settings.audit_max_speed_kmh,
-            same_checkpoint=timedelta(minutes=settings.audit_same_checkpoint_minutes),
+            reach=rules.Reach(
+                max_speed_kmh=settings.audit_max_speed_kmh,
+                clock_skew=timedelta(minutes=settings.audit_clock_skew_minutes),
+                slack_km=settings.audit_distance_slack_km,
+            ),
             interval=timedelta(minutes=settings.audit_interval_minutes),
         )
 
     @property
     def horizon(self) -> timedelta:
         """How far apart two sightings can be and still be too fast for one vehicle."""
-        reach = timedelta(hours=MAX_DISTANCE_KM / self.max_speed_kmh)
-        return min(max(self.same_checkpoint, reach), timedelta(days=30))
+        reach = timedelta(hours=MAX_DISTANCE_KM / self.reach.max_speed_kmh) + self.reach.clock_skew
+        return min(reach, timedelta(days=30))
 
 
 def fever_count(body: dict[str, Any], policy: Policy | None) -> int:
@@ -140,11 +142,10 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
         return []
     passes = {c.pass_id for c in seen if c.pass_id}
     first, last = min(c.decided_at for c in seen), max(c.decided_at for c in seen)
-    # Each new sighting is judged against its neighbours in time only: if any two sightings are too far apart for
-    # the time between, so are two consecutive ones (distances add up along the way, times too), so comparing
-    # every pair would add nothing but work that grows with the square of a much-copied pass's sightings. The
-    # neighbours are all among the sightings from the batch's first to its last, and each pass's nearest one
-    # before and after (within the horizon: further apart is never too fast), whatever the pass's history.
+    # The rules judge each new sighting against its neighbours in time (rules.clone_findings says why that is
+    # enough). They are all among the located sightings from the batch's first to its last, and each pass's
+    # nearest located one before and after (within the horizon: further apart is never too fast), whatever the
+    # pass's history.
     span = (
         _sightings()
         .where(
@@ -155,47 +156,64 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
         .order_by(col(Crossing.decided_at))
         .limit(MAX_SIGHTINGS)
     )
-    by_pass: dict[str, list[rules.Sighting]] = {}
     nearest = [
         _nearest(passes, first - limits.horizon, first, latest=True),
         _nearest(passes, last, last + limits.horizon, latest=False),
     ]
-    for query in (span, *nearest):
-        for cid, pass_id, checkpoint_id, at, device_id, lat, lon in session.exec(query):
-            by_pass.setdefault(pass_id, []).append(
-                rules.Sighting(cid, pass_id, checkpoint_id, at, lat, lon, device_id)
-            )
-    findings = []
-    ids = {c.id for c in seen}
-    for sightings in by_pass.values():
-        sightings.sort(key=lambda s: (s.at, s.crossing_id))
-        for i, new in enumerate(sightings):
-            if new.crossing_id not in ids:
-                continue
-            for other in sightings[max(i - 1, 0) : i] + sightings[i + 1 : i + 2]:
-                found = rules.clone_finding(
-                    new, other, max_speed_kmh=limits.max_speed_kmh, window=limits.same_checkpoint
-                )
-                if found is not None:
-                    findings.append(found)
-    return findings
+    sightings = {
+        cid: rules.Sighting(cid, pass_id, checkpoint_id, at, lat, lon, device_id)
+        for query in (span, *nearest)
+        for cid, pass_id, checkpoint_id, at, device_id, lat, lon in session.exec(query)
+    }
+    new = {c.id for c in seen}
+    findings = rules.clone_findings(sightings.values(), new, reach=limits.reach)
+    # Only a pair found too far apart needs to know whether one record re-decides the other, and that is
+    # written in the record's body alone: read it for those few, not for every sighting.
+    involved = {f.crossing_id for f in findings} | {f.detail["other_crossing_id"] for f in findings}
+    repeats = _repeats_of(session, involved, {c.id: c for c in seen})
+    if not repeats:
+        return findings
+    for cid, earlier in repeats.items():
+        sightings[cid] = replace(sightings[cid], repeat_of=earlier)
+    return rules.clone_findings(sightings.values(), new, reach=limits.reach)
+
+
+def _repeats_of(session: Session, ids: set[str | None], loaded: dict[str, Crossing]) -> dict[str, str]:
+    """The ``repeat_of`` of each of these crossings that has one (a key added in issue 12: older records lack it)."""
+    bodies = {cid: loaded[cid].body_json for cid in ids if cid in loaded}
+    others = [cid for cid in ids if cid is not None and cid not in loaded]
+    if others:
+        query = select(Crossing.id, Crossing.body_json).where(col(Crossing.id).in_(others))
+        bodies |= dict(session.exec(query).all())
+    repeats = {}
+    for cid, body in bodies.items():
+        earlier = json.loads(body).get("repeat_of")
+        if isinstance(earlier, str):
+            repeats[cid] = earlier
+    return repeats
 
 
 def _sightings(*extra: Any) -> Any:
-    return select(  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
-        Crossing.id,
-        Crossing.pass_id,
-        Crossing.checkpoint_id,
-        Crossing.decided_at,
-        Crossing.device_id,
-        Checkpoint.latitude,
-        Checkpoint.longitude,
-        *extra,
-    ).join(Checkpoint, col(Checkpoint.id) == col(Crossing.checkpoint_id))
+    # A checkpoint without coordinates cannot be judged on distance: its sightings are left out here, so the
+    # located sightings around one become each other's neighbours.
+    return (
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for at most 4 columns
+            Crossing.id,
+            Crossing.pass_id,
+            Crossing.checkpoint_id,
+            Crossing.decided_at,
+            Crossing.device_id,
+            Checkpoint.latitude,
+            Checkpoint.longitude,
+            *extra,
+        )
+        .join(Checkpoint, col(Checkpoint.id) == col(Crossing.checkpoint_id))
+        .where(col(Checkpoint.latitude).is_not(None), col(Checkpoint.longitude).is_not(None))
+    )
 
 
 def _nearest(passes: set[str], low: datetime, high: datetime, *, latest: bool) -> Any:
-    """Each pass's latest sighting in [low, high) when ``latest``, else its earliest in (low, high]."""
+    """Each pass's latest located sighting in [low, high) when ``latest``, else its earliest in (low, high]."""
     at, cid = col(Crossing.decided_at), col(Crossing.id)
     order = (at.desc(), cid.desc()) if latest else (at, cid)
     rank = func.row_number().over(partition_by=col(Crossing.pass_id), order_by=order).label("rank")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,9 +39,11 @@ __all__ = [
     "ChainProblem",
     "CrossingFacts",
     "Finding",
+    "Reach",
     "Sighting",
     "chain_finding",
     "clone_finding",
+    "clone_findings",
     "crossing_findings",
     "escort_finding",
     "first_problem",
@@ -201,7 +203,9 @@ def escort_finding(
 
 @dataclass(frozen=True)
 class Sighting:
-    """A pass seen at a checkpoint (coordinates in decimal degrees, or None when the checkpoint has none)."""
+    """A pass seen at a checkpoint (coordinates in decimal degrees, or None when the checkpoint has none).
+
+    ``repeat_of``: the device's earlier record that this one re-decides (a re-measure), as the record says."""
 
     crossing_id: str
     pass_id: str
@@ -210,6 +214,32 @@ class Sighting:
     latitude: float | None = None
     longitude: float | None = None
     device_id: str | None = None
+    repeat_of: str | None = None
+
+    @property
+    def located(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far one vehicle can be believed to get in a given time (settings: they tune the audit, not the
+    decision). Generous on purpose: a false clone alert accuses a driver and costs an officer an hour.
+
+    - ``max_speed_kmh``: the fastest believable road speed. It is applied to the straight line between the
+      checkpoints, which is never longer than the road: that is the allowance for roads that wind.
+    - ``clock_skew``: added to the time between two sightings, for device clocks that disagree.
+    - ``slack_km``: taken off the distance, for coordinates typed to two decimals or a checkpoint whose lanes lie
+      a little way from its marked point.
+    """
+
+    max_speed_kmh: float = 150.0
+    clock_skew: timedelta = timedelta(minutes=5)
+    slack_km: float = 2.0
+
+    def too_far(self, distance_km: float, gap: timedelta) -> bool:
+        hours = (abs(gap) + self.clock_skew).total_seconds() / 3600
+        return distance_km - self.slack_km > self.max_speed_kmh * hours
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -220,35 +250,25 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def clone_finding(a: Sighting, b: Sighting, *, max_speed_kmh: float, window: timedelta) -> Finding | None:
-    """Two sightings of one pass that one vehicle cannot explain: at two checkpoints faster than
-    ``max_speed_kmh`` would allow, or twice at one checkpoint less than ``window`` apart."""
-    if a.crossing_id == b.crossing_id or a.pass_id != b.pass_id:
+def clone_finding(a: Sighting, b: Sighting, *, reach: Reach) -> Finding | None:
+    """Two sightings of one pass that one vehicle cannot explain: at two located checkpoints further apart than
+    ``reach`` allows in the time between them.
+
+    Never a clone: two sightings at one checkpoint (a repeat, a re-measure, a vehicle that turned back — however
+    soon), a record that re-decides the other (``repeat_of``), or a checkpoint without coordinates (nothing to
+    judge the distance by; see docs/design.md, Alerts)."""
+    if a.crossing_id == b.crossing_id or a.pass_id != b.pass_id or a.checkpoint_id == b.checkpoint_id:
+        return None
+    if a.repeat_of == b.crossing_id or b.repeat_of == a.crossing_id:
+        return None
+    if not (a.located and b.located):
         return None
     first, later = sorted((a, b), key=lambda s: (s.at, s.crossing_id))
     gap = later.at - first.at
-    detail: dict[str, Any] = {
-        "other_crossing_id": first.crossing_id,
-        "other_checkpoint_id": first.checkpoint_id,
-        "minutes": round(gap.total_seconds() / 60, 1),
-    }
-    if first.checkpoint_id == later.checkpoint_id:
-        if gap >= window:
-            return None
-        detail |= {"same_checkpoint": True, "window_minutes": window.total_seconds() / 60}
-    else:
-        if None in (first.latitude, first.longitude, later.latitude, later.longitude):
-            return None  # a checkpoint without a location cannot be judged on distance
-        distance = haversine_km(first.latitude, first.longitude, later.latitude, later.longitude)  # type: ignore[arg-type]
-        hours = gap.total_seconds() / 3600
-        if distance == 0 or (hours > 0 and distance / hours <= max_speed_kmh):
-            return None
-        detail |= {
-            "same_checkpoint": False,
-            "distance_km": round(distance, 1),
-            "speed_kmh": round(distance / hours, 1) if hours > 0 else None,
-            "max_speed_kmh": max_speed_kmh,
-        }
+    distance = haversine_km(first.latitude, first.longitude, later.latitude, later.longitude)  # type: ignore[arg-type]
+    if not reach.too_far(distance, gap):
+        return None
+    allowed_hours = (gap + reach.clock_skew).total_seconds() / 3600
     pair = ":".join(sorted((a.crossing_id, b.crossing_id)))
     return Finding(
         kind=CLONED_PASS,
@@ -258,8 +278,45 @@ def clone_finding(a: Sighting, b: Sighting, *, max_speed_kmh: float, window: tim
         device_id=later.device_id,
         pass_id=later.pass_id,
         checkpoint_id=later.checkpoint_id,
-        detail=detail,
+        detail={
+            "other_crossing_id": first.crossing_id,
+            "other_checkpoint_id": first.checkpoint_id,
+            "minutes": round(gap.total_seconds() / 60, 1),
+            "distance_km": round(distance, 1),
+            # The least speed that explains the pair even after the allowances: what the alert accuses.
+            "speed_kmh": round((distance - reach.slack_km) / allowed_hours, 1) if allowed_hours > 0 else None,
+            "max_speed_kmh": reach.max_speed_kmh,
+            "skew_minutes": reach.clock_skew.total_seconds() / 60,
+            "slack_km": reach.slack_km,
+        },
     )
+
+
+def clone_findings(sightings: Iterable[Sighting], new: Collection[str], *, reach: Reach) -> list[Finding]:
+    """The clone findings of the sightings named in ``new``, each judged against its neighbours in time among
+    the located sightings of its pass.
+
+    Neighbours only: when two sightings are too far apart for the time between, so is some consecutive pair of
+    the located sightings between them (distances add up along the way, times too; a checkpoint without
+    coordinates tells nothing, so it is left out rather than let it hide the step around it). Comparing every
+    pair would add nothing but work growing with the square of a much-copied pass's sightings. The one
+    exception is the allowances, which each step gets afresh: a pair only just too far apart may be missed
+    when a sighting lies between them."""
+    by_pass: dict[str, dict[str, Sighting]] = {}
+    for sighting in sightings:
+        if sighting.located:
+            by_pass.setdefault(sighting.pass_id, {})[sighting.crossing_id] = sighting
+    findings: dict[str, Finding] = {}  # two new neighbours find their pair twice
+    for unique in by_pass.values():
+        ordered = sorted(unique.values(), key=lambda s: (s.at, s.crossing_id))
+        for i, sighting in enumerate(ordered):
+            if sighting.crossing_id not in new:
+                continue
+            for other in ordered[max(i - 1, 0) : i] + ordered[i + 1 : i + 2]:
+                found = clone_finding(sighting, other, reach=reach)
+                if found is not None:
+                    findings[found.dedupe_key] = found
+    return list(findings.values())
 
 
 # ---- device hash chains ----------------------------------------------------------------------------------------

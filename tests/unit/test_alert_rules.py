@@ -143,66 +143,6 @@ def test_haversine_matches_known_distances():
     assert 1060 < rules.haversine_km(39.9042, 116.4074, 31.2304, 121.4737) < 1075
 
 
-def sighting(
-    crossing_id: str, checkpoint_id: int, at: datetime, where=KUNSHAN, pass_id="p1"
-) -> rules.Sighting:
-    lat, lon = where if where else (None, None)
-    return rules.Sighting(crossing_id, pass_id, checkpoint_id, at, lat, lon, "d1")
-
-
-DISTANCE = rules.haversine_km(*KUNSHAN, *SUZHOU_WEST)
-AT_LIMIT = timedelta(hours=DISTANCE / 120)  # exactly 120 km/h between the two
-
-
-@pytest.mark.parametrize(
-    ("second", "cloned"),
-    [
-        # Two checkpoints about 50 km apart, max 120 km/h: the boundary is about 25 minutes.
-        (sighting("b", 2, NOW + AT_LIMIT + timedelta(seconds=1), SUZHOU_WEST), False),
-        (sighting("b", 2, NOW + AT_LIMIT - timedelta(seconds=5), SUZHOU_WEST), True),
-        (sighting("b", 2, NOW + timedelta(minutes=4), SUZHOU_WEST), True),
-        (sighting("b", 2, NOW, SUZHOU_WEST), True),  # at two places at once
-        (sighting("b", 2, NOW - timedelta(minutes=4), SUZHOU_WEST), True),  # order does not matter
-        (sighting("b", 2, NOW + timedelta(hours=2), SUZHOU_WEST), False),
-        (sighting("b", 2, NOW + timedelta(minutes=1), None), False),  # no location: cannot be judged
-        (sighting("b", 2, NOW + timedelta(minutes=1), KUNSHAN), False),  # two checkpoints at one place
-        (sighting("b", 2, NOW + timedelta(minutes=4), SUZHOU_WEST, pass_id="p2"), False),  # another pass
-        # One checkpoint, a 10-minute window.
-        (sighting("b", 1, NOW + timedelta(minutes=9, seconds=59)), True),
-        (sighting("b", 1, NOW + timedelta(minutes=10)), False),
-        (sighting("b", 1, NOW + timedelta(hours=3)), False),
-        (sighting("a", 1, NOW), False),  # the same crossing is not a second sighting
-    ],
-)
-def test_cloned_pass_boundary(second, cloned):
-    first = sighting("a", 1, NOW)
-    found = rules.clone_finding(first, second, max_speed_kmh=120, window=timedelta(minutes=10))
-    assert (found is not None) == cloned
-    if found:
-        assert found.kind == rules.CLONED_PASS and found.dedupe_key == "cloned_pass:a:b"
-        assert found.occurred_at == max(first.at, second.at)
-        again = rules.clone_finding(second, first, max_speed_kmh=120, window=timedelta(minutes=10))
-        assert again is not None and again.dedupe_key == found.dedupe_key  # raised once for the pair
-
-
-def test_clone_detail_reports_distance_and_speed():
-    found = rules.clone_finding(
-        sighting("a", 1, NOW),
-        sighting("b", 2, NOW + timedelta(minutes=4), SUZHOU_WEST),
-        max_speed_kmh=120,
-        window=timedelta(minutes=10),
-    )
-    assert found.detail["distance_km"] == pytest.approx(50.7, abs=0.5)
-    assert found.detail["speed_kmh"] == pytest.approx(760, abs=10)
-    assert found.detail["other_crossing_id"] == "a" and found.crossing_id == "b"
-
-
-def test_a_faster_allowed_speed_moves_the_boundary():
-    pair = (sighting("a", 1, NOW), sighting("b", 2, NOW + timedelta(minutes=20), SUZHOU_WEST))
-    assert rules.clone_finding(*pair, max_speed_kmh=120, window=timedelta(minutes=10)) is not None
-    assert rules.clone_finding(*pair, max_speed_kmh=200, window=timedelta(minutes=10)) is None
-
-
 # ---- chains --------------------------------------------------------------------------------------------------
 
 
