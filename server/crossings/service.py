@@ -155,6 +155,7 @@ def _crossing_row(item: _Checked, device: Device, now: datetime) -> dict[str, An
         "enterprise_uscc": item.enterprise,
         "policy_version": record.policy_version,
         "bundle_version": record.bundle_version,
+        "officer": record.officer,
         "body_json": item.body,
     }
 
