@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from checkpoint_client import store_escorts
+from checkpoint_client.store_officers import OfficerBook
 from checkpoint_client.store_sqlite import SCHEMA_VERSION, Database, StoreError, set_state, translate
 from passcore import crossing
 from passcore.chain import GENESIS, ChainBroken, canonical, record_hash
@@ -106,6 +107,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = Database(path)
+        self.officers = OfficerBook(self._db)  # officers and shifts (store_officers)
 
     @classmethod
     def open(cls, path: Path) -> Store:

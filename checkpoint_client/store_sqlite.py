@@ -55,8 +55,32 @@ MIGRATIONS = (
         last_hash TEXT NOT NULL  -- the hash of its last record: the prev_hash of the record after it
     );
     """,
-    # 3: PLACEHOLDER (issue 12, officers helper): checkpoint officers and shifts.
-    "",
+    # 3: the checkpoint's officers as last synced, shifts on this device, wrong PINs (store_officers).
+    """
+    CREATE TABLE officer (
+        number TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        pin_hash TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE shift (
+        id INTEGER PRIMARY KEY,
+        officer TEXT NOT NULL,
+        name TEXT NOT NULL,  -- as it was at sign-in: a shift's paper trail names who was there then
+        device TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        ended_by TEXT CHECK (ended_by IN ('sign_out', 'deactivated', 'taken_over'))
+    );
+    CREATE UNIQUE INDEX shift_open ON shift ((ended_at IS NULL)) WHERE ended_at IS NULL;
+    CREATE INDEX shift_started ON shift (started_at);
+    CREATE TABLE pin_failure (
+        number TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_at TEXT NOT NULL
+    );
+    """,
     # 4: drafts of the vehicle on the form (checkpoint_client.drafts): what the officer typed, kept across a reload
     # or a crash until the vehicle is decided or dropped; names and temperatures: they expire after 12 h.
     """

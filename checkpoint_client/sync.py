@@ -18,12 +18,15 @@ from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field as PydanticField
 
 from checkpoint_client import retention, truststore
 from checkpoint_client.config import Settings
 from checkpoint_client.device import load_device
 from checkpoint_client.server_api import Api, SyncError, new_client, problem_of
 from checkpoint_client.store import Store, StoredCrossing
+from checkpoint_client.store_officers import OfficerRow
+from passcore import pins
 from passcore.errors import BundleError, CheckpassError
 
 __all__ = ["SyncError", "SyncReport", "sync_once"]
@@ -49,6 +52,8 @@ class SyncReport:
     server_time: str | None = None
     # The day's retention purge (checkpoint_client.retention), after a sync that went well.
     purge: dict[str, Any] = field(default_factory=dict)
+    # The checkpoint's officers (status updated|unsupported, count), for signing in offline.
+    officers: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,6 +92,19 @@ class _Escort(BaseModel):
     answered_at: datetime | None
     handed_over_at: datetime | None
     handover: _Handover | None = None  # who took the vehicle over (a server before issue 12 does not say)
+
+
+class _Officer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    number: str = PydanticField(pattern=pins.NUMBER_PATTERN)
+    name: str = PydanticField(max_length=50)
+    active: bool
+    pin_hash: str = PydanticField(max_length=200)
+
+
+class _OfficerList(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    officers: list[_Officer] = PydanticField(max_length=10_000)
 
 
 class _EscortList(BaseModel):
@@ -211,6 +229,20 @@ def _escorts(api: Api, store: Store, report: SyncReport, *, full: bool) -> None:
     report.server_time = first_time
 
 
+def _officers(api: Api, store: Store, report: SyncReport, now: datetime) -> None:
+    """The checkpoint's officers with their PIN hashes replace the held list (signing in works offline after).
+    A server from before officers existed answers 404: the laptop then keeps working without sign-in."""
+    response = api.call("GET", "/api/v1/officers")
+    if response.status_code == 404:
+        report.officers = {"status": "unsupported"}
+        return
+    if response.status_code != 200:
+        raise _refuse(response, "the officers request")
+    answer = _parse(_OfficerList, response, "the officers request")
+    rows = [OfficerRow(o.number, o.name, o.pin_hash, o.active) for o in answer.officers]
+    report.officers = {"status": "updated", "count": store.officers.replace(rows, synced_at=now)}
+
+
 def _handovers(api: Api, store: Store, report: SyncReport) -> None:
     for crossing_id, server_id, at, staff_name, staff_id_last4, officer in store.handovers_to_upload():
         body: dict[str, Any] = {"at": at}
@@ -265,6 +297,7 @@ def sync_once(
     try:
         _upload(api, store, settings, report)
         _bundle(api, store, settings, report, now or datetime.now(UTC))
+        _officers(api, store, report, now or datetime.now(UTC))
         _escorts(api, store, report, full=False)
         if store.waiting_for_request():  # a request accepted just before the previous server_time: look again
             _escorts(api, store, report, full=True)

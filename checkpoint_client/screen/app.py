@@ -20,12 +20,14 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from checkpoint_client.config import Settings
-from checkpoint_client.screen import routes, routes_drafts, routes_input, views
+from checkpoint_client.device import load_device
+from checkpoint_client.screen import routes, routes_drafts, routes_input, routes_shift, views
 from checkpoint_client.screen.desk import ScanDesk, Vehicle
 from checkpoint_client.screen.guard import ScreenGuard
 from checkpoint_client.screen.syncer import Syncer
 from checkpoint_client.screen.trustview import TrustHolder
 from checkpoint_client.screen.words import LANGS, translate
+from checkpoint_client.shifts import Shifts
 from checkpoint_client.store import Store
 
 __all__ = ["Screen", "create_app"]
@@ -36,6 +38,12 @@ MAX_BODY = 64 * 1024  # the largest form (20 people) is a few KiB
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _device_label(settings: Settings) -> str:
+    # A shift names the device it ran on; a laptop not enrolled (tests, a bundle carried in) has no id yet.
+    device = load_device(settings)
+    return device.device_id if device is not None else "local"
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Screen:
     token: str
     lang: str
     clock: Callable[[], datetime]
+    shifts: Shifts  # the officer signed in (checkpoint_client.shifts)
     camera_error: str | None = None
     started: dict[str, Any] = field(default_factory=dict)
 
@@ -98,6 +107,7 @@ def create_app(
         token=token or secrets.token_urlsafe(24),
         lang=lang if lang in LANGS else settings.lang,
         clock=clock,
+        shifts=Shifts(store, device=_device_label(settings), clock=clock),
         camera_error=camera_error,
     )
     desk.describe = screen.describe
@@ -124,6 +134,7 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(routes_input.router)
     app.include_router(routes_drafts.router)
+    app.include_router(routes_shift.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

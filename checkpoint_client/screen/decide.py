@@ -132,10 +132,17 @@ _RULE_FIELDS = {  # InputErrors the rules may still raise, and where they belong
 
 
 def decide(
-    form: DecisionForm, vehicle: Vehicle, bundle: trust.TrustBundle, store: Store, *, now: datetime
+    form: DecisionForm,
+    vehicle: Vehicle,
+    bundle: trust.TrustBundle,
+    store: Store,
+    *,
+    now: datetime,
+    officer: str | None = None,
 ) -> tuple[rules.Decision, Any, tuple[rules.Occupant, ...]]:
     """Decide for ``vehicle`` and commit the decision; (decision, stored crossing, occupants).
 
+    ``officer``: the officer signed in on this device, recorded with the decision.
     Raises FieldError for input to correct (nothing recorded) and lets StoreError through (NOT recorded).
     """
     policy = bundle.policy
@@ -180,6 +187,7 @@ def decide(
             verification=verification.code if verification else None,
             checks=checks,
             vehicle_origin=scenario.vehicle_origin,
+            officer=officer,
         )
     except InputError as err:
         raise FieldError(err.code, _RULE_FIELDS.get(err.code), detail=err.message) from err

@@ -133,6 +133,9 @@ def decide_route(request: Request, payload: _Payload) -> Any:
         return _error(request, 409, "BUNDLE_MISSING")
     if state.expired:
         return _error(request, 409, "BUNDLE_EXPIRED")
+    officer = screen.shifts.officer()
+    if officer is None and screen.shifts.required():  # every decision names the officer who made it
+        return _error(request, 409, "SIGN_IN_NEEDED")
     try:
         form = DecisionForm.parse(payload)
         vehicle = screen.desk.begin_decision(form.vehicle_id)
@@ -142,7 +145,7 @@ def decide_route(request: Request, payload: _Payload) -> Any:
         return _error(request, 409, err.code)
     recorded = False
     try:
-        decision, stored, occupants = decide(form, vehicle, state.bundle, screen.store, now=now)
+        decision, stored, occupants = decide(form, vehicle, state.bundle, screen.store, now=now, officer=officer)
         recorded = True
     except FieldError as err:
         return _error(request, 422, err.code, err.field, **err.values)
