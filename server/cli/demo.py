@@ -11,6 +11,7 @@ import typer
 from server.bundles import service as bundles
 from server.cli.plumbing import fail, now, state
 from server.demo import laptop as demo_laptop
+from server.demo import officers as demo_officers
 from server.demo import seed as demo_data
 from server.keyring import service as keyring
 from server.passes.card import card_for
@@ -48,6 +49,7 @@ def demo(
         code, checkpoint = demo_laptop.enrolment_code(
             session=session, settings=settings, admin="demo-admin", now=moment
         )
+        demo_officers.seed_officer(session=session, checkpoint=checkpoint, now=moment)
     (out / "bundle.cose").write_bytes(row.signed)
     code_file = out / "enrolment-code.txt"
     code_file.unlink(missing_ok=True)
@@ -58,6 +60,10 @@ def demo(
         f"{out / 'scenarios'}, trust bundle version {row.version} in {out / 'bundle.cose'}"
     )
     typer.echo(f"one-time enrolment code for {checkpoint.name}'s laptop in {code_file}")
+    number, name, pin = demo_officers.DEMO_OFFICER
+    typer.echo(
+        f"officer at {checkpoint.name} (signs in on the laptop once it has synced): {number} {name}, PIN {pin}"
+    )
     if video:
         texts = [(out / name / "pass.txt").read_text(encoding="ascii").strip() for name in DEMO_VIDEO_PASSES]
         path = demo_laptop.write_video(out / "camera.avi", texts)

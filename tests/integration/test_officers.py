@@ -269,3 +269,21 @@ def test_the_officer_commands_add_reset_deactivate_and_list(tmp_path, database_u
     text = checkpass(env, "officer", "list", cid).stdout
     assert re.search(r"K-0427\s+王建国\s+deactivated", text)
     engine.dispose()
+
+
+def test_the_demo_seeds_an_officer_at_the_demo_checkpoint_and_prints_how_to_sign_in(tmp_path, database_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKPASS_")}
+    env |= {"CHECKPASS_HOME": str(tmp_path)}
+    if database_url:
+        env["CHECKPASS_DATABASE_URL"] = database_url
+    done = checkpass(env, "demo", "--no-video", "--out", str(tmp_path / "demo-out"))
+    assert "K-0427 王建国, PIN 2020" in done.stdout
+    again = checkpass(env, "demo", "--no-video", "--out", str(tmp_path / "demo-out"))  # a second run is fine
+    assert "K-0427" in again.stdout
+    engine = db.make_engine(get_settings(home=tmp_path, database_url=database_url))
+    with Session(engine) as session:
+        officer = session.exec(select(Officer)).one()
+        checkpoint = session.get(checkpoints.Checkpoint, officer.checkpoint_id)
+    engine.dispose()
+    assert checkpoint is not None and checkpoint.name == "G312 昆山东卡口"
+    assert officer.active and pins.check_pin("2020", officer.pin_hash)
