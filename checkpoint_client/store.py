@@ -193,6 +193,21 @@ class Store:
         rows = self._db.read(f"{_SELECT} WHERE c.id = ?", (crossing_id,))
         return _stored(rows[0]) if rows else None
 
+    def last_decision_for_pass(self, pass_id: str, since: datetime) -> StoredCrossing | None:
+        """This device's newest decision for ``pass_id`` decided at or after ``since`` (a repeat), else None.
+
+        The pass id lives in the record's JSON only (the store's migration numbers belong to other work), so this
+        scans the records (a day at a busy checkpoint is a few thousand rows; retention keeps it from growing)."""
+        moment = since.astimezone(UTC)
+        sql = f"{_SELECT} WHERE json_extract(c.record, '$.pass_id') = ? ORDER BY c.seq DESC LIMIT 1"
+        rows = self._db.read(sql, (pass_id,))
+        if not rows:
+            return None
+        found = _stored(rows[0])
+        # The newest by storage order: a record whose clock said otherwise is not a repeat of now.
+        decided = datetime.fromisoformat(found.record["decided_at"])
+        return found if decided >= moment else None
+
     def recent(self, limit: int = 20) -> list[StoredCrossing]:
         """The newest decisions first."""
         return [_stored(row) for row in self._db.read(f"{_SELECT} ORDER BY c.seq DESC LIMIT ?", (limit,))]

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from checkpoint_client.screen.syncer import Syncer
 from checkpoint_client.screen.trustview import TrustHolder
 from checkpoint_client.screen.words import LANGS, translate
 from checkpoint_client.shifts import Shifts
-from checkpoint_client.store import Store
+from checkpoint_client.store import Store, StoreError
 
 __all__ = ["Screen", "create_app"]
 
@@ -70,11 +70,25 @@ class Screen:
         now = self.now()
         bundle = self.trust.state(now).bundle
         view = views.vehicle_view(vehicle.text, bundle, now=now, zone=self.settings.timezone)
+        view["repeat"] = self.repeat_of(view, bundle, now)
         return view | {
             "source": vehicle.source,
             "captured_at": vehicle.captured_at,
             "decoded_at": vehicle.decoded_at,
         }
+
+    def repeat_of(self, view: dict[str, Any], bundle: Any, now: datetime) -> dict[str, Any] | None:
+        """This device's decision for the same pass within the policy's repeat window (issue 12, point 2)."""
+        # Only a verified pass id: a forged pass claiming another's id must not borrow that pass's history.
+        claims = view.get("claims") or {}
+        if not claims.get("pass_id") or bundle is None:
+            return None
+        window = bundle.policy.repeat_window_minutes
+        try:
+            stored = self.store.last_decision_for_pass(claims["pass_id"], now - timedelta(minutes=window))
+        except StoreError:  # the form still works; the officer sees the pass as if new
+            return None
+        return views.repeat_view(stored, zone=self.settings.timezone) if stored else None
 
     def words(self, request: Request, key: str, **values: Any) -> str:
         return translate(key, routes.lang_of(request, self.lang), **values)

@@ -16,13 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from checkpoint_client import station
 from checkpoint_client.screen.desk import Vehicle
 from checkpoint_client.store import Store
-from passcore import crossing, ids, rules, trust
+from passcore import crossing, evidence, ids, rules, trust
 from passcore.errors import InputError
 from passcore.policy import IDENTITY_ID_LAST4, Policy, parse_temperature
+from passcore.reasons import MEDICAL_HOLD
 
 __all__ = ["DecisionForm", "FieldError", "decide"]
 
 _Text = Annotated[str, Field(max_length=crossing.MAX_NAME)]  # what a crossing record can hold
+REFERRAL_MAX = 100  # the crossing record's limit (issue 12 contract)
 
 
 class FieldError(Exception):
@@ -54,6 +56,7 @@ class DecisionForm(BaseModel):
     occupants: Annotated[list[PersonForm], Field(min_length=1, max_length=rules.MAX_OCCUPANTS)]
     vehicle_origin: Annotated[str, Field(max_length=16)] = ""
     enterprise: Annotated[str, Field(max_length=40)] = ""
+    referral: Annotated[str, Field(max_length=REFERRAL_MAX)] = ""  # where a person with fever was sent
 
     @classmethod
     def parse(cls, data: Any) -> DecisionForm:
@@ -131,6 +134,21 @@ _RULE_FIELDS = {  # InputErrors the rules may still raise, and where they belong
 }
 
 
+def _referral(form: DecisionForm, decision: rules.Decision, policy: Policy) -> str | None:
+    """Where the people with fever were sent: one of the policy's places when it lists any (then required)."""
+    if decision.outcome != MEDICAL_HOLD:
+        return None
+    places = policy.fever_referrals
+    chosen = form.referral.strip()
+    if places:
+        if chosen not in places:
+            raise FieldError("REFERRAL_NEEDED", "referral")
+        return chosen
+    if chosen and not ids.usable_text(chosen):
+        raise FieldError("REFERRAL_INVALID", "referral")
+    return chosen or None
+
+
 def decide(
     form: DecisionForm,
     vehicle: Vehicle,
@@ -139,11 +157,14 @@ def decide(
     *,
     now: datetime,
     officer: str | None = None,
+    repeat_of: str | None = None,
 ) -> tuple[rules.Decision, Any, tuple[rules.Occupant, ...]]:
     """Decide for ``vehicle`` and commit the decision; (decision, stored crossing, occupants).
 
-    ``officer``: the officer signed in on this device, recorded with the decision.
-    Raises FieldError for input to correct (nothing recorded) and lets StoreError through (NOT recorded).
+    ``officer``: the officer signed in on this device; ``repeat_of``: the id of this device's earlier decision
+    for the same pass that this one re-decides (a re-measure). A pass that does not verify keeps what it claimed
+    with the decision (evidence of a forgery). Raises FieldError for input to correct (nothing recorded) and lets
+    StoreError through (NOT recorded).
     """
     policy = bundle.policy
     people = []
@@ -181,6 +202,10 @@ def decide(
         scenario = station.parse_scenario(data)
         verification, decision = station.evaluate(scenario, bundle, now=now)
         checks = crossing.record_checks(scenario.observed, verification)
+        referral = _referral(form, decision, policy)
+        claimed = None
+        if vehicle.text and verification is not None and not verification.valid:
+            claimed = evidence.claimed(vehicle.text, verification)
         stored = store.record_decision(
             decision,
             occupants=scenario.occupants,
@@ -188,6 +213,9 @@ def decide(
             checks=checks,
             vehicle_origin=scenario.vehicle_origin,
             officer=officer,
+            repeat_of=repeat_of,
+            claimed=claimed,
+            referral=referral,
         )
     except InputError as err:
         raise FieldError(err.code, _RULE_FIELDS.get(err.code), detail=err.message) from err

@@ -95,7 +95,8 @@ def vehicle(request: Request) -> dict[str, Any]:
 
 @router.post("/api/vehicle/scan")
 def scan(request: Request, payload: _Payload) -> Any:
-    """A QR text typed by a handheld scanner or pasted: it becomes the current vehicle at once."""
+    """A QR text typed by a handheld scanner or pasted: current when the desk is free, else the next in line
+    (it never replaces the vehicle being handled)."""
     text = payload.get("text") if isinstance(payload, dict) else None
     if not isinstance(text, str) or not text.strip():
         return _error(request, 422, "REQUEST_INVALID", "paste", detail="text")
@@ -145,7 +146,11 @@ def decide_route(request: Request, payload: _Payload) -> Any:
         return _error(request, 409, err.code)
     recorded = False
     try:
-        decision, stored, occupants = decide(form, vehicle, state.bundle, screen.store, now=now, officer=officer)
+        # A pass decided here within the repeat window: this decision re-decides that one (a re-measure).
+        repeat = vehicle.view.get("repeat") or {}
+        decision, stored, occupants = decide(
+            form, vehicle, state.bundle, screen.store, now=now, officer=officer, repeat_of=repeat.get("id")
+        )
         recorded = True
     except FieldError as err:
         return _error(request, 422, err.code, err.field, **err.values)

@@ -46,6 +46,9 @@ def _policy(policy: Policy) -> dict[str, Any]:
         "temperature_max_c": str(policy.temperature_max_c),
         "escort_wait_limit_minutes": policy.escort_wait_limit_minutes,
         "pass_mandatory": policy.pass_mandatory,
+        "pass_misuse": policy.pass_misuse,  # shown on a misused pass's card: what the rules will do
+        "fever_referrals": list(policy.fever_referrals),
+        "repeat_window_minutes": policy.repeat_window_minutes,
     }
 
 

@@ -11,10 +11,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from passcore import ids, rules, trust, wire
+from passcore import evidence, ids, rules, trust, wire
 from passcore.claims import PassClaims
 
-__all__ = ["decision_view", "escort_view", "local", "recent_view", "region", "vehicle_view"]
+__all__ = [
+    "decision_view",
+    "escort_view",
+    "local",
+    "recent_view",
+    "region",
+    "repeat_view",
+    "vehicle_view",
+]
 
 EXCERPT = 80
 
@@ -78,19 +86,48 @@ def vehicle_view(
             "code": result.code,
             "misuse": result.misuse,
             "claims": claims_view(result.claims, bundle, zone) if result.claims else None,
+            # What a pass that does not verify says of itself: shown marked untrusted, kept as evidence.
+            "claimed": None if result.valid or result.claims else evidence.claimed(text, result),
         }
     view["verified_at"] = time.monotonic()  # with the scan's captured_at: the frame-to-verdict latency
     return view
 
 
+def repeat_view(stored: Any, *, zone: str) -> dict[str, Any]:
+    """An earlier decision of this device for the pass in front of the officer (a repeat)."""
+    record = stored.record
+    return {
+        "id": stored.id,
+        "seq": stored.seq,
+        "outcome": record.get("outcome"),
+        "reasons": record.get("reasons", []),
+        "plate": _plate(record.get("plate")),
+        "decided_at": local(_when(record.get("decided_at")), zone, "%H:%M"),
+        "referral": record.get("referral"),
+    }
+
+
 def decision_view(
-    decision: rules.Decision, occupants: tuple[rules.Occupant, ...], *, crossing: Any, zone: str
+    decision: rules.Decision,
+    occupants: tuple[rules.Occupant, ...],
+    *,
+    crossing: Any,
+    zone: str,
 ) -> dict[str, Any]:
+    record = crossing.record
     return {
         "recorded": True,
         "outcome": decision.outcome,
         "reasons": list(decision.reasons),
         "fever": [occupants[i].name for i in decision.fever],
+        "fever_people": [
+            {"name": occupants[i].name, "temperature_c": str(occupants[i].temperature_c)}
+            for i in decision.fever
+        ],
+        "referral": record.get("referral"),
+        "unlisted": [occupants[i].name for i in getattr(decision, "unlisted", ())],
+        "absent": list(getattr(decision, "absent", ())),
+        "repeat_of": record.get("repeat_of"),
         "plate": _plate(decision.plate),
         "hard_hit": [region(code) for code in decision.hard_hit],
         "decided_at": local(decision.decided_at, zone, "%H:%M:%S"),
@@ -132,6 +169,24 @@ def escort_view(row: dict[str, Any], *, zone: str, bundle: trust.TrustBundle | N
         "staff_phone": row.get("staff_phone"),
         "eta": local(_when(row.get("eta")), zone, "%H:%M"),
         "handed_over_at": local(_when(row.get("handed_over_at")), zone, "%H:%M"),
+        **_handover(row, decided),
+    }
+
+
+def _handover(row: dict[str, Any], decided: datetime | None) -> dict[str, Any]:
+    """Who took the vehicle over, the officer, the total wait (decision to hand-over) and whether the server has it."""
+    at = _when(row.get("handed_over_at"))
+    return {
+        "handover": {
+            "staff_name": row.get("handover_staff_name") or "",
+            "staff_id_last4": row.get("handover_staff_id_last4") or "",
+            "officer": row.get("handover_officer"),
+            "waited_s": max(int((at - decided).total_seconds()), 0) if decided else None,
+            "synced": bool(row.get("handover_synced")),
+            "error": row.get("handover_error"),
+        }
+        if at
+        else None
     }
 
 
