@@ -26,6 +26,8 @@ router = APIRouter()
 templates = Jinja2Templates(directory=status.HERE / "templates")  # autoescape is on for .html
 LANG_COOKIE = "screen_lang"
 PING_S = 10.0
+# The hand-over dialog's fields, by the error passcore.handover raises for them.
+HANDOVER_FIELDS = {"HANDOVER_STAFF_NAME_INVALID": "staff_name", "HANDOVER_STAFF_ID_INVALID": "staff_id_last4"}
 _Payload = Annotated[Any, Body()]
 
 
@@ -165,19 +167,36 @@ def decide_route(request: Request, payload: _Payload) -> Any:
 
 
 @router.post("/api/escorts/{crossing_id}/handover")
-def handover(request: Request, crossing_id: str) -> Any:
+def handover(request: Request, crossing_id: str, payload: _Payload = None) -> Any:
+    """``{"staff_name", "staff_id_last4"}``: who took the vehicle over; the officer signed in is recorded with it.
+    Answers the overview and ``recorded``: this escort as the panel shows it (with the total wait)."""
     screen = _screen(request)
     if len(crossing_id) > 64:
         return _error(request, 404, "ESCORT_UNKNOWN")
+    shifts = getattr(screen, "shifts", None)
+    officer = shifts.officer() if shifts is not None else None
+    if officer is None and shifts is not None and shifts.required():  # every hand-over names its officer
+        return _error(request, 409, "SIGN_IN_NEEDED")
+    body = payload if isinstance(payload, dict) else {}
     try:
-        screen.store.record_handover(crossing_id, screen.now())
+        screen.store.record_handover(
+            crossing_id,
+            screen.now(),
+            staff_name=body.get("staff_name"),  # checked by passcore.handover: a wrong type is refused there
+            staff_id_last4=body.get("staff_id_last4"),
+            officer=officer,
+        )
     except InputError as err:
+        if err.code in HANDOVER_FIELDS:
+            return _error(request, 422, err.code, HANDOVER_FIELDS[err.code])
         code = "ESCORT_UNKNOWN" if err.code == "ESCORT_UNKNOWN" else err.code
         return _error(request, 404 if code == "ESCORT_UNKNOWN" else 409, code, detail=err.message)
     except StoreError as err:
         return _error(request, 503, err.code, detail=err.message)
     screen.syncer.trigger()  # tell the server soon, when there is a network
-    return status.overview(screen)
+    result = status.overview(screen)
+    result["recorded"] = status.escort(screen, crossing_id)  # for the dialog's confirmation
+    return result
 
 
 @router.post("/api/sync")

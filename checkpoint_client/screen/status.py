@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,11 @@ from checkpoint_client.screen import views
 from checkpoint_client.store import StoreError
 from passcore.policy import Policy
 
-__all__ = ["HERE", "camera_hint", "overview"]
+__all__ = ["HERE", "camera_hint", "escort", "overview"]
 
 HERE = Path(__file__).parent
 RECENT = 12
+HANDED_OVER_SHOWN, HANDED_OVER_MAX = timedelta(hours=2), 5
 
 
 def _bundle(screen: Any, now: Any) -> tuple[dict[str, Any], Policy, Any]:
@@ -66,6 +68,12 @@ def camera_hint(screen: Any) -> dict[str, Any]:
     }
 
 
+def escort(screen: Any, crossing_id: str) -> dict[str, Any] | None:
+    """One escort as the panel shows it (the hand-over dialog's confirmation)."""
+    rows = [row for row in screen.store.escorts(include_done=True) if row["crossing_id"] == crossing_id]
+    return views.escort_view(rows[0], zone=screen.settings.timezone) if rows else None
+
+
 def overview(screen: Any) -> dict[str, Any]:
     now = screen.now()
     zone = screen.settings.timezone
@@ -85,6 +93,17 @@ def overview(screen: Any) -> dict[str, Any]:
             views.escort_view(row, zone=zone, bundle=bundle) for row in screen.store.escorts()
         ]
         result["recent"] = [views.recent_view(row, zone=zone) for row in screen.store.recent(RECENT)]
+        # The last hand-overs stay in the escorts panel a while, with who took the vehicle and the total wait.
+        result["handed_over"] = [
+            views.escort_view(row, zone=zone, bundle=bundle)
+            for row in screen.store.handed_over_since(now - HANDED_OVER_SHOWN, HANDED_OVER_MAX)
+        ]
     except StoreError as err:  # shown in red in the header; the page keeps working for the next try
-        result |= {"pending": None, "escorts": [], "recent": [], "store_error": err.message}
+        result |= {
+            "pending": None,
+            "escorts": [],
+            "recent": [],
+            "handed_over": [],
+            "store_error": err.message,
+        }
     return result

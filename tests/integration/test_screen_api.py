@@ -68,12 +68,13 @@ def test_hard_hit_vehicle_needs_an_escort_and_the_hand_over_is_recorded(make_scr
     assert [(e["plate"], e["status"]) for e in waiting] == [("鄂A·D12345", "unsent")]
     assert waiting[0]["enterprise"]["name"] == "武汉物流有限公司"  # from the bundle until the server answers
     screen.clock[0] = NOW + timedelta(minutes=75)
-    answer = screen.client.post(f"/api/escorts/{waiting[0]['crossing_id']}/handover")
+    taker = {"staff_name": "周敏", "staff_id_last4": "1234"}
+    answer = screen.client.post(f"/api/escorts/{waiting[0]['crossing_id']}/handover", json=taker)
     assert answer.status_code == 200 and answer.json()["escorts"] == []
     done = screen.store.escorts(include_done=True)[0]
     assert done["status"] == "handed_over" and done["handed_over_at"] == NOW + timedelta(minutes=75)
-    assert screen.client.post("/api/escorts/no-such-crossing/handover").status_code == 404
-    assert screen.client.post(f"/api/escorts/{'x' * 5000}/handover").status_code == 404
+    assert screen.client.post("/api/escorts/no-such-crossing/handover", json=taker).status_code == 404
+    assert screen.client.post(f"/api/escorts/{'x' * 5000}/handover", json=taker).status_code == 404
 
 
 def test_forged_pass_is_refused_and_its_contents_are_not_shown(make_screen, issuer_key):
