@@ -146,15 +146,17 @@ def simulate(*, vehicles: int, clones: int, seed: int, start: datetime, reach: r
     rng = random.Random(seed)
     events: list[Event] = []
     for vehicle in range(vehicles):
-        home = rng.randrange(len(SITES))
+        here = rng.randrange(len(SITES))  # home, to begin with
         at = start + timedelta(hours=rng.uniform(5, 16))
         for trip in range(2):
             if trip and rng.random() > 0.2:
                 break
-            route = _route(rng, home)
+            route = _route(rng, here)
             at = _drive(rng, vehicle, route, at, events)
+            here = route[-1]
             if rng.random() < 0.6:  # back the same day
                 at = _drive(rng, vehicle, route[::-1], at + timedelta(hours=rng.uniform(1, 6)), events)
+                here = route[0]
             at += timedelta(hours=rng.uniform(0.5, 3))
     planted = set()
     originals = [e for e in events if e.kind == "trip"]
