@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -95,7 +96,19 @@ def sign_out(request: Request) -> Any:
 
 @router.get("/api/shift/log")
 def log(request: Request) -> dict[str, Any]:
-    return {"shifts": [s.to_dict() for s in _screen(request).shifts.log(50)]}
+    """This laptop's shifts, newest first, with their times in the checkpoint's zone as the page shows them."""
+    screen = _screen(request)
+    zone = ZoneInfo(screen.settings.timezone)
+
+    def local(moment: datetime | None) -> str | None:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else None
+
+    return {
+        "shifts": [
+            s.to_dict() | {"started_local": local(s.started_at), "ended_local": local(s.ended_at)}
+            for s in screen.shifts.log(50)
+        ]
+    }
 
 
 def _report(request: Request, shift_id: int | None) -> Any:

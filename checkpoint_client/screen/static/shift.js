@@ -12,14 +12,11 @@ const Shift = (() => {
 
   function up() { return !$("signin").hidden; }
 
-  function reportLink(kind, shiftId) {
+  function reportLink(kind, shiftId, short) {
     const query = new URLSearchParams({ token, lang });
     if (shiftId) query.set("shift", String(shiftId));
-    return el("a", { href: `/api/shift/report.${kind}?${query}`, class: `shift-${kind}`, download: "", text: t(`shift_${kind}`) });
-  }
-
-  function local(iso) {
-    return iso ? new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "";
+    const words = t(`shift_${kind}`);
+    return el("a", { href: `/api/shift/report.${kind}?${query}`, class: `shift-${kind}`, download: "", title: words, text: short ? kind.toUpperCase() : words });
   }
 
   function showHeader() {
@@ -27,8 +24,9 @@ const Shift = (() => {
     $("h-officer").hidden = !officer;
     $("shift-end").hidden = !officer;
     $("h-officer").textContent = officer ? t("shift_on_duty", { number: officer.number, name: officer.name }) : "";
+    $("h-officer").title = t("shift_on_duty_title");
     const links = $("shift-links");
-    links.replaceChildren(...(officer ? [reportLink("pdf"), reportLink("csv")] : []));
+    links.replaceChildren(...(officer ? [reportLink("pdf", null, true), reportLink("csv", null, true)] : []));
     links.hidden = !officer;
   }
 
@@ -38,7 +36,7 @@ const Shift = (() => {
     const last = result.ok ? result.data.shifts[0] : null;
     if (!last) { box.hidden = true; return; }
     box.replaceChildren(
-      el("span", { text: t("signin_last_shift", { who: `${last.officer} ${last.name}`, from: local(last.started_at), until: local(last.ended_at) || "…" }) }),
+      el("span", { text: t("signin_last_shift", { who: `${last.officer} ${last.name}`, from: last.started_local, until: last.ended_local || "…" }) }),
       " ", reportLink("pdf", last.id), " ", reportLink("csv", last.id),
     );
     box.hidden = false;
