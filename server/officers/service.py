@@ -7,6 +7,7 @@ each time) and dropped; no error message, log line or page repeats them.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +19,7 @@ from server.checkpoints.models import Checkpoint
 from server.errors import BadRequest, Conflict, NotFound
 from server.officers.models import Officer
 
-__all__ = ["add_officer", "deactivate", "find_officer", "officers_of", "reset_pin"]
+__all__ = ["add_officer", "deactivate", "find_officer", "names_of", "officers_of", "reset_pin"]
 
 MAX_NAME = 50
 
@@ -103,6 +104,20 @@ def officers_of(session: Session, checkpoint_id: int, *, include_inactive: bool 
     if not include_inactive:
         query = query.where(col(Officer.active).is_(True))
     return list(session.exec(query))
+
+
+def names_of(session: Session, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """Officers' names by (checkpoint id, number), for views that show the number a record carries (the audit);
+    a number the checkpoint never had is simply missing from the answer."""
+    wanted = {(int(cid), number) for cid, number in keys if number}
+    if not wanted:
+        return {}
+    query = select(Officer).where(col(Officer.checkpoint_id).in_({cid for cid, _ in wanted}))
+    return {
+        (o.checkpoint_id, o.number): o.name
+        for o in session.exec(query)
+        if (o.checkpoint_id, o.number) in wanted
+    }
 
 
 def reset_pin(*, session: Session, officer: Officer, pin: str, now: datetime) -> Officer:

@@ -287,3 +287,19 @@ def test_the_demo_seeds_an_officer_at_the_demo_checkpoint_and_prints_how_to_sign
     engine.dispose()
     assert checkpoint is not None and checkpoint.name == "G312 昆山东卡口"
     assert officer.active and pins.check_pin("2020", officer.pin_hash)
+
+
+def test_names_of_gives_the_names_behind_the_numbers_records_carry(api, app):
+    from server.officers import service as officers
+
+    first, second = make_checkpoint(app), make_checkpoint(app, name="G2 苏州西卡口")
+    admin = api("admin")
+    admin.post(f"/api/v1/checkpoints/{first}/officers", json={"number": "7", "name": "王", "pin": "1234"})
+    admin.post(f"/api/v1/checkpoints/{second}/officers", json={"number": "7", "name": "李", "pin": "1234"})
+    admin.post(
+        f"/api/v1/checkpoints/{first}/officers/7/deactivate"
+    )  # old records still name a deactivated one
+    with Session(app.state.engine) as session:
+        names = officers.names_of(session, [(first, "7"), (second, "7"), (second, "8"), (first, "")])
+        assert officers.names_of(session, []) == {}
+    assert names == {(first, "7"): "王", (second, "7"): "李"}
