@@ -6,11 +6,18 @@
 (() => {
   const { t, el, api, token, typing } = Screen;
   const $ = (id) => document.getElementById(id);
-  let shown = null;        // the vehicle on the form: {id, kind, ...}
-  let outcome = null;      // the last outcome shown, while no new vehicle replaced it
+  let shown = null;        // the vehicle on the form or the repeat card: {id, kind, ...}
+  let outcome = null;      // the outcome shown: it stays until the officer takes the next vehicle
   let escPending = 0;
-  let latest = null, holdTimer = null;
-  const OUTCOME_HOLD_MS = 2500;
+  let latest = null;       // the desk's newest snapshot while an outcome is shown: the next vehicle waits in it
+  let deciding = false;    // a decision is being recorded
+
+  // The page's state for tests and tools: <body data-phase="waiting|checking|decided|repeat" data-outcome>.
+  function phase(name, code) {
+    document.body.dataset.phase = name;
+    if (code) document.body.dataset.outcome = code;
+    else delete document.body.dataset.outcome;
+  }
 
   function addPerson() {
     if (!shown || $("people").rows.length >= 20) return;
@@ -22,12 +29,14 @@
   function showVehicle(v) {
     shown = v;
     latest = null;
-    clearTimeout(holdTimer);
     if (outcome) showPrevious(outcome);
     outcome = null;
     $("outcome").hidden = true;
     $("idle").hidden = true;
+    if (v.repeat && !v.remeasure) return showRepeat(v);
+    $("repeat").hidden = true;
     $("vehicle").hidden = false;
+    phase("checking");
     Form.clearErrors();
     $("decide-form").reset();
     Form.verdict(v);
@@ -43,6 +52,7 @@
     $("check-person-row").hidden = valid && last4;
     Form.setChecks(null);
     Form.people(v);
+    Form.resetReferral();
     $("decide").disabled = false;
     if (v.claims && !valid) {  // expired or revoked: decided as a vehicle without a pass, prefilled from it
       $("plate").value = v.claims.plate;
@@ -59,8 +69,31 @@
   function showIdle() {
     shown = null;
     $("vehicle").hidden = true;
+    $("repeat").hidden = true;
     $("idle").hidden = !!outcome;
+    if (!outcome) phase("waiting");
     delete document.body.dataset.vehicle;
+  }
+
+  // A pass decided here within the repeat window: what was decided, never a fresh card; R re-measures.
+  function showRepeat(v) {
+    const r = v.repeat;
+    $("vehicle").hidden = true;
+    $("repeat").hidden = false;
+    $("repeat-title").textContent = t("repeat_title", { time: r.decided_at, outcome: t("outcome_" + r.outcome) });
+    $("repeat-plate").textContent = r.plate || "";
+    const lines = r.reasons.filter((code) => code !== "PASS_VALID").map((code) => el("li", { text: t("reason_" + code) }));
+    if (r.referral) lines.push(el("li", { text: t("fever_sent", { place: r.referral }) }));
+    $("repeat-reasons").replaceChildren(...lines);
+    $("repeat").dataset.outcome = r.outcome;
+    phase("repeat");
+    $("remeasure").focus();
+    document.body.dataset.vehicle = v.id;
+  }
+
+  function remeasure() {
+    if (!shown || !shown.repeat || document.body.dataset.phase !== "repeat") return;
+    showVehicle({ ...shown, remeasure: true });
   }
 
   function showPrevious(o) {
@@ -72,12 +105,13 @@
 
   function onVehicle(snapshot) {
     const current = snapshot.current;
-    const held = outcome ? OUTCOME_HOLD_MS - (Date.now() - outcome.shownAt) : 0;
-    if (current && held > 0) {  // the outcome stays readable a moment before the next vehicle replaces it
+    if (deciding) { latest = snapshot; return; }
+    if (outcome) {  // the outcome stays until the officer takes the next vehicle: a new one waits behind it
       latest = snapshot;
-      clearTimeout(holdTimer);
-      holdTimer = setTimeout(() => { const waiting = latest; latest = null; if (waiting) onVehicle(waiting); }, held);
-      Panels.queue(snapshot.queued);
+      const waiting = !!current || snapshot.queued > 0;
+      $("outcome-waiting").hidden = !waiting;
+      $("outcome-waiting").textContent = waiting ? t("next_waiting") : "";
+      Panels.queue(snapshot.queued + (current ? 1 : 0));
       return;
     }
     if (current && (!shown || shown.id !== current.id)) showVehicle(current);
@@ -93,31 +127,51 @@
     Form.clearErrors();
     $("decide").disabled = true;
     $("decide").textContent = t("deciding");
+    deciding = true;  // the desk's change event may come before the answer: it must not clear the form first
     const result = await api("POST", "/api/decide", Form.data(shown));
+    deciding = false;
     $("decide").textContent = t("decide");
     if (result.ok) return showOutcome(result.data);
     $("decide").disabled = false;
     Form.showError(result.data);
+    if (latest) { const snapshot = latest; latest = null; onVehicle(snapshot); }
   }
 
   function showOutcome(d) {
+    const repeated = shown && shown.repeat;
     outcome = { ...d, shownAt: Date.now() };
     shown = null;
     $("vehicle").hidden = true;
+    $("repeat").hidden = true;
     $("idle").hidden = true;
     $("previous").hidden = true;
     const box = $("outcome");
     box.className = "outcome " + d.outcome;
     $("outcome-word").textContent = t("outcome_" + d.outcome);
     $("outcome-plate").textContent = d.plate || "";
+    const people = (list) => list.join("、");
     const lines = d.reasons.filter((code) => code !== "PASS_VALID").map((code) => el("li", { text: t("reason_" + code) }));
-    if (d.fever.length) lines.push(el("li", { text: t("fever_people", { names: d.fever.join("、") }) }));
+    if (d.fever_people.length) {
+      const who = d.fever_people.map((p) => t("fever_person", { name: p.name, value: p.temperature_c }));
+      lines.push(el("li", { class: "fever", text: t("fever_people", { names: people(who) }) }));
+    }
+    if (d.unlisted.length) lines.push(el("li", { class: "unlisted", text: t("unlisted_people", { names: people(d.unlisted) }) }));
+    if (d.absent.length) lines.push(el("li", { class: "absent", text: t("absent_people", { names: people(d.absent) }) }));
     if (d.hard_hit.length) lines.push(el("li", { text: t("hard_hit_area", { names: d.hard_hit.map((p) => `${p.name} (${p.code})`).join("、") }) }));
     $("outcome-reasons").replaceChildren(...lines);
-    $("outcome-hint").textContent = d.outcome === "ESCORT_REQUIRED" ? t("hint_ESCORT_REQUIRED") : "";
-    $("outcome-recorded").textContent = `${t("recorded", { seq: d.crossing.seq })} · ${d.decided_at}`;
+    const hint = [];
+    if (d.outcome === "ESCORT_REQUIRED") hint.push(t("hint_ESCORT_REQUIRED"));
+    if (d.outcome === "MEDICAL_HOLD") hint.push(t("fever_next"), d.referral ? t("fever_sent", { place: d.referral }) : "");
+    $("outcome-hint").textContent = hint.filter(Boolean).join(" · ");
+    const linked = d.repeat_of && repeated ? ` · ${t("remeasured", { time: repeated.decided_at })}` : "";
+    $("outcome-recorded").textContent = `${t("recorded", { seq: d.crossing.seq })} · ${d.decided_at}${linked}`;
+    const waiting = !!(latest && (latest.current || latest.queued > 0));  // came while it was being recorded
+    $("outcome-waiting").hidden = !waiting;
+    $("outcome-waiting").textContent = waiting ? t("next_waiting") : "";
     box.hidden = false;
     box.dataset.outcome = d.outcome;
+    phase("decided", d.outcome);
+    Sound.play(d.outcome);
     $("next").focus();
     Panels.refresh();
   }
@@ -125,7 +179,6 @@
   async function nextVehicle() {
     escPending = 0;
     if (!shown && latest && latest.current) {  // the next vehicle is already here, held behind the outcome
-      clearTimeout(holdTimer);
       outcome = null;
       const snapshot = latest;
       latest = null;
@@ -134,6 +187,7 @@
     const result = await api("POST", "/api/vehicle/next", { drop: shown ? shown.id : null });
     if (result.ok) {
       outcome = null;
+      latest = null;
       $("outcome").hidden = true;
       if (!result.data.current) showIdle();
       onVehicle(result.data);
@@ -143,7 +197,7 @@
   // ---- keyboard ------------------------------------------------------------------------------------------
 
   function stops() {
-    return [...$("decide-form").querySelectorAll("input[data-stop]")].filter((input) => input.offsetParent !== null);
+    return [...$("decide-form").querySelectorAll("[data-stop]")].filter((input) => input.offsetParent !== null);
   }
 
   function advance(from) {
@@ -157,6 +211,10 @@
 
   function onFormKey(event) {
     const input = event.target;
+    if (input instanceof HTMLSelectElement && event.key === "Enter") {
+      event.preventDefault();
+      return advance(input);
+    }
     if (!(input instanceof HTMLInputElement) || input.type === "radio") return;
     if (event.key === "+" && (input.dataset.temp !== undefined || input.classList.contains("pname"))) {
       event.preventDefault();
@@ -179,11 +237,14 @@
   }
 
   function onGlobalKey(event) {
+    // A key another part of the page took (the scanner, a panel, a dialog) is not also a shortcut here.
+    if (event.defaultPrevented || (event.target instanceof Element && event.target.closest("dialog"))) return;
+    const now = document.body.dataset.phase;
     if (event.key === "Escape") {
       event.preventDefault();
       // A vehicle on the form is dropped only by a second Esc: the next vehicle may have appeared just as the
-      // officer pressed Esc to leave the last outcome.
-      if (shown && shown.kind !== "not_pass" && Date.now() - escPending > 3000) {
+      // officer pressed Esc to leave the last outcome. A repeat card has nothing typed: one Esc dismisses it.
+      if (shown && now === "checking" && shown.kind !== "not_pass" && Date.now() - escPending > 3000) {
         escPending = Date.now();
         $("form-error").textContent = t("drop_again");
         $("form-error").hidden = false;
@@ -192,6 +253,11 @@
       return nextVehicle();
     }
     if (typing(event.target) || event.ctrlKey || event.altKey || event.metaKey) return;
+    if (event.key === "Enter" && now === "decided" && !(event.target instanceof HTMLButtonElement)) {
+      event.preventDefault();
+      return nextVehicle();
+    }
+    if ((event.key === "r" || event.key === "R") && now === "repeat") { event.preventDefault(); return remeasure(); }
     if (event.key === "n" || event.key === "N") { event.preventDefault(); withoutPass(); }
     else if (event.key === "/") { event.preventDefault(); $("paste").focus(); }
     else if (event.key === "+" && shown) { event.preventDefault(); addPerson(); }
@@ -199,7 +265,13 @@
 
   async function withoutPass() {
     const result = await api("POST", "/api/vehicle/nopass");
-    if (result.ok) onVehicle(result.data);
+    if (!result.ok) return;
+    if (outcome) {  // the officer starts the next vehicle: the outcome has been seen
+      outcome = null;
+      latest = null;
+      $("outcome").hidden = true;
+    }
+    onVehicle(result.data);
   }
 
   async function paste(event) {
@@ -247,6 +319,10 @@
     $("nopass").addEventListener("click", withoutPass);
     $("next").addEventListener("click", nextVehicle);
     $("drop").addEventListener("click", nextVehicle);
+    $("remeasure").addEventListener("click", remeasure);
+    $("repeat-dismiss").addEventListener("click", nextVehicle);
+    $("decide-form").addEventListener("input", (event) => { if (event.target.dataset.temp !== undefined) Form.referral(); });
+    Sound.start();
     $("paste-form").addEventListener("submit", paste);
     Panels.start();
     listen();

@@ -6,20 +6,36 @@ const Form = (() => {
   const { t, el } = Screen;
   const $ = (id) => document.getElementById(id);
 
+  // Before the decision the card is neutral: a valid pass is a check mark and words, never the release green
+  // (the colour belongs to the outcome). A pass that is forged, tampered or misused keeps its warning colour.
   function verdict(v) {
     const box = $("verdict");
-    let kind = "none", text = "", sub = "";
+    let kind = "none", text = "", sub = [];
     if (v.kind === "nopass") text = t("vehicle_without_pass");
     else if (v.kind === "not_pass") [kind, text] = ["warn", t("not_a_pass")];
     else if (!v.checked) [kind, text] = ["bad", t("bundle_none")];
-    else if (v.valid) [kind, text] = ["good", t("reason_PASS_VALID")];
+    else if (v.valid) [kind, text, sub] = ["checked", "✔ " + t("reason_PASS_VALID"), [t("pass_checked_sub")]];
     else {
       kind = v.misuse ? "bad" : "warn";
-      text = t("reason_" + v.code);
-      sub = [v.claims ? "" : t("pass_contents_untrusted"), v.misuse ? t("misuse_hint") : ""].filter(Boolean).join(" · ");
+      text = "✘ " + t("reason_" + v.code);
+      if (!v.claims && !v.claimed) sub.push(t("pass_contents_untrusted"));
+      // What the policy does with a misused pass (refuse, or judge the vehicle as one without a pass).
+      if (v.misuse) sub.push(`${t("misuse_hint")} · ${t("misuse_policy_" + (Screen.policy.pass_misuse || "refuse"))}`);
     }
+    if (v.repeat) sub.push(t("remeasure_of", { time: v.repeat.decided_at, outcome: t("outcome_" + v.repeat.outcome) }));
     box.className = "verdict " + kind;
-    box.replaceChildren(text, sub ? el("small", { text: sub }) : "");
+    box.dataset.kind = kind;
+    box.replaceChildren(text, ...sub.map((line) => el("small", { text: line })));
+  }
+
+  function claimed(v) {
+    const c = v.claimed;
+    $("claimed").hidden = !c;
+    if (!c) return;
+    const row = (label, value) => (value ? [el("dt", { text: label }), el("dd", { text: value })] : []);
+    $("claimed-list").replaceChildren(
+      ...row(t("f_serial"), c.serial), ...row(t("f_plate"), c.plate),
+      ...row(t("f_people"), (c.names || []).join("、")), ...row(t("f_kid"), c.kid), ...row(t("f_pass_id"), c.pass_id));
   }
 
   function details(v) {
@@ -28,7 +44,8 @@ const Form = (() => {
     list.replaceChildren();
     list.hidden = !c;
     $("plate-line").hidden = !c;
-    $("vehicle-body").classList.toggle("no-details", !c);
+    claimed(v);
+    $("vehicle-body").classList.toggle("no-details", !c && !v.claimed);
     list.className = "details" + (c && !v.valid ? " stale" : "");
     if (!c) return;
     const row = (label, ...value) => [el("dt", { text: label }), el("dd", {}, ...value)];
@@ -106,7 +123,8 @@ const Form = (() => {
       target.textContent = data.message;
       const holder = target.closest("[data-field]") || target.parentElement;
       holder.classList.add("invalid");
-      const input = holder.querySelector("input:not([type=radio])") || holder.querySelector("input");
+      const input = [...holder.querySelectorAll("input:not([type=radio]), select")].find((node) => !node.hidden)
+        || holder.querySelector("input");
       if (input && !input.hidden) input.focus();
       if (data.field.startsWith("check-")) $("confirm-all").focus();
     } else {
@@ -119,6 +137,42 @@ const Form = (() => {
     const raw = input.value.trim().replace(",", ".");
     if (/^\d{3}$/.test(raw)) input.value = `${raw.slice(0, 2)}.${raw.slice(2)}`;  // 365 -> 36.5
     else input.value = raw;
+  }
+
+  // A typed temperature at or above the policy's threshold: ask where the person is sent (the policy's places,
+  // required, or free text when it lists none). Shown as soon as the number is typed, before the decision.
+  function temperatureValue(raw) {
+    const text = raw.trim().replace(",", ".");
+    const number = /^\d{3}$/.test(text) ? Number(`${text.slice(0, 2)}.${text.slice(2)}`) : Number(text);
+    return text && Number.isFinite(number) ? number : null;
+  }
+
+  function referral() {
+    const threshold = Number(Screen.policy.fever_threshold_c || "37.3");
+    const rows = [...$("people").rows];
+    rows.forEach((row) => {
+      const value = temperatureValue(row.querySelector("input[data-temp]").value);
+      row.classList.toggle("fever", value !== null && value >= threshold);
+    });
+    const fever = rows.some((row) => row.classList.contains("fever"));
+    const places = Screen.policy.fever_referrals || [];
+    const box = $("referral-row");
+    if (box.hidden === !fever && box.dataset.places === places.join("\n")) return;
+    box.hidden = !fever;
+    box.dataset.places = places.join("\n");
+    const choice = $("referral-choice");
+    if (choice.options.length !== places.length + 1) {
+      choice.replaceChildren(el("option", { value: "", text: t("referral_choose") }),
+        ...places.map((place) => el("option", { value: place, text: place })));
+    }
+    choice.hidden = !places.length;
+    $("referral-text").hidden = !!places.length;
+  }
+
+  function resetReferral() {
+    $("referral-row").hidden = true;
+    $("referral-choice").value = "";
+    $("referral-text").value = "";
   }
 
   function checked(name) {
@@ -145,8 +199,9 @@ const Form = (() => {
       })),
       vehicle_origin: valid ? "" : $("vehicle-origin").value,
       enterprise: valid ? "" : $("enterprise").value,
+      referral: $("referral-row").hidden ? "" : ($("referral-choice").hidden ? $("referral-text").value : $("referral-choice").value),
     };
   }
 
-  return { verdict, details, personRow, renumber, people, setChecks, clearErrors, showError, normaliseTemperature, checked, data };
+  return { verdict, details, personRow, renumber, people, setChecks, clearErrors, showError, normaliseTemperature, checked, data, referral, resetReferral };
 })();
