@@ -31,8 +31,8 @@ def press(page, keys) -> None:
 
 
 def next_vehicle(page, before: str | None, key: str = "Escape") -> str:
-    """The next vehicle: it replaces the outcome by itself when its pass is scanned after the decision; one
-    scanned while the officer was busy waits in the queue for Esc."""
+    """The next vehicle: the outcome stays until the officer takes the next one (Esc); a pass scanned while the
+    officer was busy waits behind it. With the desk empty, the next scan shows by itself."""
     if key == "Escape" and page.locator("#outcome").is_visible():
         page.keyboard.press(key)
     elif key and key != "Escape":
@@ -92,7 +92,7 @@ def test_officer_processes_a_queue_of_vehicles(officer_screen, new_page, lang):
     assert "张伟" in text(page, "#people") and "王强" in text(page, "#people")
     press(page, ["3", "6", "5", "Enter", "3", "8", "2", "Enter", "3", "6", "4", "Enter", "Enter", "Enter"])
     assert outcome(page) == "MEDICAL_HOLD"
-    assert t("fever_people", names="李娜") in text(page, "#outcome")
+    assert t("fever_people", names=t("fever_person", name="李娜", value="38.2")) in text(page, "#outcome")
     screenshot(page, f"screen-3-fever-{lang}")
 
     # 3. From the hard-hit area: the enterprise must come for it.
