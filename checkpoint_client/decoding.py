@@ -151,6 +151,21 @@ class Decoder:
         )
 
 
+class _Seen:
+    """A recent frame, and its grey copy once one was needed (each frame takes part in several bursts)."""
+
+    __slots__ = ("_gray", "at", "image")
+
+    def __init__(self, at: float, image: np.ndarray) -> None:
+        self.at, self.image = at, image
+        self._gray: np.ndarray | None = None
+
+    def gray(self) -> np.ndarray:
+        if self._gray is None:
+            self._gray = frames.to_gray(frames.check_image(self.image))
+        return self._gray
+
+
 class BurstReader:
     """A camera's recent frames read together when the newest alone is not read.
 
@@ -165,7 +180,7 @@ class BurstReader:
     def __init__(self, decoder: Decoder, *, depth: int = 6, window_s: float = 0.4) -> None:
         self.decoder, self.depth, self.window_s = decoder, depth, window_s
         self.enabled = decoder.backend == "zxing" and decoder.retries
-        self._recent: deque[tuple[float, np.ndarray]] = deque(maxlen=depth)
+        self._recent: deque[_Seen] = deque(maxlen=depth)
         self._lock = threading.Lock()  # the camera loop's reading thread remembers, its decoding thread reads
         self._seen: tuple[float, Corners] | None = None  # the newest place a code was seen, and when
 
@@ -173,7 +188,7 @@ class BurstReader:
         """A frame the camera loop had no time to decode still joins the burst."""
         if self.enabled:
             with self._lock:
-                self._recent.append((at, image))
+                self._recent.append(_Seen(at, image))
 
     def read(self, image: np.ndarray, at: float) -> Decoded:
         """``image`` decoded (``Decoder.decode``); if nothing is read, the recent frames with it combined."""
@@ -181,7 +196,7 @@ class BurstReader:
         if not self.enabled:
             return decoded
         with self._lock:
-            self._recent.append((at, image))
+            self._recent.append(_Seen(at, image))
             if decoded.texts:
                 self._recent.clear()  # the code is read: its frames have nothing more to give
         if decoded.texts:
@@ -198,11 +213,11 @@ class BurstReader:
         if self._seen is None or at - self._seen[0] > self.window_s:
             return ()
         with self._lock:
-            recent = sorted(self._recent, key=lambda entry: entry[0])
-        frames_now = [image for when, image in recent if 0 <= at - when <= self.window_s]
-        if len(frames_now) < 2:
+            recent = sorted(self._recent, key=lambda entry: entry.at)
+        now = [entry for entry in recent if 0 <= at - entry.at <= self.window_s]
+        if len(now) < 2:
             return ()
-        grays = [frames.to_gray(image) for image in frames_now]
+        grays = [entry.gray() for entry in now]
         if any(g.shape != grays[-1].shape for g in grays):
             return ()
         crops = frames.aligned(grays, frames.box_around(self._seen[1], grays[-1].shape))

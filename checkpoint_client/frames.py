@@ -184,7 +184,7 @@ def box_around(corners: Sequence[tuple[int, int]], shape: tuple[int, ...], *, ma
 
 
 Box = tuple[int, int, int, int]
-_ALIGN_SIDE = 256  # pixels: the shift between two frames is measured on copies this size (sub-pixel anyway)
+_ALIGN_SIDE = 192  # pixels: the shift between two frames is measured on copies this size (sub-pixel anyway)
 _MIN_RESPONSE = 0.04  # a phase correlation peak weaker than this is not the same card: the frame is left out
 
 
@@ -248,14 +248,19 @@ def best_tiles(crops: Sequence[np.ndarray], *, tile: int = 24) -> np.ndarray:
     result = mean_of(crops)
     if rows == 0 or cols == 0:
         return result
-    tiles = stack[:, : rows * tile, : cols * tile].reshape(count, rows, tile, cols, tile).astype(np.float32)
-    washed = np.maximum(0.0, tiles.mean(axis=(2, 4)) - 200.0)  # near white: glare, not paper and ink
-    best = (tiles.std(axis=(2, 4)) - 2.0 * washed).argmax(axis=0)
-    picked = np.take_along_axis(
-        stack[:, : rows * tile, : cols * tile].reshape(count, rows, tile, cols, tile),
-        best[None, :, None, :, None],
-        axis=0,
-    )
+    scores = np.empty((count, rows, cols), np.float32)
+    for i, crop in enumerate(
+        crops
+    ):  # a tile's mean and spread from area-averaged copies: no per-pixel floats
+        part = crop[: rows * tile, : cols * tile].astype(np.float32)
+        mean = cv2.resize(part, (cols, rows), interpolation=cv2.INTER_AREA)
+        spread = np.sqrt(
+            np.maximum(cv2.resize(part * part, (cols, rows), interpolation=cv2.INTER_AREA) - mean**2, 0)
+        )
+        scores[i] = spread - 2.0 * np.maximum(0.0, mean - 200.0)  # near white: glare, not paper and ink
+    best = scores.argmax(axis=0)
+    tiles = stack[:, : rows * tile, : cols * tile].reshape(count, rows, tile, cols, tile)
+    picked = np.take_along_axis(tiles, best[None, :, None, :, None], axis=0)
     result[: rows * tile, : cols * tile] = picked.reshape(rows * tile, cols * tile)
     return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -100,8 +101,11 @@ def test_a_looping_source_restarts_and_keeps_counting(tmp_path):
 
 def test_fps_paces_a_file_source_like_a_camera(tmp_path):
     with open_source(str(_folder(tmp_path, 5)), fps=20) as source:
+        started = time.monotonic()
         times = [f.captured_at for f in source]
-    assert times[-1] - times[0] >= 4 / 20 - 0.005  # frame N comes no earlier than N/fps
+    # Frame N comes no earlier than N/fps after the start (frame 0 itself may come late on a loaded machine,
+    # after a slow first read: measuring from it failed once under load).
+    assert times[-1] - started >= 4 / 20 - 0.005
 
 
 def test_close_from_another_thread_ends_a_paced_loop(tmp_path):
