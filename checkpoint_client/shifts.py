@@ -12,6 +12,7 @@ number is answered like a wrong PIN, after the same work, so the screen does not
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,8 +27,12 @@ __all__ = ["BACKOFF_FIRST", "BACKOFF_MAX", "FREE_TRIES", "ShiftError", "Shifts",
 FREE_TRIES = 5
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=15)
-# Checked when the number is unknown, so that an unknown number costs the same time as a wrong PIN.
-_DUMMY_HASH = pins.hash_pin("0000", salt=b"checkpass-dummy-salt")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked when the number is unknown, so that an unknown number costs the same time as a wrong PIN.
+    return pins.hash_pin("0000", salt=b"checkpass-dummy-salt")
 
 
 class ShiftError(CheckpassError):
@@ -137,7 +142,7 @@ class Shifts:
     def _matches(officer: OfficerRow | None, pin: str) -> bool:
         try:
             if officer is None:
-                pins.check_pin(pin, _DUMMY_HASH)
+                pins.check_pin(pin, _dummy_hash())
                 return False
             return pins.check_pin(pin, officer.pin_hash)
         except InputError:  # a hash this program cannot read: nobody signs in with it
