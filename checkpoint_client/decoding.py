@@ -291,8 +291,11 @@ class CameraLoop:
         *,
         repeat_after_s: float = 3.0,
         burst: bool = True,
+        on_seen: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.source, self.decoder, self.on_scan = source, decoder, on_scan
+        # Every decoded frame's texts, after its scans: the screen's desk tells a pass still in view from one back.
+        self.on_seen = on_seen
         self._repeats = Repeats(repeat_after_s)
         # The live camera's many frames: a frame not read alone is read with its predecessors (BurstReader).
         self._burst = BurstReader(decoder) if burst else None
@@ -436,3 +439,9 @@ class CameraLoop:
             except Exception as err:
                 log.exception("camera loop: on_scan failed")
                 self._fail(f"handling a scan failed: {type(err).__name__}: {err}")
+        if self.on_seen is not None and decoded.texts:
+            try:
+                self.on_seen(list(decoded.texts))
+            except Exception as err:
+                log.exception("camera loop: on_seen failed")
+                self._fail(f"handling a sighting failed: {type(err).__name__}: {err}")

@@ -101,7 +101,7 @@ def run(
         try:
             webcam = source.strip().isdigit()  # a webcam keeps its own pace; files are paced like one
             frames = open_source(source, fps=fps or (None if webcam else DEFAULT_FILE_FPS), loop=loop)
-            camera = CameraLoop(frames, chosen, on_scan=desk.on_scan)
+            camera = CameraLoop(frames, chosen, on_scan=desk.on_scan, on_seen=desk.seen)
         except InputError as err:  # no webcam here: the screen still works with a handheld scanner
             camera_error = err.message
             typer.echo(f"checkpoint: warning: {err.message} — the screen starts without a camera", err=True)

@@ -9,8 +9,9 @@ the text (issue 4, local store).
 
 A vehicle in front of the officer is never replaced by a scan: scans that arrive while it is being checked or
 decided wait in the queue (issue 12, point 2). A pass still held up to the camera after its decision is the same
-vehicle, not a new one: camera reads of a text just decided are ignored until the camera has not reported it for
-``linger_s`` (it left the view); after that it comes back as a new vehicle, which the page shows as a repeat.
+vehicle, not a new one: camera reads of a text just decided are ignored until the camera has not seen it for
+``linger_s`` (it left the view; ``seen`` hears of every frame's texts, ``on_scan`` only of new appearances); after
+that it comes back as a new vehicle, which the page shows as a repeat.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ MAX_QUEUE = 20  # a looping demo video or a stuck scanner must not grow the queu
 MAX_TEXT = 8192  # as station.MAX_PASS_TEXT: longer than any QR can hold
 # The camera reports a pass again after it was out of sight 3 s (decoding.Repeats); glare and a hand that moves
 # make a pass held at the window vanish that long, so a decided pass must be gone longer than that.
-LINGER_S = 10.0
+LINGER_S = 8.0
 MANUAL = "manual"  # the source of a handheld scanner's or a pasted text: the officer meant it
 
 
@@ -183,6 +184,17 @@ class ScanDesk:
                     self._current.state = "current"
             self._changed()
             return self._current
+
+    def seen(self, texts: list[str]) -> None:
+        """CameraLoop's per-frame callback (camera thread): these texts are in view now. A pass decided a moment
+        ago that the camera keeps seeing has not left, however long it stays."""
+        if not self._decided:  # the common case, without taking the lock on every frame
+            return
+        now = self._clock()
+        with self._lock:
+            for text in texts:
+                if text.strip()[:MAX_TEXT] in self._decided:
+                    self._decided[text.strip()[:MAX_TEXT]] = now
 
     def _still_in_view(self, text: str) -> bool:
         """A camera read of a text decided a moment ago: the pass never left; the read renews its stay."""

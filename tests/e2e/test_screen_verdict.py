@@ -23,7 +23,7 @@ from checkpoint_client.store import Store
 from passcore import reasons
 from tests.e2e.conftest import BIN, screenshot
 from tests.e2e.screen_fixtures import camera_folder, start_screen, stop_screen
-from tests.framegen import blank_frame
+from tests.framegen import blank_frame, make_sequence
 
 __all__ = ["camera_folder"]  # the fixture, imported for pytest
 
@@ -278,6 +278,40 @@ def test_four_people_and_the_decide_button_fit_a_laptop_screen(quiet_screen, new
     box = page.locator("#decide").bounding_box()
     assert box is not None and box["y"] + box["height"] <= size[1], box
     screenshot(page, f"verdict-11-no-pass-four-{lang}-{size[0]}x{size[1]}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_pass_left_in_the_cameras_view_after_its_decision_is_not_a_new_vehicle(
+    server, camera_folder, new_page, tmp_path, lang
+):
+    """The pass stays up at the window after the refusal; a glare hides it 4 s and the camera reads it again."""
+    t = lambda key, **values: translate(key, lang, **values)  # noqa: E731
+    text = camera_folder["texts"]["two-people"]
+    folder = tmp_path / "held-camera"
+    folder.mkdir()
+    # 4 s empty lane, 12 s the pass, 4 s hidden, 12 s the pass again, 4 s empty (10 frames a second).
+    for index, frame in enumerate(make_sequence([text, text], hold=120, gap=40, seed=11)):
+        cv2.imwrite(str(folder / f"frame-{index:04d}.jpg"), frame.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    screen = start_screen(server, tmp_path / f"laptop-held-{lang}", folder, lang, f"G312 held {lang}")
+    try:
+        page = open_page(new_page, screen, lang)
+        phase(page, "checking")
+        press(page, ["3", "6", "5", "Enter", "3", "6", "6", "Enter"])
+        page.check("input[name=check-plate][value=yes]")
+        page.check("input[name=check-person][value=yes]")
+        page.check("input[name=check-licence][value=no]")
+        page.click("#decide")
+        decided(page, "REFUSE")
+        page.wait_for_selector("#camera-hint.ended", timeout=120_000)  # every frame has been read
+        assert page.get_attribute("body", "data-phase") == "decided"  # the refusal is still on the screen
+        assert page.locator("#outcome-waiting").is_hidden() and page.locator("#queue").is_hidden()
+        assert [r["outcome"] for r in records(screen)] == ["REFUSE"]
+        screenshot(page, f"verdict-14-still-in-view-{lang}")
+        page.keyboard.press("Escape")
+        phase(page, "waiting")  # nothing came back by itself
+        assert t("waiting_scan") in page.inner_text("#idle")
+    finally:
+        stop_screen(screen["process"])
 
 
 HOSPITALS = ("昆山市第一人民医院发热门诊", "昆山市中医医院发热门诊")

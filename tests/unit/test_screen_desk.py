@@ -104,6 +104,20 @@ def test_a_pass_left_in_view_after_its_decision_is_not_a_new_vehicle():
     assert again is not None and current(desk)["id"] == again.id
 
 
+def test_a_decided_pass_the_camera_keeps_seeing_never_comes_back_by_itself():
+    clock = Clock()
+    desk = ScanDesk(clock=clock, linger_s=8)
+    decided(desk, A)
+    for _ in range(12):  # a minute in view, read in most frames
+        clock.now += 5
+        desk.seen([B, A])
+    clock.now += 3.5  # a glare hides it 3.5 s: the camera reports it as if new
+    assert desk.add_text(A, source="camera") is None and current(desk) is None
+    desk.seen([A])
+    clock.now += 8.5  # now it has gone (not seen for longer than linger_s), and comes back: a repeat
+    assert desk.add_text(A, source="camera") is not None
+
+
 def test_the_officer_can_scan_a_just_decided_pass_again_on_purpose():
     desk = ScanDesk(clock=Clock())
     decided(desk, A)
