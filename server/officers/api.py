@@ -101,3 +101,16 @@ def officer_deactivate(
     """Deactivate an officer (administrators): laptops refuse their sign-in from their next sync on."""
     officer = officers.find_officer(session, checkpoint.id or 0, number)
     return _public(officers.deactivate(session=session, officer=officer, now=now))
+
+
+@api.post(
+    "/checkpoints/{checkpoint_id}/officers/{number}/activate",
+    response_model=OfficerPublic,
+    responses={404: {}},
+)
+def officer_activate(
+    number: OfficerNumber, _: AdminUser, checkpoint: CheckpointDep, session: SessionDep, now: ClockDep
+) -> OfficerPublic:
+    """Undo a deactivation (administrators): the officer's PIN set before works again from the laptops' next sync."""
+    officer = officers.find_officer(session, checkpoint.id or 0, number)
+    return _public(officers.activate(session=session, officer=officer, now=now))

@@ -58,7 +58,7 @@ def officer_list(
         principal,
         session,
         checkpoint,
-        done=done if done in ("added", "pin", "off") else None,
+        done=done if done in ("added", "pin", "off", "on") else None,
         number=number,
     )
 
@@ -120,3 +120,12 @@ def officer_deactivate(
     officer = officers.find_officer(session, checkpoint.id or 0, officer_id)
     officers.deactivate(session=session, officer=officer, now=now)
     return _back(checkpoint, "off", officer.number)
+
+
+@web.post("/admin/checkpoints/{checkpoint_id}/officers/{officer_id}/activate")
+def officer_activate(
+    officer_id: OfficerId, _: AdminUser, checkpoint: CheckpointDep, session: SessionDep, now: ClockDep
+) -> Response:
+    officer = officers.find_officer(session, checkpoint.id or 0, officer_id)
+    officers.activate(session=session, officer=officer, now=now)
+    return _back(checkpoint, "on", officer.number)

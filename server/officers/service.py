@@ -19,7 +19,7 @@ from server.checkpoints.models import Checkpoint
 from server.errors import BadRequest, Conflict, NotFound
 from server.officers.models import Officer
 
-__all__ = ["add_officer", "deactivate", "find_officer", "names_of", "officers_of", "reset_pin"]
+__all__ = ["activate", "add_officer", "deactivate", "find_officer", "names_of", "officers_of", "reset_pin"]
 
 MAX_NAME = 50
 
@@ -139,6 +139,18 @@ def deactivate(*, session: Session, officer: Officer, now: datetime) -> Officer:
     if officer.active:
         officer.active = False
         officer.deactivated_at = officer.updated_at = now
+        session.add(officer)
+        session.commit()
+    return officer
+
+
+def activate(*, session: Session, officer: Officer, now: datetime) -> Officer:
+    """Undo a deactivation (a wrong click, an officer back on duty); the PIN set before opens the laptops again
+    from their next sync."""
+    if not officer.active:
+        officer.active = True
+        officer.deactivated_at = None
+        officer.updated_at = now
         session.add(officer)
         session.commit()
     return officer

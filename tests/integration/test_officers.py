@@ -121,6 +121,10 @@ def test_reset_pin_and_deactivate_through_the_pages(portal, app):
     page = admin.get(f"/admin/checkpoints/{checkpoint}/officers?lang=en")
     assert "Deactivated" in page.text and f"{base}/pin" not in page.text
     assert admin.form(f"{base}/pin", {"pin": "1111"}).status_code == 409
+    # A wrong click is undone: the officer is back, with the PIN set before.
+    assert admin.form(f"{base}/activate", {}, follow_redirects=False).status_code == 303
+    back = stored(app, "K-0427")
+    assert back.active and back.deactivated_at is None and pins.check_pin("99887766", back.pin_hash)
 
 
 def test_the_page_speaks_both_languages(portal, app):
@@ -156,10 +160,9 @@ def test_only_administrators_change_officers_and_other_bureau_staff_only_look(po
             ).status_code
             == 403
         )
-        assert (
-            client.form(f"/admin/checkpoints/{checkpoint}/officers/{officer.id}/deactivate", {}).status_code
-            == 403
-        )
+        for action in ("deactivate", "activate"):
+            url = f"/admin/checkpoints/{checkpoint}/officers/{officer.id}/{action}"
+            assert client.form(url, {}).status_code == 403
         listed = api(role).get(f"/api/v1/checkpoints/{checkpoint}/officers")
         assert listed.status_code == 200 and "pin_hash" not in listed.text
     clerk = portal("clerk")
@@ -198,6 +201,9 @@ def test_a_device_gets_the_officers_of_its_own_checkpoint_with_their_pin_hashes(
     assert pins.check_pin("1357", by_number["K1"]["pin_hash"])
     other = device_factory(second).get("/api/v1/officers").json()
     assert [o["number"] for o in other["officers"]] == ["X9"]
+    admin.post(f"/api/v1/checkpoints/{first}/officers/K2/activate")
+    again = {o["number"]: o["active"] for o in device.get("/api/v1/officers").json()["officers"]}
+    assert again == {"K1": True, "K2": True}
 
 
 def test_the_device_api_is_for_devices_only(api, app, device_factory):
