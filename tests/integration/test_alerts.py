@@ -119,7 +119,7 @@ def test_escort_waits_over_the_limit_are_found_on_ingest_on_hand_over_and_by_the
     assert sweep(app, datetime.now(UTC) + timedelta(minutes=45)) == 0  # raised once
 
 
-def test_a_pass_seen_at_two_checkpoints_too_fast_is_a_clone(app, device, device_factory):
+def test_a_pass_seen_at_two_checkpoints_too_fast_is_a_clone(app, device, device_factory, portal):
     west = device_factory(make_checkpoint(app, "G2 苏州西卡口", "320505", **SUZHOU_WEST))
     seen = ago(minutes=30)
     first = device.record(decided_at=seen.isoformat())
@@ -133,10 +133,19 @@ def test_a_pass_seen_at_two_checkpoints_too_fast_is_a_clone(app, device, device_
     assert clone.pass_id == first["pass_id"] and clone.device_id == west.device_id
     found = detail(clone)
     assert found["other_crossing_id"] == first["id"] and found["other_checkpoint_id"] == device.checkpoint_id
-    # 50.7 km less 2 of slack in 4 minutes plus 5 for the clocks: still 325 km/h, where 150 is believable.
+    # 50.7 km less 2 of slack in 4 minutes plus 5 for the clocks: still 324 km/h, where 150 is believable.
     assert 50 < found["distance_km"] < 51.5 and found["minutes"] == 4.0
     assert 320 < found["speed_kmh"] < 330 and found["max_speed_kmh"] == 150
     assert found["skew_minutes"] == 5 and found["slack_km"] == 2
+    # The alert says what it accuses, allowances included, in both languages.
+    page = portal("auditor").get(f"/audit/alerts/{clone.id}")
+    speed = int(found["speed_kmh"] + 0.5)  # as the page rounds it
+    assert f"即使计入 5 分钟时钟误差和 2 公里位置误差，也需时速 {speed} 公里（上限 150 公里）" in page.text
+    english = portal("auditor").get(f"/audit/alerts/{clone.id}", params={"lang": "en"})
+    assert (
+        f"even allowing 5 minutes for the clocks and 2 km for the locations, that needs {speed} km/h"
+        in english.text
+    )
 
 
 def test_the_clone_speed_and_allowances_are_settings(app, device, device_factory):
