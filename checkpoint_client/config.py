@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     scanner_gap_ms: int = Field(
         default=50, ge=10, le=200, description="longest pause between a scanner's keystrokes"
     )
-    scanner_min_chars: int = Field(default=8, ge=4, le=64, description="shortest code a scanner sends")
+    scanner_min_chars: int = Field(
+        default=12, ge=4, le=64, description="keystrokes in a burst before it counts as a scanner"
+    )
 
     @property
     def root_path(self) -> Path:

@@ -27,6 +27,7 @@
   }
 
   function showVehicle(v) {
+    Drafts.leave();  // what was typed for the vehicle leaving the form is saved first
     shown = v;
     latest = null;
     if (outcome) showPrevious(outcome);
@@ -64,6 +65,7 @@
     else if (valid) $("temp-0").focus();
     else (v.claims ? $("temp-0") : $("plate")).focus();
     document.body.dataset.vehicle = v.id;  // for tests and the latency benchmark: the verdict is on the page
+    Drafts.show(v);  // what was typed for it before (a reload, a crash, a scan in between) comes back
   }
 
   function showIdle() {
@@ -131,7 +133,7 @@
     const result = await api("POST", "/api/decide", Form.data(shown));
     deciding = false;
     $("decide").textContent = t("decide");
-    if (result.ok) return showOutcome(result.data);
+    if (result.ok) { Drafts.done(); return showOutcome(result.data); }
     $("decide").disabled = false;
     Form.showError(result.data);
     if (latest) { const snapshot = latest; latest = null; onVehicle(snapshot); }
@@ -184,6 +186,7 @@
       latest = null;
       return onVehicle(snapshot);
     }
+    if (shown) Drafts.done();  // dropped: what was typed for it goes
     const result = await api("POST", "/api/vehicle/next", { drop: shown ? shown.id : null });
     if (result.ok) {
       outcome = null;
