@@ -45,6 +45,11 @@ def _describe(report: SyncReport) -> list[str]:
     )
     for item in report.handover_errors:
         lines.append(f"  hand-over refused for crossing {item['crossing_id']}: {item['code']}")
+    if report.officers.get("status") == "updated":
+        count = report.officers["count"]
+        lines.append(
+            f"officers of this checkpoint: {count}" + (" (the screen asks for a sign-in)" if count else "")
+        )
     return lines
 
 

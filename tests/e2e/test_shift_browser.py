@@ -79,6 +79,10 @@ def test_an_officer_signs_in_offline_decides_and_takes_the_shift_record_home(
     )
     assert synced.returncode == 0, synced.stderr
     assert json.loads(synced.stdout)["officers"] == {"status": "updated", "count": 1}
+    told = subprocess.run(
+        [str(BIN / "checkpoint"), "sync"], env=screen["env"], capture_output=True, text=True, timeout=120
+    )
+    assert "officers of this checkpoint: 1 (the screen asks for a sign-in)" in told.stdout
     cut_off(screen["home"])
 
     page = new_page(lang)
