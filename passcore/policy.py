@@ -141,7 +141,9 @@ class Policy:
     def next_version(self, *, effective_from: datetime, **changes: Any) -> Policy:
         return replace(self, version=self.version + 1, effective_from=effective_from, **changes)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, every_knob: bool = False) -> dict[str, Any]:
+        """The policy as signed (the later knobs left out at their defaults); ``every_knob``: all of them, for
+        people to read (pages, the API, the CLI)."""
         data = asdict(self)
         data["hard_hit"] = list(self.hard_hit)
         data["effective_from"] = self.effective_from.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -149,7 +151,7 @@ class Policy:
             data[name] = str(data[name])
         data["fever_referrals"] = list(self.fever_referrals)
         for name in _LATER_KNOBS:
-            if getattr(self, name) == _DEFAULTS[name]:
+            if not every_knob and getattr(self, name) == _DEFAULTS[name]:
                 del data[name]
         return data
 

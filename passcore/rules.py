@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from passcore import ids
+from passcore.claims import PassClaims
 from passcore.errors import InputError
 from passcore.policy import IDENTITY_ID_LAST4, MISUSE_AS_NO_PASS, Policy, parse_temperature
 from passcore.reasons import ESCORT_REQUIRED, MEDICAL_HOLD, MESSAGES, REFUSE, RELEASE
@@ -31,6 +32,7 @@ __all__ = [
     "Occupant",
     "Role",
     "decide",
+    "roster",
 ]
 
 Role = Literal["driver", "escort", "passenger"]
@@ -176,18 +178,29 @@ def _pass_checks(
     return reasons
 
 
-def _unlisted(verification: Verification | None, occupants: Sequence[Occupant]) -> tuple[int, ...]:
+def roster(claims: PassClaims, names: Sequence[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """(indices of ``names`` not on the pass, names on the pass not among ``names``), names compared as the
+    rules compare them (NFKC, whitespace removed, case folded)."""
+    listed = claims.people
+    unlisted = tuple(i for i, name in enumerate(names) if not any(_same_name(name, p.name) for p in listed))
+    absent = tuple(p.name for p in listed if not any(_same_name(name, p.name) for name in names))
+    return unlisted, absent
+
+
+def _roster(
+    verification: Verification | None, occupants: Sequence[Occupant]
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
     if verification is None or not verification.valid or verification.claims is None:
-        return ()
-    listed = verification.claims.people
-    return tuple(i for i, o in enumerate(occupants) if not any(_same_name(o.name, p.name) for p in listed))
+        return (), ()
+    return roster(verification.claims, [o.name for o in occupants])
+
+
+def _unlisted(verification: Verification | None, occupants: Sequence[Occupant]) -> tuple[int, ...]:
+    return _roster(verification, occupants)[0]
 
 
 def _absent(verification: Verification | None, occupants: Sequence[Occupant]) -> tuple[str, ...]:
-    if verification is None or not verification.valid or verification.claims is None:
-        return ()
-    listed = verification.claims.people
-    return tuple(p.name for p in listed if not any(_same_name(o.name, p.name) for o in occupants))
+    return _roster(verification, occupants)[1]
 
 
 def decide(

@@ -14,6 +14,7 @@ from server.audit.deps import BureauCrossing, EnterpriseUser, OwnedCrossing, Raw
 from server.audit.filters import parse
 from server.audit.replaying import replay_of
 from server.audit.schemas import (
+    ClaimedPublic,
     ConflictPublic,
     CrossingDetailPublic,
     CrossingPage,
@@ -38,7 +39,8 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Lang = Annotated[str, Query(pattern="^(zh|en)$", description="language of words in the answer")]
 
 
-def summary(row: queries.Row) -> CrossingSummary:
+def summary(row: queries.Row, *, full: bool = True) -> CrossingSummary:
+    """``full=False``: an enterprise's view, without the officer and the device's name."""
     crossing = row.crossing
     return CrossingSummary(
         id=crossing.id,
@@ -53,14 +55,19 @@ def summary(row: queries.Row) -> CrossingSummary:
         enterprise=row.enterprise_name,
         device_id=crossing.device_id,
         seq=crossing.seq,
+        device_name=row.device_name if full else None,
+        officer=crossing.officer if full else None,
     )
 
 
-def _page(session: SessionDep, f: queries.CrossingFilter, after: str, limit: int) -> CrossingPage:
+def _page(
+    session: SessionDep, f: queries.CrossingFilter, after: str, limit: int, *, full: bool = True
+) -> CrossingPage:
     cursor = queries.Cursor.decode(after) if after else None
     found = queries.page(session, f, after=cursor, limit=limit)
     return CrossingPage(
-        items=[summary(row) for row in found.rows], next_cursor=found.next.encode() if found.next else None
+        items=[summary(row, full=full) for row in found.rows],
+        next_cursor=found.next.encode() if found.next else None,
     )
 
 
@@ -74,7 +81,9 @@ def detail_public(found: details.Detail, lang: str, replay: object = None) -> Cr
                 found.checkpoint.name if found.checkpoint else "",
                 found.enterprise.name if found.enterprise else None,
                 body,
-            )
+                found.device.name if found.device else "",
+            ),
+            full=found.device is not None,
         ).model_dump(),
         received_at=crossing.received_at,
         reasons_in_words=[ReasonPublic(code=code, message=describe(code, lang)) for code in found.reasons],
@@ -121,6 +130,11 @@ def detail_public(found: details.Detail, lang: str, replay: object = None) -> Cr
             for c in found.conflicts
         ],
         replay=replay,  # type: ignore[arg-type]
+        claimed=ClaimedPublic(**found.claimed) if found.claimed else None,
+        referral=found.referral,
+        repeat_of=found.repeat_of,
+        absent=found.absent,
+        unlisted=found.unlisted,
     )
 
 
@@ -234,7 +248,7 @@ def my_crossings(
     """The signed-in enterprise's own crossings (same filters as the bureau's list)."""
     since = enterprises.visible_since(session, user.enterprise_uscc)
     f = parse(session, raw, zone=settings.timezone).only_enterprise(user.enterprise_uscc or "", since)
-    return _page(session, f, after, limit)
+    return _page(session, f, after, limit, full=False)
 
 
 @api.get("/enterprise/crossings/{crossing_id}", response_model=CrossingDetailPublic, responses={404: {}})

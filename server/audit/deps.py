@@ -59,6 +59,10 @@ def raw_filter(
     outcome: Annotated[
         str, Query(max_length=20, description="RELEASE, ESCORT_REQUIRED, REFUSE or MEDICAL_HOLD")
     ] = "",
+    officer: Annotated[
+        str,
+        Query(max_length=16, description="the officer's number (bureau only; an enterprise's is ignored)"),
+    ] = "",
 ) -> dict[str, str]:
     return span | {
         "checkpoint": checkpoint,
@@ -66,6 +70,7 @@ def raw_filter(
         "pass": pass_,
         "plate": plate,
         "outcome": outcome,
+        "officer": officer,
     }
 
 

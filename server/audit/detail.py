@@ -1,6 +1,7 @@
-"""One crossing as the auditor opens it: its pass, occupants, temperatures, reasons, versions, device and place
-in the device's chain, escort timeline against the policy's limit, conflicting uploads of its id, and the
-server's replay of the decision."""
+"""One crossing as the auditor opens it: its pass (or what a pass that did not verify claimed), occupants,
+temperatures, reasons, who was not on the pass and who on it was not aboard, versions, officer, device and place in
+the device's chain, the record it repeats, escort timeline against the policy's limit, conflicting uploads of its
+id, and the server's replay of the decision."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from passcore.errors import InputError
+from passcore import rules, wire
+from passcore.errors import CheckpassError, InputError
 from passcore.policy import Policy
 from server.checkpoints.models import Checkpoint, Device
 from server.crossings import escorts
@@ -74,6 +76,17 @@ class Detail:
     previous_id: str | None = None  # the device's record before this one, when the server has it
     next_id: str | None = None
     replay: Any = field(default=None)
+    # Bureau only (None or empty for an enterprise): the officer's number, what a pass that did not verify claimed
+    # (its names blanked once purged), where people with fever were sent, and the record this one re-decides.
+    officer: str | None = None
+    claimed: dict[str, Any] | None = None
+    referral: str | None = None
+    repeat_of: str | None = None
+    repeat_known: bool = False  # the repeated record is on this server (a link can be shown)
+    # Names: on the pass with nobody of that name aboard (as recorded), and aboard but not on the pass (from the
+    # pass as issued, when the server still has it).
+    absent: list[str] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)
 
     @property
     def reasons(self) -> list[str]:
@@ -154,6 +167,32 @@ def _escort(
     )
 
 
+def _names(value: Any) -> list[str]:
+    return [str(name) for name in value if isinstance(name, str) and name] if isinstance(value, list) else []
+
+
+def _claimed(body: dict[str, Any]) -> dict[str, Any] | None:
+    claimed = body.get("claimed")
+    if not isinstance(claimed, dict):
+        return None
+    texts = {key: claimed.get(key) for key in ("reason", "serial", "plate", "kid", "pass_id")}
+    return {key: value if isinstance(value, str) else None for key, value in texts.items()} | {
+        "names": _names(claimed.get("names"))
+    }
+
+
+def _unlisted(issued: IssuedPass | None, body: dict[str, Any], occupants: list[Occupant]) -> list[str]:
+    """The occupants whose names are not on the pass as the bureau issued it (OCCUPANT_NOT_ON_PASS)."""
+    if issued is None or not issued.qr_text or "OCCUPANT_NOT_ON_PASS" not in body.get("reasons", []):
+        return []
+    try:
+        claims = wire.read_claims(wire.decode(issued.qr_text).payload)
+    except CheckpassError:
+        return []
+    names = [o.name for o in occupants]
+    return [names[i] for i in rules.roster(claims, names)[0] if names[i]]
+
+
 def _neighbour(session: Session, crossing: Crossing, seq: int) -> str | None:
     return session.exec(
         select(Crossing.id).where(Crossing.device_id == crossing.device_id, Crossing.seq == seq)
@@ -180,7 +219,17 @@ def load(session: Session, crossing: Crossing, *, now: datetime, full: bool = Tr
         escort=_escort(session, crossing, now, policy, full=full),
         conflicts=_conflicts(session, crossing, body) if full else [],
     )
+    detail.absent = _names(body.get("absent"))
+    detail.unlisted = _unlisted(issued, body, detail.occupants)
     if full:
         detail.previous_id = _neighbour(session, crossing, crossing.seq - 1)
         detail.next_id = _neighbour(session, crossing, crossing.seq + 1)
+        detail.officer = crossing.officer
+        detail.claimed = _claimed(body)
+        referral = body.get("referral")
+        detail.referral = referral if isinstance(referral, str) else None
+        repeat_of = body.get("repeat_of")
+        if isinstance(repeat_of, str):
+            detail.repeat_of = repeat_of
+            detail.repeat_known = session.get(Crossing, repeat_of) is not None
     return detail

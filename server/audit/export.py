@@ -85,6 +85,8 @@ CROSSING_COLUMNS = (
     "occupants",
     "policy_version",
     "bundle_version",
+    "officer",
+    "device_name",
     "device",
     "seq",
     "crossing_id",
@@ -92,6 +94,8 @@ CROSSING_COLUMNS = (
 
 
 def _crossing_cells(row: Row, zone: ZoneInfo, lang: str, health: bool) -> list[Any]:
+    """``health=False`` is an enterprise's export: no temperatures, and neither the officer nor the device's name
+    (bureau staff and equipment)."""
     crossing = row.crossing
     return [
         crossing.decided_at.astimezone(zone).isoformat(timespec="seconds"),
@@ -106,6 +110,8 @@ def _crossing_cells(row: Row, zone: ZoneInfo, lang: str, health: bool) -> list[A
         _occupants(row, health),
         crossing.policy_version,
         crossing.bundle_version,
+        (crossing.officer or "") if health else "",
+        row.device_name if health else "",
         crossing.device_id,
         crossing.seq,
         crossing.id,

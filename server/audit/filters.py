@@ -1,4 +1,4 @@
-"""What an auditor asks of the crossings: a time range, checkpoint, enterprise, pass, plate and outcome.
+"""What an auditor asks of the crossings: a time range, checkpoint, enterprise, pass, plate, outcome and officer.
 
 ``parse`` turns the query string's text into a ``CrossingFilter``; each value that cannot be used becomes a field
 error (one ``BadRequest`` listing them all), never a silently ignored filter. Local times without a zone are in
@@ -24,7 +24,8 @@ from server.passes.models import IssuedPass
 
 __all__ = ["FIELDS", "CrossingFilter", "TimeRange", "parse", "parse_range"]
 
-FIELDS = ("from", "to", "checkpoint", "enterprise", "pass", "plate", "outcome")
+FIELDS = ("from", "to", "checkpoint", "enterprise", "pass", "plate", "outcome", "officer")
+_OFFICER = re.compile(r"[0-9A-Za-z-]{1,16}")  # passcore.crossing.OFFICER
 MAX_ENTERPRISES = 50  # a name that matches more is too vague to be a filter
 _SERIAL = re.compile(r"(\d{6})\s*-?\s*(\d{1,6})")
 _PASS_ID = re.compile(r"[0-9a-f]{24}")
@@ -47,6 +48,7 @@ class CrossingFilter:
     pass_id: str | None = None
     plate: str | None = None
     outcome: str | None = None
+    officer: str | None = None  # the bureau's filter only: an enterprise never sees officer numbers
 
     def only_enterprise(self, uscc: str, since: datetime | None) -> CrossingFilter:
         """The same filter narrowed to what an enterprise user may see: its own crossings decided from ``since``
@@ -54,7 +56,7 @@ class CrossingFilter:
         wanted = self.enterprises
         mine = since is not None and (wanted is None or uscc in wanted)
         start = since if since is not None and (self.start is None or self.start < since) else self.start
-        return replace(self, start=start, enterprises=(uscc,) if mine else ())
+        return replace(self, start=start, enterprises=(uscc,) if mine else (), officer=None)
 
 
 def _moment(text: str, zone: str, *, end: bool) -> datetime:
@@ -154,8 +156,11 @@ def parse(session: Session, raw: Mapping[str, str], *, zone: str) -> CrossingFil
     outcome = clean["outcome"].strip().upper() or None
     if outcome is not None and outcome not in OUTCOMES:
         fields["outcome"] = "audit_outcome_invalid"
+    officer = clean["officer"].strip() or None
+    if officer is not None and not _OFFICER.fullmatch(officer):
+        fields["officer"] = "audit_officer_invalid"
     enterprises = _enterprises(session, clean["enterprise"].strip(), fields)
     pass_id = _pass(session, clean["pass"].strip(), fields)
     if fields:
         raise BadRequest("some filters cannot be used", code="AUDIT_FILTER_INVALID", fields=fields)
-    return CrossingFilter(span.start, span.end, checkpoint_id, enterprises, pass_id, plate, outcome)
+    return CrossingFilter(span.start, span.end, checkpoint_id, enterprises, pass_id, plate, outcome, officer)

@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from server.audit.filters import CrossingFilter
-from server.checkpoints.models import Checkpoint
+from server.checkpoints.models import Checkpoint, Device
 from server.crossings.models import Crossing
 from server.enterprises.models import Enterprise
 from server.errors import BadRequest
@@ -68,6 +68,7 @@ class Row:
     checkpoint_name: str
     enterprise_name: str | None
     body: dict[str, Any] = field(repr=False)
+    device_name: str = ""
 
     @property
     def reasons(self) -> list[str]:
@@ -103,6 +104,8 @@ def conditions(f: CrossingFilter) -> list[ColumnElement[bool]]:
         found.append(col(Crossing.plate) == f.plate)
     if f.outcome is not None:
         found.append(col(Crossing.outcome) == f.outcome)
+    if f.officer is not None:
+        found.append(col(Crossing.officer) == f.officer)
     return found
 
 
@@ -129,16 +132,17 @@ def page(session: Session, f: CrossingFilter, *, after: Cursor | None = None, li
     if after is not None:
         where.append(_after(after))
     query = (
-        select(Crossing, Checkpoint.name, Enterprise.name)
+        select(Crossing, Checkpoint.name, Enterprise.name, Device.name)
         .join(Checkpoint, col(Checkpoint.id) == col(Crossing.checkpoint_id))
         .outerjoin(Enterprise, col(Enterprise.uscc) == col(Crossing.enterprise_uscc))
+        .outerjoin(Device, col(Device.id) == col(Crossing.device_id))
         .where(*where)
         .order_by(col(Crossing.decided_at).desc(), col(Crossing.id).desc())
         .limit(limit + 1)
     )
     found = [
-        Row(crossing, checkpoint, enterprise, _body(crossing.body_json))
-        for crossing, checkpoint, enterprise in session.exec(query)
+        Row(crossing, checkpoint, enterprise, _body(crossing.body_json), device or "")
+        for crossing, checkpoint, enterprise, device in session.exec(query)
     ]
     more = len(found) > limit
     rows = found[:limit]

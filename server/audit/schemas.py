@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 __all__ = [
+    "ClaimedPublic",
     "CrossingDetailPublic",
     "CrossingPage",
     "CrossingSummary",
@@ -39,6 +40,10 @@ class CrossingSummary(BaseModel):
     enterprise: str | None
     device_id: str
     seq: int
+    # Bureau only (null for an enterprise): the device's name and the officer signed in when deciding (null for
+    # records from devices before officers were recorded).
+    device_name: str | None = None
+    officer: str | None = None
 
 
 class CrossingPage(BaseModel):
@@ -104,6 +109,17 @@ class ConflictPublic(BaseModel):
     differing: list[str]
 
 
+class ClaimedPublic(BaseModel):
+    """What a pass that did not verify claimed, as the checkpoint kept it (never trusted; names blank once purged)."""
+
+    reason: str | None
+    serial: str | None
+    plate: str | None
+    names: list[str]
+    kid: str | None
+    pass_id: str | None
+
+
 class CrossingDetailPublic(CrossingSummary):
     received_at: datetime
     reasons_in_words: list[ReasonPublic]
@@ -121,6 +137,12 @@ class CrossingDetailPublic(CrossingSummary):
     escort: EscortTimelinePublic | None
     conflicts: list[ConflictPublic]
     replay: ReplayPublic | None
+    # Added in issue 12. claimed, referral and repeat_of are for the bureau only (null for an enterprise).
+    claimed: ClaimedPublic | None = None
+    referral: str | None = None
+    repeat_of: str | None = None
+    absent: list[str] = []  # on the pass, nobody of that name aboard
+    unlisted: list[str] = []  # aboard, not on the pass as issued
 
 
 class DailyRowPublic(BaseModel):

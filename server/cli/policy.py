@@ -33,6 +33,23 @@ def policy_set(
     hard_hit_without_enterprise: Annotated[str | None, typer.Option(help="REFUSE or ESCORT_REQUIRED")] = None,
     escort_wait_limit: Annotated[int | None, typer.Option(help="minutes")] = None,
     max_validity_days: Annotated[int | None, typer.Option(help="longest validity of a pass")] = None,
+    pass_misuse: Annotated[
+        str | None,
+        typer.Option(
+            "--pass-misuse", help="refuse, or as_no_pass (judged as a vehicle without a pass, alerted)"
+        ),
+    ] = None,
+    repeat_window: Annotated[
+        int | None,
+        typer.Option("--repeat-window", help="minutes (1-1440): a pass decided again within is a repeat"),
+    ] = None,
+    fever_referral: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fever-referral",
+            help="where people with fever may be sent; repeat for each place (at most 10); '' alone clears",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Publish a new signed policy version."""
@@ -50,15 +67,19 @@ def policy_set(
         ("escort_wait_limit_minutes", escort_wait_limit),
         ("hard_hit_without_enterprise", hard_hit_without_enterprise),
         ("max_validity_days", max_validity_days),
+        ("pass_misuse", pass_misuse),
+        ("repeat_window_minutes", repeat_window),
     ):
         if value is not None:
             changes[name] = value
+    if fever_referral is not None:
+        changes["fever_referrals"] = [place for place in fever_referral if place.strip()]
     if not changes:
         fail("nothing to change: give at least one option (see checkpass policy set --help)")
     with state() as (_settings, session):
         policy = policy_service.set_policy(session=session, changes=changes, now=now(), by="checkpass cli")
     if as_json:
-        print_json(policy.to_dict())
+        print_json(policy.to_dict(every_knob=True))
     else:
         typer.echo(
             f"policy version {policy.version} in force; export a new trust bundle to tell the checkpoints"
@@ -71,7 +92,7 @@ def policy_show(as_json: JsonFlag = False) -> None:
     with state() as (_settings, session):
         policy = policy_service.current(session)
     if as_json:
-        print_json(policy.to_dict())
+        print_json(policy.to_dict(every_knob=True))
         return
-    for key, value in policy.to_dict().items():
+    for key, value in policy.to_dict(every_knob=True).items():
         typer.echo(f"{key}: {value}")

@@ -23,12 +23,15 @@ __all__ = ["web"]
 
 web = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=20_000)]
+# Knobs added later (issue 12): a form that does not send them (a page from before) leaves them as they are.
+Later = Annotated[str | None, Form(max_length=20_000)]
 
 
 def _form_of(policy: Policy) -> dict[str, str]:
-    data = policy.to_dict()
+    data = policy.to_dict(every_knob=True)
     form = {name: str(data[name]) for name in policy_service.EDITABLE}
     form["hard_hit"] = ", ".join(policy.hard_hit)
+    form["fever_referrals"] = "\n".join(policy.fever_referrals)
     form["pass_mandatory"] = "yes" if policy.pass_mandatory else "no"
     return form
 
@@ -80,6 +83,10 @@ def policy_save(
     review_answer_hours: Text = "",
     max_validity_days: Text = "",
     note: Text = "",
+    pass_misuse: Later = None,
+    repeat_window_minutes: Later = None,
+    fever_referrals: Later = None,
+    later_knobs: Later = None,
 ) -> Response:
     form = {
         "hard_hit": hard_hit,
@@ -92,12 +99,18 @@ def policy_save(
         "max_validity_days": max_validity_days,
         "note": note,
     }
+    later = {"pass_misuse": pass_misuse, "repeat_window_minutes": repeat_window_minutes}
+    form |= {name: value for name, value in later.items() if value is not None}
+    # An emptied list arrives as nothing at all: the page marks that it sends the list.
+    if fever_referrals is not None or later_knobs is not None:
+        form["fever_referrals"] = fever_referrals or ""
     try:
         change = flows.update_policy(
             session=session, settings=settings, changes=form, now=now, by=admin.username
         )
     except AppError as err:
         session.rollback()
+        form = _form_of(policy_service.current(session)) | form  # what was not sent stays as it is in force
         errors = err.fields or {"note": "admin_policy_refused"}
         return _policy_page(request, principal, session, status=err.status, form=form, errors=errors)
     saved = "new" if change.changed else "same"

@@ -29,10 +29,17 @@ class PolicyPublic(BaseModel):
     bundle_stale_hours: int
     retention_days: int
     note: str
+    pass_misuse: str = Field(
+        description="refuse, or as_no_pass: a misused pass is judged as no pass (alerted)"
+    )
+    repeat_window_minutes: int = Field(
+        description="a pass decided at the same checkpoint within it: a repeat"
+    )
+    fever_referrals: list[str] = Field(description="where an officer may send a person with fever; [] any")
 
     @classmethod
     def of(cls, policy: Policy) -> PolicyPublic:
-        return cls.model_validate(policy.to_dict())
+        return cls.model_validate(policy.to_dict(every_knob=True))
 
 
 class PolicyUpdate(BaseModel):
@@ -49,6 +56,9 @@ class PolicyUpdate(BaseModel):
     review_answer_hours: int | None = None
     max_validity_days: int | None = None
     note: str | None = Field(default=None, max_length=500)
+    pass_misuse: str | None = Field(default=None, max_length=20)
+    repeat_window_minutes: int | None = None
+    fever_referrals: list[str] | None = Field(default=None, max_length=50)
 
 
 class PolicyChangePublic(BaseModel):

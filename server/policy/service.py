@@ -20,6 +20,9 @@ from passcore.policy import (
     ESCORT_REQUIRED,
     IDENTITY_CONFIRM,
     IDENTITY_ID_LAST4,
+    MAX_FEVER_REFERRALS,
+    MISUSE_AS_NO_PASS,
+    MISUSE_REFUSE,
     REFUSE,
     Policy,
     parse_temperature,
@@ -117,6 +120,24 @@ def _whole(value: Any) -> int:
     return number
 
 
+def _window(value: Any) -> int:
+    number = int(value.strip()) if isinstance(value, str) and value.strip().isdigit() else value
+    if type(number) is not int or not 1 <= number <= 1440:
+        raise ValueError("a whole number of minutes from 1 to 1440")
+    return number
+
+
+def _places(value: Any) -> list[str]:
+    """Fever referral places: a list, or text with one place a line (semicolons also separate)."""
+    if isinstance(value, str):
+        value = value.replace("；", "\n").replace(";", "\n").splitlines()
+    if not isinstance(value, list | tuple) or len(value) > 50:
+        raise ValueError(f"at most {MAX_FEVER_REFERRALS} places")
+    places = [str(place).strip() for place in value if str(place).strip()]
+    Policy(fever_referrals=tuple(places))  # the policy's own limits: count, length, usable text, distinct
+    return places
+
+
 def _note(value: Any) -> str:
     if (
         not isinstance(value, str)
@@ -139,6 +160,9 @@ EDITABLE: dict[str, tuple[Callable[[Any], Any], str]] = {
     "review_answer_hours": (_whole, "admin_number_invalid"),
     "max_validity_days": (_whole, "admin_number_invalid"),
     "note": (_note, "admin_note_invalid"),
+    "pass_misuse": (_one_of(MISUSE_REFUSE, MISUSE_AS_NO_PASS), "admin_choice_invalid"),
+    "repeat_window_minutes": (_window, "admin_window_invalid"),
+    "fever_referrals": (_places, "admin_referrals_invalid"),
 }
 
 

@@ -319,3 +319,45 @@ def test_an_enterprise_sees_the_bureau_not_the_staff_members_login_name(app, por
     assert api("auditor").get(f"/api/v1/passes/{pass_id}").json()["revocation"]["revoked_by"] == "wang.lei"
     assert "wang.lei" in portal("auditor").get(f"/enterprise/passes/{pass_id}").text
     assert "wang.lei" in portal("auditor").get(f"/review/applications/{application_id}").text
+
+
+def test_an_enterprise_never_sees_officer_numbers_or_claimed_names(app, portal, api, device_factory):
+    """Issue 12: the officer who decided and what a forged pass claimed are the bureau's (design section 9)."""
+    device = device_factory(make_checkpoint(app))
+    record = device.record(
+        officer="KS-0042",
+        repeat_of=None,
+        referral=None,
+        claimed={
+            "reason": "PASS_SIGNATURE_INVALID",
+            "serial": "320583-009999",
+            "plate": "苏EF0001",
+            "names": ["钱伪"],
+            "kid": "ab" * 8,
+            "pass_id": None,
+        },
+    )
+    assert device.upload(record).json()["accepted"] == 1
+    hidden = ("KS-0042", "钱伪", "320583-009999")
+
+    clerk_api, clerk = api("clerk"), portal("clerk")
+    listed_items = clerk_api.get("/api/v1/enterprise/crossings").json()["items"]
+    assert [item["officer"] for item in listed_items] == [None]
+    assert listed_items[0]["device_name"] is None
+    by_officer = clerk_api.get("/api/v1/enterprise/crossings", params={"officer": "KS-9999"}).json()["items"]
+    assert [item["id"] for item in by_officer] == [record["id"]]  # no filter to probe officer numbers with
+    answer = clerk_api.get(f"/api/v1/enterprise/crossings/{record['id']}")
+    assert answer.json()["claimed"] is None and answer.json()["officer"] is None
+    pages = [
+        answer.text,
+        clerk.get("/enterprise/crossings").text,
+        clerk.get(f"/enterprise/crossings/{record['id']}").text,
+        clerk.get("/enterprise/crossings.csv").content.decode("utf-8-sig"),
+    ]
+    for text in pages:
+        assert not any(value in text for value in hidden), text[:200]
+
+    # The bureau sees them.
+    staff = api("auditor").get(f"/api/v1/audit/crossings/{record['id']}").json()
+    assert staff["officer"] == "KS-0042" and staff["claimed"]["names"] == ["钱伪"]
+    assert all(value in portal("auditor").get(f"/audit/crossings/{record['id']}").text for value in hidden)

@@ -121,6 +121,7 @@ PUBLIC_MODULES = [
     "passcore.crossing",
     "passcore.extensions",
     "passcore.enrolment",
+    "passcore.evidence",
     "passcore.handover",
     "passcore.pins",
 ]
