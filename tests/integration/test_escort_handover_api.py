@@ -123,7 +123,11 @@ def test_the_bureau_sees_who_the_officer_and_the_total_wait_the_enterprise_only_
     mine = api("clerk").get(f"/api/v1/enterprise/crossings/{escort.crossing_id}").json()["escort"]
     assert mine["handover_staff_name"] == HOSTILE
     assert mine["handover_staff_id_last4"] is None and mine["handover_officer"] is None
-    for path in (f"/enterprise/crossings/{escort.crossing_id}?lang=en", "/enterprise/escorts?lang=en"):
+    for path in (
+        f"/enterprise/crossings/{escort.crossing_id}?lang=en",
+        "/enterprise/escorts?lang=en",
+        f"/enterprise/escorts/{escort.id}?lang=en",
+    ):
         text = portal("clerk").get(path).text
         assert "Taken over by" in text or "taken over by" in text, path
         assert "KS-0042" not in text and "567X" not in text, path
