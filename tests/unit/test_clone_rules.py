@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from server.alerts import rules
+from server.alerts.facts import Limits
+from server.config import get_settings
 
 NOW = datetime(2026, 2, 10, 8, 0, tzinfo=UTC)
 KUNSHAN = (31.3856, 120.9807)
@@ -128,6 +130,11 @@ def test_the_defaults_are_generous():
         rules.clone_finding(FIRST, sighting("b", 2, NOW + timedelta(minutes=20), SUZHOU_WEST), reach=reach)
         is None
     )
+
+
+def test_the_settings_defaults_are_the_rule_s(tmp_path):
+    # The ingest path builds its limits from the settings, the sweep's callers may use Limits(): the same reach.
+    assert Limits.of(get_settings(home=tmp_path)) == Limits()
 
 
 # ---- neighbours in time ---------------------------------------------------------------------------------------
