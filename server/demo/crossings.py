@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from passcore import crossing, rules, trust
+from passcore import crossing, evidence, rules, trust
 from passcore.chain import GENESIS
 from passcore.reasons import RELEASE
 from server.accounts.models import User
@@ -112,6 +112,7 @@ def decide_record(scenario: dict[str, Any], bundle: trust.TrustBundle, at: datet
         verification=verification.code if verification else None,
         checks=crossing.record_checks(observed, verification),
         vehicle_origin=scenario.get("vehicle_origin"),
+        claimed=evidence.claimed(text, verification) if text else None,
     )
 
 

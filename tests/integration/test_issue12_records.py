@@ -218,7 +218,9 @@ def test_a_misused_pass_judged_as_no_pass_replays_and_still_raises_its_alert(app
         for record in (mismatch, tampered):
             result = replay_crossing(session, session.get(Crossing, record["id"]))
             assert result.matches, result
-    assert claimed(forged_text, verification) is not None
+    # The checkpoint keeps what the tampered pass claimed (server.demo.crossings.decide_record, as the screen does).
+    assert tampered["claimed"] == claimed(forged_text, verification)
+    assert tampered["claimed"]["reason"] == verification.code
 
 
 def test_retention_blanks_the_claimed_names_and_the_absent(app, device_factory):
