@@ -13,6 +13,7 @@ import uuid
 import httpx
 import pytest
 
+from passcore import evidence, trust
 from passcore.chain import GENESIS, record_hash
 from server.demo.seed import DEMO_PASSWORD
 from tests.e2e.conftest import BIN, screenshot
@@ -71,7 +72,12 @@ def record_of(decision: dict, scenario: dict, seq: int, previous: str) -> dict:
             "licence_confirmed": observed.get("licence_confirmed") if "pass" in scenario else None,
             "id_last4_matched": None,
         },
+        "officer": "KS-0042",
     }
+    if "pass" in scenario and record["verification"] not in (None, "PASS_VALID"):
+        # What the screen keeps of a pass that did not verify (passcore.evidence).
+        failed = trust.Verification(valid=False, code=record["verification"], message="")
+        record["claimed"] = evidence.claimed(scenario["pass"], failed)
     record["hash"] = record_hash(record)
     return record
 
@@ -181,3 +187,23 @@ def test_dashboard_in_both_languages(server, new_page, crossings, lang):
     title = {"zh": "审计看板", "en": "Audit dashboard"}[lang]
     assert page.locator("h1").inner_text() == title
     screenshot(page, f"audit-dashboard-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_forged_pass_shows_what_it_claimed_and_the_officer(server, new_page, crossings, lang):
+    forged = crossings["forged"]
+    assert forged["claimed"]["serial"] and forged["claimed"]["names"]
+    page = new_page(lang)
+    sign_in(page, server["url"], "demo-auditor", lang=lang)
+    page.wait_for_url("**/review/queue")
+    page.goto(f"{server['url']}/audit/crossings/{forged['id']}")
+    claimed = page.locator("#claimed").inner_text()
+    assert forged["claimed"]["serial"] in claimed and forged["claimed"]["names"][0] in claimed
+    assert {"zh": "未出示通行证", "en": "No pass presented"}[lang] not in page.locator("#pass").inner_text()
+    assert page.locator("#officer").inner_text() == "KS-0042"
+    assert "e2e laptop" in page.locator("#device").inner_text()
+    screenshot(page, f"audit-crossing-claimed-{lang}")
+    page.goto(f"{server['url']}/audit/crossings?officer=KS-0042")
+    assert page.locator("table.crossings tbody tr").count() == len(SCENARIOS)
+    assert page.locator("td.officer").first.inner_text() == "KS-0042"
+    screenshot(page, f"audit-crossings-officer-{lang}")
