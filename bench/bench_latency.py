@@ -134,7 +134,7 @@ def calibrate(page: Any, rounds: int = 20) -> float:
 
 
 def run_decoder(
-    backend: str, browser: Any, video: Path, firsts: dict[str, int], fps: float
+    backend: str, browser: Any, video: Path, firsts: dict[str, int], fps: float, *, burst: bool = True
 ) -> dict[str, Any]:
     """One screen with this decoder, the camera playing ``video``; ``firsts``: each pass's first video frame."""
     with tempfile.TemporaryDirectory(prefix="checkpass-latency-home-") as home:
@@ -142,7 +142,7 @@ def run_decoder(
         store = Store.open(settings.store_path)
         desk = latency_rig.TimedDesk()
         decoder = latency_rig.TimedDecoder(backend)
-        camera = CameraLoop(open_source(str(video), fps=fps), decoder, on_scan=desk.on_scan)
+        camera = CameraLoop(open_source(str(video), fps=fps), decoder, on_scan=desk.on_scan, burst=burst)
         app = create_app(settings, store, camera, desk=desk, lang="zh", sync_interval_s=None)
         server, thread, url = _serve(app)
         shown: dict[int, dict[str, float]] = {}
@@ -282,6 +282,9 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=0.3, help="seconds each pass is held up (default 0.3)")
     parser.add_argument("--gap", type=float, default=0.4, help="seconds of empty lane between passes (0.4)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--no-burst", action="store_true", help="the camera loop without its burst reader (for comparison)"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
@@ -303,7 +306,10 @@ def main() -> int:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            results = [run_decoder(d, browser, video, first_frames, args.fps) for d in decoders]
+            results = [
+                run_decoder(d, browser, video, first_frames, args.fps, burst=not args.no_burst)
+                for d in decoders
+            ]
         finally:
             browser.close()
     info["load_after"] = _load()
