@@ -4,6 +4,7 @@ in passcore.ids: the page asks here rather than re-implementing it."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,10 +31,20 @@ def _region(request: Request) -> str | None:
     return region if isinstance(region, str) else None
 
 
+def _run(request: Request) -> str:
+    """This run's id: the desk numbers vehicles from 1 again after a restart, so a draft kept by vehicle number
+    (a pass with no id to key it by) names the run too, and never comes back onto another vehicle."""
+    state = request.app.state
+    if getattr(state, "run_id", None) is None:
+        state.run_id = secrets.token_hex(4)
+    return str(state.run_id)
+
+
 @router.get("/api/input")
 def input_settings(request: Request) -> dict[str, Any]:
     settings = request.app.state.screen.settings
     return {
+        "run": _run(request),
         "scanner": {
             "end": settings.scanner_end,
             "prefix": settings.scanner_prefix,

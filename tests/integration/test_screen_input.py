@@ -55,9 +55,9 @@ def test_the_province_keys_start_with_the_checkpoints_province_and_its_neighbour
 
 
 def test_the_page_gets_the_scanners_settings(client_for):
-    answer = (
-        client_for(None, scanner_prefix="]Q1", scanner_end="tab", scanner_gap_ms=80).get("/api/input").json()
-    )
+    client = client_for(None, scanner_prefix="]Q1", scanner_end="tab", scanner_gap_ms=80)
+    answer = client.get("/api/input").json()
+    assert len(answer["run"]) == 8 and client.get("/api/input").json()["run"] == answer["run"]
     assert answer["scanner"] == {
         "end": "tab",
         "prefix": "]Q1",

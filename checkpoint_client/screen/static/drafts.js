@@ -6,7 +6,7 @@
 "use strict";
 
 const Drafts = (() => {
-  const { t, token, lang } = Screen;
+  const { t, el, token, lang } = Screen;
   const $ = (id) => document.getElementById(id);
   const SAVE_MS = 300;      // typing pauses this long: save (a crash loses at most this much)
   let current = null;       // {key, id} of the vehicle on the form
@@ -15,6 +15,8 @@ const Drafts = (() => {
   let restoring = false;
   let chain = Promise.resolve();  // requests in order: a late save must never bring back a deleted draft
   const rows = new MutationObserver(changed);  // "+" and "-" add and remove people
+  let run = null;  // this run of the program (GET /api/input): vehicle numbers start again at each run
+  Scanner.config.then((data) => { if (data) run = data.run; });
 
   function keyOf(v) {
     if (v.kind === "nopass") return "nopass";  // the last vehicle without a pass, back with N
@@ -22,7 +24,7 @@ const Drafts = (() => {
     if (v.claims && v.claims.pass_id) return `pass:${v.claims.pass_id}`;
     const claimed = v.claimed && (v.claimed.pass_id || v.claimed.serial);  // a pass that did not verify
     if (typeof claimed === "string" && /^[0-9A-Za-z._-]{1,64}$/.test(claimed)) return `claimed:${claimed}`;
-    return `vehicle:${v.id}`;
+    return run ? `vehicle:${run}-${v.id}` : null;
   }
 
   function send(method, key, form) {
@@ -54,7 +56,24 @@ const Drafts = (() => {
       plate: value("plate"),
       vehicle_origin: value("vehicle-origin"),
       enterprise: value("enterprise"),
+      referral: referral(),
     };
+  }
+
+  function referral() {
+    if (!$("referral-row") || $("referral-row").hidden) return "";
+    return ($("referral-choice").hidden ? $("referral-text").value : $("referral-choice").value).slice(0, 100);
+  }
+
+  function note(text) {  // a neutral line: what came back is information, not an error
+    let chip = $("draft-note");
+    if (!chip) {
+      // Under the QR text field, in the left column: a line here moves nothing on the vehicle's form.
+      chip = el("div", { id: "draft-note", class: "hint", role: "status" });
+      document.getElementById("paste-form")?.after(chip);
+    }
+    chip.textContent = text;
+    chip.hidden = !text;
   }
 
   function save() {
@@ -109,6 +128,14 @@ const Drafts = (() => {
         const saved = form[id.replace("-", "_")];
         if ($(id) && saved) $(id).value = saved;
       }
+      // What listens to typing (the fever's referral row, region names) sees the restored values too.
+      for (const input of $("decide-form").querySelectorAll("input:not([type=radio])")) {
+        if (input.value) input.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+      if (form.referral && !$("referral-row").hidden) {
+        $("referral-text").value = form.referral;
+        if ([...$("referral-choice").options].some((option) => option.value === form.referral)) $("referral-choice").value = form.referral;
+      }
       // The officer goes on where the typing stopped: the first empty temperature.
       const empty = [...document.querySelectorAll("#people input[data-temp]")].find((input) => !input.value);
       if (empty) empty.focus();
@@ -133,14 +160,13 @@ const Drafts = (() => {
     const data = response && response.ok ? await response.json() : null;
     if (!data || !data.form || !current || current.id !== v.id || touched) return;
     restore(v, data.form);
-    const note = $("form-error");
-    note.textContent = t("draft_restored", { time: new Date(data.saved_at).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB") });
-    note.hidden = false;
+    note(t("draft_restored", { time: new Date(data.saved_at).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB") }));
   }
 
   function leave() {  // the form is about to show another vehicle: what was typed for this one is saved now
     if (timer) save();
     current = null;
+    note("");
   }
 
   function done() {  // decided or dropped: the draft goes
@@ -149,6 +175,7 @@ const Drafts = (() => {
     if (current) send("DELETE", current.key);
     current = null;
     delete document.body.dataset.draft;
+    note("");
   }
 
   const form = $("decide-form");

@@ -5,7 +5,7 @@
 //
 // The first keystrokes cannot be told apart until the burst shows itself, so printable keys are held for a moment
 // (at most the scanner's gap, 50 ms by default: a person does not notice it). A burst stays a scanner's while its
-// keys come at most gap_ms apart on average (one stall of a busy laptop, up to 150 ms, does not end it). When the
+// keys come at most gap_ms apart on average (one stall of a busy laptop, up to 3 gaps, does not end it). When the
 // next key comes later, the held keys were typed by a person: they are replayed as they came, to the field and the
 // shortcuts, as a synthetic keydown and, unless a handler took it, the character (a click, a focus change or any
 // other key replays them first). When a burst reaches min_chars keystrokes (12 by default: a plate is at most 9),
@@ -20,7 +20,6 @@ const Scanner = (() => {
   const { t, el, api } = Screen;
   const settings = { end: "enter_or_tab", prefix: "", suffix: "", gap_ms: 50, min_chars: 12, pass_prefix: "CP1:" };
   const QUIET_MS = 300;  // a scanner's code without an end key: the pause that ends it
-  const STALL_MS = 150;  // the longest single pause inside a burst (a busy laptop stalls now and then)
   const END_KEYS = { enter: ["Enter"], tab: ["Tab"], enter_or_tab: ["Enter", "Tab"], none: [] };
   const TEXT_TYPES = new Set(["text", "search", "tel", "url", "password", "email", ""]);
 
@@ -31,6 +30,7 @@ const Scanner = (() => {
   let scanning = false;   // the burst is long and fast enough to be a scanner
   let snapshot = null;    // the field focused when the burst began: restored when it turns out to be a scan
   let replaying = false;
+  let ended = -Infinity;  // when the last scan ended: a second end key right after it (CR LF) is the scanner's
   let waiting = null;     // a scan taken while the sign-in overlay is up
   const edited = new WeakSet();  // fields a replay typed into: they owe a "change" when left, as typing would
 
@@ -66,13 +66,24 @@ const Scanner = (() => {
   // not end it); a person's keys, 120 ms or more apart, fall behind at once and are replayed.
   function deadline() {
     if (scanning) return last + QUIET_MS;
-    return Math.min(first + held.length * settings.gap_ms, last + STALL_MS);
+    // One stall of a busy laptop (up to 3 gaps, at least 150 ms) does not end a burst; it also bounds how long
+    // a fast person's keys can wait.
+    return Math.min(first + held.length * settings.gap_ms, last + Math.max(150, 3 * settings.gap_ms));
   }
 
   function arm() {
     clearTimeout(timer);
-    const wait = Math.max(0, deadline() - performance.now()) + 1;
-    timer = setTimeout(() => (scanning ? finish() : flush()), wait);
+    const due = deadline();
+    timer = setTimeout(() => {
+      // A timer that fires late means the page was busy: keys typed meanwhile may still be queued. Give them
+      // one more gap before judging the burst (only a stalled page pays this).
+      if (!scanning && performance.now() - due > settings.gap_ms && held.length === 1 && !held.graced) {
+        held.graced = true;
+        timer = setTimeout(() => (scanning ? finish() : flush()), settings.gap_ms);
+        return;
+      }
+      scanning ? finish() : flush();
+    }, Math.max(0, due - performance.now()) + 1);
   }
 
   function pause(now) {
@@ -143,6 +154,7 @@ const Scanner = (() => {
 
   function finish() {
     const text = held.map((item) => item.data ?? item.key).join("");
+    ended = performance.now();
     const field = snapshot;
     reset();
     if (field && field.node.value !== field.value) {  // an input method's text got through: undo it
@@ -154,13 +166,19 @@ const Scanner = (() => {
     if (code) submit(code);
   }
 
-  function note(text) {
+  let noteTimer = null;
+
+  function note(text, keep = false) {  // a short line; a read is only news for a moment
     let chip = document.getElementById("scanner-note");
     if (!chip) {
-      chip = el("span", { id: "scanner-note", class: "chip", role: "status" });
-      document.querySelector("header.top")?.append(chip);
+      // Under the QR text field, in the left column: a line here moves nothing on the vehicle's form.
+      chip = el("div", { id: "scanner-note", class: "hint", role: "status" });
+      document.getElementById("paste-form")?.after(chip);
     }
     chip.textContent = text;
+    chip.hidden = false;
+    clearTimeout(noteTimer);
+    if (!keep) noteTimer = setTimeout(() => { chip.hidden = true; }, 4000);
   }
 
   async function submit(code) {
@@ -168,12 +186,12 @@ const Scanner = (() => {
     document.body.dataset.scans = String(count);  // for tests: the scanner's codes so far
     if (document.body.dataset.phase === "signin") {  // nobody signed in: keep it for after the sign-in
       waiting = code;
-      note(t("scanner_held"));
+      note(t("scanner_held"), true);
       return;
     }
-    note(t("scanner_read", { excerpt: code.length > 24 ? code.slice(0, 24) + "…" : code }));
+    note(t("scanner_read", { excerpt: code.length > 12 ? code.slice(0, 12) + "…" : code }));
     const result = await api("POST", "/api/vehicle/scan", { text: code });
-    if (!result.ok) note(t("scanner_failed", { error: result.data.message || result.status }));
+    if (!result.ok) note(t("scanner_failed", { error: result.data.message || result.status }), true);
     document.body.dataset.scanned = String(count);  // answered (the vehicle arrives on the event stream)
   }
 
@@ -197,6 +215,9 @@ const Scanner = (() => {
       if (!held.length) begin(event.target);
       claim(event);
       return hold({ key: event.key, code: event.code, shiftKey: event.shiftKey }, now);
+    }
+    if (!held.length && ["Enter", "Tab"].includes(event.key) && now - ended <= settings.gap_ms * 2) {
+      return claim(event);  // a scanner that ends a code with CR LF (two Enters), or Enter and Tab
     }
     if (!held.length || event.key === "Shift" || event.key === "CapsLock") return;  // Shift: shifted symbols
     if (scanning) {  // the end key (or any other key a scanner sends after a code) ends the scan
