@@ -31,7 +31,7 @@ T0 = datetime(2026, 2, 10, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
 UNKNOWN_USCC = "91310000MA1FL8TQ36"  # a valid code no enterprise here registered
 ENTERPRISES = (DEMO_USCC, OTHER_USCC, UNKNOWN_USCC, None)
 OUTCOMES = tuple(OUTCOME_WORDS)
-# No pass, so one vehicle seen many times raises no cloned-pass alerts; reasons that fit each outcome.
+# No pass, so the roll-up counts nothing but outcomes; reasons that fit each outcome.
 REASONS = {
     "RELEASE": ["NO_PASS"],
     "ESCORT_REQUIRED": ["NO_PASS", "HARD_HIT_VEHICLE"],

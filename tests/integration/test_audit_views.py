@@ -22,7 +22,7 @@ device_factory = checkpoint_devices.device_factory  # the fixture, for this modu
 
 T0 = datetime(2026, 2, 10, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
 FORGED_PASS = "feedfacefeedfacefeedface"
-# Vehicles without a pass (one pass seen 57 times in a minute would rightly raise a flood of cloned-pass alerts).
+# Vehicles without a pass: the views are about counts and outcomes, not about any one pass.
 NO_PASS = {
     "pass_id": None,
     "verification": None,
