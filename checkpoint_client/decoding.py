@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 BACKENDS = ("zxing", "pyzbar")
 DARK_LUMA = 50.0  # mean luma (0–255) under which the officer is told to switch on the torch
 DIM_LUMA, FLAT_CONTRAST = 90.0, 16.0  # a dim frame whose luma barely varies needs light as well
-_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+# Standard (model 2) QR only: zxing-cpp 3's QRCode is the whole family, and a Micro QR M1 symbol (error detection,
+# no correction) turns up in dark, noisy frames out of nothing — "409518" read from a night frame's glare.
+_QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCodeModel2)
 
 
 Corners = tuple[tuple[int, int], ...]  # a code's four corners in the frame, clockwise from top left
