@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from checkpoint_client.screen import status
 from checkpoint_client.screen.decide import DecisionForm, FieldError, decide
 from checkpoint_client.screen.desk import DeskError
+from checkpoint_client.screen.routes_drafts import forget_decided
 from checkpoint_client.screen.views import decision_view
 from checkpoint_client.screen.words import LANGS, lang_words
 from checkpoint_client.store import StoreError
@@ -163,6 +164,7 @@ def decide_route(request: Request, payload: _Payload) -> Any:
         )
     finally:
         screen.desk.end_decision(vehicle, recorded=recorded)
+    forget_decided(request, decision.pass_id)
     return decision_view(decision, occupants, crossing=stored, zone=screen.settings.timezone)
 
 

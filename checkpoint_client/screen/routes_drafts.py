@@ -13,7 +13,7 @@ from checkpoint_client.drafts import Drafts
 from checkpoint_client.store import StoreError
 from passcore.errors import InputError
 
-__all__ = ["router"]
+__all__ = ["forget_decided", "router"]
 
 router = APIRouter()
 _Payload = Annotated[Any, Body()]
@@ -24,6 +24,17 @@ def _drafts(request: Request) -> Drafts:
     if getattr(state, "drafts", None) is None:  # one per app: its connections are per thread
         state.drafts = Drafts(state.screen.store.path)
     return state.drafts
+
+
+def forget_decided(request: Request, pass_id: str | None) -> None:
+    """The draft of a pass just decided goes with its decision, here and not only when the page asks: a page or
+    program that dies between the two would otherwise bring the old values back to a re-measure of that pass."""
+    if not pass_id:
+        return
+    try:
+        _drafts(request).forget(f"pass:{pass_id}")
+    except StoreError:
+        pass  # the decision is recorded; the draft expires on its own (drafts.EXPIRE)
 
 
 def _problem(request: Request, err: InputError | StoreError, status: int) -> JSONResponse:

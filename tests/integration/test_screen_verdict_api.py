@@ -145,3 +145,16 @@ def test_the_page_is_told_the_policy_on_misuse_and_the_referral_places(make_scre
     policy = screen.client.get("/api/overview").json()["policy"]
     assert (policy["pass_misuse"], policy["fever_referrals"]) == ("as_no_pass", list(HOSPITALS))
     assert policy["repeat_window_minutes"] == 15
+
+
+def test_a_decision_takes_its_passs_draft_with_it_even_if_the_page_never_deletes_it(make_screen, issuer_key):
+    # The page deletes the draft after the outcome; a page or program that dies in between must not leave the old
+    # values to come back on a re-measure of the same pass.
+    screen = make_screen(policy=Policy(repeat_window_minutes=15))
+    vehicle = screen.scan(two_person_pass(issuer_key))
+    key = f"pass:{vehicle['claims']['pass_id']}"
+    form = {"people": [{"role": "driver", "name": "", "temperature": "39.1", "origin": "", "fixed": True}]}
+    assert screen.client.put("/api/drafts", json={"key": key, "form": form}).status_code == 200
+    status, _ = screen.decide(vehicle["id"], occupants=crew("36.5", "36.6"), **CHECKED)
+    assert status == 200
+    assert screen.client.get("/api/drafts", params={"key": key}).json()["form"] is None
