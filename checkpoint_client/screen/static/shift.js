@@ -61,6 +61,12 @@ const Shift = (() => {
     document.querySelector("main").inert = false;
     document.body.dataset.phase = under || "waiting";
     under = null;
+    // The officer goes on where the page stands: a vehicle already on the form gets its first field, an outcome its
+    // Next button (the focus was on the overlay, which is gone).
+    const visible = (node) => node && node.offsetParent !== null;
+    const target = [...document.querySelectorAll("#decide-form input[data-stop]")].find(visible)
+      || [$("next"), $("drop")].find(visible);
+    if (target) target.focus();
   }
 
   function apply(data) {
