@@ -337,6 +337,24 @@ def test_a_scan_while_signing_in_is_held_not_typed_into_the_pin(screens, camera_
     assert "苏E·F6789" in page.inner_text("#plate-line")
 
 
+def test_a_laptop_stalling_in_the_middle_of_a_scan_does_not_cut_it_in_two(screens, camera_folder, new_page):
+    # A busy laptop can hold keystrokes back for a moment: a scan whose scanner ends with Enter waits it out
+    # instead of sending a malformed half and queueing the other half as a second vehicle.
+    screen = screens("zh")
+    page = open_screen(new_page, screen["url"], "zh")
+    text = camera_folder["texts"]["two-people"]
+    before = page.evaluate("Number(document.body.dataset.scans || 0)")
+    page.keyboard.type(text[:40], delay=SCANNER_MS)
+    page.wait_for_timeout(800)  # longer than a code without an end key may pause (0.3 s)
+    page.keyboard.type(text[40:], delay=SCANNER_MS)
+    page.keyboard.press("Enter")
+    page.wait_for_function("n => Number(document.body.dataset.scanned || 0) > n", arg=before)
+    shown(page)
+    assert page.evaluate("Number(document.body.dataset.scans)") == before + 1  # one scan, not two
+    assert reasons.describe("PASS_VALID", "zh") in page.inner_text("#verdict")
+    assert page.locator("#queue").inner_text() == ""  # no second half waiting
+
+
 def test_typed_input_survives_a_reload_and_a_killed_program(screens, camera_folder, new_page):
     texts = camera_folder["texts"]
     screen = screens("zh")

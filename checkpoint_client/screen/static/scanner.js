@@ -20,6 +20,9 @@ const Scanner = (() => {
   const { t, el, api } = Screen;
   const settings = { end: "enter_or_tab", prefix: "", suffix: "", gap_ms: 50, min_chars: 12, pass_prefix: "CP1:" };
   const QUIET_MS = 300;  // a scanner's code without an end key: the pause that ends it
+  // A scanner that ends its codes with a key: a scan in progress waits this long for its next key, so a busy
+  // laptop's stall in the middle of a code does not cut it in two (a malformed pass and a queued half).
+  const STALL_MS = 2000;
   const END_KEYS = { enter: ["Enter"], tab: ["Tab"], enter_or_tab: ["Enter", "Tab"], none: [] };
   const TEXT_TYPES = new Set(["text", "search", "tel", "url", "password", "email", ""]);
 
@@ -65,7 +68,7 @@ const Scanner = (() => {
   // A burst is a scanner's while its keystrokes come gap_ms apart on average (one stall of a busy laptop does
   // not end it); a person's keys, 120 ms or more apart, fall behind at once and are replayed.
   function deadline() {
-    if (scanning) return last + QUIET_MS;
+    if (scanning) return last + (settings.end === "none" ? QUIET_MS : STALL_MS);
     // One stall of a busy laptop (up to 3 gaps, at least 150 ms) does not end a burst; it also bounds how long
     // a fast person's keys can wait.
     return Math.min(first + held.length * settings.gap_ms, last + Math.max(150, 3 * settings.gap_ms));
