@@ -159,7 +159,8 @@ def test_officer_processes_a_queue_of_vehicles(officer_screen, new_page, lang):
         page.clock.fast_forward("01:01:00")  # an hour passes: over the policy's 60-minute limit
         wait_text(page, "#escorts", t("over_limit", limit=60))
         screenshot(page, f"screen-8-escort-late-{lang}")
-        page.click("#escorts button.handover")  # the hand-over dialog: who took the vehicle (test_escort_handover)
+        # The hand-over dialog: who took the vehicle (test_escort_handover).
+        page.click("#escorts button.handover")
         page.wait_for_selector("#handover-dialog[open]")
         page.keyboard.type("周敏", delay=120)
         page.keyboard.press("Enter")

@@ -242,7 +242,8 @@ def test_the_escort_timeline_and_conflicting_uploads_are_shown(app, api, portal,
     crossing_id = world["ids"]["escort"]
     text = portal("auditor").get(f"/audit/crossings/{crossing_id}").text
     assert "周敏" in text and "车辆已交接" in text
-    assert "总等待 1 小时 35 分（申请至交接；限时 60 分钟）" in text and "超时" in text  # handed over: the total wait
+    # Handed over: the total wait.
+    assert "总等待 1 小时 35 分（申请至交接；限时 60 分钟）" in text and "超时" in text
     assert "plate" in text.split('id="conflicts"')[1]
     detail = api("auditor").get(f"/api/v1/audit/crossings/{crossing_id}").json()
     assert detail["escort"]["waited_minutes"] == 95 and detail["escort"]["over_limit"] is True

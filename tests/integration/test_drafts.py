@@ -125,9 +125,9 @@ def test_bad_drafts_are_refused_with_their_field_and_nothing_is_saved(drafts, fi
 
 
 def test_the_screens_draft_routes(tmp_path):
-    settings = get_settings(home=tmp_path)
-    store = Store.open(settings.store_path)
-    app = create_app(settings, store, token="t", lang="en", clock=lambda: NOW, sync_interval_s=None)
+    config = get_settings(home=tmp_path)
+    store = Store.open(config.store_path)
+    app = create_app(config, store, token="t", lang="en", clock=lambda: NOW, sync_interval_s=None)
     headers = {"X-Screen-Token": "t", "Host": "127.0.0.1:8700"}
     try:
         with TestClient(app, base_url="http://127.0.0.1:8700", headers=headers) as client:
