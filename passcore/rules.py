@@ -173,7 +173,7 @@ def _pass_checks(
     for person in occupants:
         if person.role == "driver" and not _same_name(person.name, claims.driver.name):
             reasons.add("PERSON_MISMATCH")
-    if _unlisted(verification, occupants):
+    if _roster(verification, occupants)[0]:
         reasons.add("OCCUPANT_NOT_ON_PASS")
     return reasons
 
@@ -193,14 +193,6 @@ def _roster(
     if verification is None or not verification.valid or verification.claims is None:
         return (), ()
     return roster(verification.claims, [o.name for o in occupants])
-
-
-def _unlisted(verification: Verification | None, occupants: Sequence[Occupant]) -> tuple[int, ...]:
-    return _roster(verification, occupants)[0]
-
-
-def _absent(verification: Verification | None, occupants: Sequence[Occupant]) -> tuple[str, ...]:
-    return _roster(verification, occupants)[1]
 
 
 def decide(
@@ -276,6 +268,7 @@ def decide(
         outcome = REFUSE if no_receiver and policy.hard_hit_without_enterprise == REFUSE else ESCORT_REQUIRED
     else:
         outcome = RELEASE
+    unlisted, absent = _roster(verification, occupants)
     return Decision(
         outcome=outcome,
         reasons=tuple(sorted(reasons, key=lambda code: _ORDER.get(code, len(_ORDER)))),
@@ -287,6 +280,6 @@ def decide(
         enterprise=receiver,
         fever=fever,
         hard_hit=tuple(sorted(hit_vehicle | hit_person)),
-        unlisted=_unlisted(verification, occupants),
-        absent=_absent(verification, occupants),
+        unlisted=unlisted,
+        absent=absent,
     )
