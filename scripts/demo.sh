@@ -76,8 +76,8 @@ cat <<EOF
 == ready
    portal           http://127.0.0.1:$port/          (accounts above, password checkpass-demo-2020)
    officer's screen http://127.0.0.1:$screen_port/          camera: $source_spec
-   Hold a pass to the camera (the demo video shows the Kunshan, Wuhan and forged passes and a shop's QR code),
    Sign in first: officer number K-0427, Enter, PIN 2020, Enter (F8 ends the shift; PDF/CSV of the shift above).
+   Hold a pass to the camera (the demo video shows the Kunshan, Wuhan and forged passes and a shop's QR code),
    type each temperature (365 = 36.5) with Enter, Enter to confirm the checks, Enter to decide; N: a vehicle
    without a pass; Esc: next vehicle. Decisions upload to the portal every 30 s (demo-auditor sees them).
    Ctrl-C stops both.
