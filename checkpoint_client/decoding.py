@@ -50,7 +50,8 @@ _QR = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 # zxing-cpp 3's QRCode is the whole family. A Micro QR M1 symbol (error detection, no correction) turns up in dark,
 # noisy frames out of nothing ("409518" read from a night frame's glare), so only standard QR reads count; the
 # family is still searched, as that reads more blurred standard codes than asking for model 2 alone (96 against 90
-# of 120 frames of moderate blur, bench_hardlight's set).
+# of 120 frames of moderate blur, bench_hardlight's set). Micro-sized candidates found in a glare spot are not
+# "a code seen" either: the burst reader would combine the wrong region.
 _NOT_QR = (zxingcpp.BarcodeFormat.MicroQRCode, zxingcpp.BarcodeFormat.RMQRCode)
 
 
@@ -74,7 +75,7 @@ def _zxing(gray: np.ndarray, binarizer: Any = None) -> tuple[list[str], list[Cor
     options = {"binarizer": binarizer} if binarizer is not None else {}
     results = zxingcpp.read_barcodes(gray, formats=_QR, return_errors=True, **options)
     texts = [r.text for r in results if r.valid and r.text and r.format not in _NOT_QR]
-    unread = [_corners(r.position) for r in results if not r.valid]
+    unread = [_corners(r.position) for r in results if not r.valid and r.format not in _NOT_QR]
     return texts, unread
 
 
