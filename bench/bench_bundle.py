@@ -31,15 +31,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import machine  # bench/machine.py: the script's own folder is on sys.path
+from scratchdb import database
 from sqlalchemy import insert
 from sqlmodel import Session
 
@@ -79,23 +78,6 @@ def summary(samples: list[int]) -> dict[str, float]:
 
 def environment() -> dict[str, Any]:
     return machine.describe(LIBRARIES)
-
-
-@contextmanager
-def database(postgres: str | None) -> Iterator[str | None]:
-    """None (SQLite in the temporary home) or the URL of a new PostgreSQL database, dropped afterwards."""
-    if postgres is None:
-        yield None
-        return
-    import psycopg
-
-    name = f"checkpass_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{postgres.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def bulk_revoke(session: Session, kid: str, count: int, now: datetime, start: int = 1) -> list[str]:

@@ -31,15 +31,13 @@ import json
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import machine  # bench/machine.py: the script's own folder is on sys.path
+from scratchdb import database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/clone_traffic.py is not installed
@@ -55,23 +53,6 @@ from tests import clone_traffic  # noqa: E402
 
 LIBRARIES = ("sqlalchemy", "sqlmodel", "psycopg", "pydantic")
 GOAL_FALSE, GOAL_FOUND = 0, 49
-
-
-@contextmanager
-def database(postgres: str | None) -> Iterator[str | None]:
-    """None (SQLite in the temporary home) or the URL of a new PostgreSQL database, dropped afterwards."""
-    if postgres is None:
-        yield None
-        return
-    import psycopg
-
-    name = f"checkpass_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{postgres.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def old_rule(day: clone_traffic.Day) -> dict[str, int]:
