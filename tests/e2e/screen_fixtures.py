@@ -106,16 +106,20 @@ def start_screen(server: dict, home: Path, source: Path, lang: str, checkpoint: 
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}/"
+    wait_serving(url, process)
+    return {"url": url, "home": home, "bureau": bureau, "process": process}
+
+
+def wait_serving(url: str, process: subprocess.Popen) -> None:
+    """Until `checkpoint run` answers at ``url``; the test fails with its error output if it never does."""
     for _ in range(200):
         try:
             if httpx.get(url, timeout=1).status_code == 200:
-                break
+                return
         except httpx.HTTPError:
             time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"the screen did not start: {process.communicate()[1].decode()}")
-    return {"url": url, "home": home, "bureau": bureau, "process": process}
+    process.kill()
+    pytest.fail(f"the screen did not start: {process.communicate()[1].decode()}")
 
 
 def stop_screen(process: subprocess.Popen) -> None:

@@ -10,16 +10,14 @@ The screens here have no camera (`--source none`): every pass arrives by the sca
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from checkpoint_client.screen.words import translate
 from passcore import reasons
 from tests.e2e.conftest import BIN, _free_port, screenshot
-from tests.e2e.screen_fixtures import camera_folder, start_screen, stop_screen
+from tests.e2e.screen_fixtures import camera_folder, start_screen, stop_screen, wait_serving
 
 __all__ = ["camera_folder"]  # a fixture, imported for pytest: it issues the passes (its frames are not used)
 
@@ -56,15 +54,7 @@ def screens(server, tmp_path):
         )
         processes.append(process)
         url = f"http://127.0.0.1:{port}/"
-        for _ in range(200):
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            process.kill()
-            pytest.fail(f"the screen did not start again: {process.communicate()[1].decode()}")
+        wait_serving(url, process)
         return screen | {"url": url, "process": process}
 
     start.restart = restart  # type: ignore[attr-defined]
