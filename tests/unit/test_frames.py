@@ -196,3 +196,32 @@ def test_frame_is_immutable():
     frame = Frame(0, "frame 0", np.zeros((2, 2, 3), np.uint8), 0.0)
     with pytest.raises(AttributeError):
         frame.index = 1  # type: ignore[misc]
+
+
+def _smeared(image: np.ndarray, length: int, angle: float) -> np.ndarray:
+    kernel = np.zeros((length + 2, length + 2), np.float32)
+    c, dx, dy = (length + 2) // 2, np.cos(angle) * (length - 1) / 2, np.sin(angle) * (length - 1) / 2
+    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
+    return cv2.filter2D(image, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
+
+
+@pytest.mark.parametrize("degrees", [0, 35, 90, 140])
+def test_a_shake_is_found_along_its_direction_and_undone(degrees):
+    blocks = np.random.default_rng(7).integers(0, 2, (30, 40)).astype(np.uint8) * 200 + 30
+    # Modules with edges both ways, like a QR code's.
+    sharp = cv2.resize(blocks, (400, 300), interpolation=cv2.INTER_NEAREST)
+    assert frames.shake_direction(sharp)[1] > 0.5
+    angle = np.radians(degrees)
+    shaken = _smeared(sharp, 13, angle)
+    found, evenness = frames.shake_direction(shaken)
+    assert evenness < 0.5
+    assert abs((np.degrees(found) - degrees + 90) % 180 - 90) < 15  # a line's direction, modulo 180°
+    (restored,) = frames.unshaken(shaken, found, [13.0])
+    inner = (slice(20, -20), slice(20, -20))
+    error = lambda image: np.abs(image[inner].astype(float) - sharp[inner]).mean()  # noqa: E731
+    assert restored.shape == sharp.shape and restored.dtype == np.uint8
+    assert error(restored) < 0.6 * error(shaken)
+
+
+def test_a_flat_frame_has_no_shake():
+    assert frames.shake_direction(np.full((120, 160), 128, np.uint8)) == (0.0, 1.0)
