@@ -57,10 +57,12 @@ _NOT_QR = (zxingcpp.BarcodeFormat.MicroQRCode, zxingcpp.BarcodeFormat.RMQRCode)
 
 
 # A shake (bench_hardlight's moderate motion blur) leaves a frame's edges one-sided: the weaker direction's
-# gradient energy under half the stronger one's. Blur, glare, noise, darkness, reflections measured 0.51 and
-# more at their lowest (most tilted perspective frames aside), smeared frames 0.38 at their median.
+# gradient energy under half the stronger one's. Every other moderate group measured 0.51 or more, smeared frames
+# 0.38 at their median; some severe glare, steep tilt and mixed frames fall below and pay for a try in vain.
 SHAKEN_BELOW = 0.5
-# Shake lengths tried, in 720p pixels, shortest first: a hand's shake over one exposure, not the generator's.
+# Shake lengths tried, in 720p pixels, shortest first: a hand's shake over one exposure. They span about what
+# bench_hardlight's moderate shakes measure (5–15 px, any direction); longer ones (severe, up to 24 px) are read
+# only where a frame's shake happened to be short. Not tuned further: a real shake varies.
 SHAKE_LENGTHS = (7.0, 11.0, 15.0)
 
 
@@ -229,7 +231,7 @@ class BurstReader:
         frame is smeared, each its own way), and zxing-cpp rarely even finds the smeared code, so there is no
         region to go by: the whole frame is deconvolved, along the direction its edges say it was smeared, for
         a few shake lengths. Only frames whose edges are clearly one-sided pay for it (about 100 ms on a 720p
-        frame; still scenes, glare, noise and darkness measure well above ``SHAKEN_BELOW``), and only
+        frame; a still card under glare, noise or darkness measures above ``SHAKEN_BELOW``), and only
         ``len(SHAKE_LENGTHS)`` tries a frame, so the camera loop stays on time."""
         gray = frames.to_gray(frames.check_image(image))
         angle, evenness = frames.shake_direction(gray)
