@@ -178,7 +178,10 @@ def test_records_past_retention_lose_personal_data_and_the_statistics_agree(app,
     assert body["reasons"] == ["PASS_VALID", "FEVER"] and body["checks"] == records["old_fever"]["checks"]
     for name in ("old_release", "old_fever", "old_escort"):
         text = stored(app, records[name]["id"]).body_json
-        assert not any(word in text for word in PERSONAL) and "36.5" not in text and "38.6" not in text
+        assert not any(word in text for word in PERSONAL)
+        # Temperatures are looked for where they were, not as text: a decision time's fraction of a second
+        # ("22:39:38.671411") can hold "38.6".
+        assert all(person["temperature_c"] is None for person in json.loads(text)["occupants"])
     for name in ("recent", "recent_escort"):  # nothing newer is touched
         row = stored(app, records[name]["id"])
         assert row.purged_at is None and hashlib.sha256(row.body_json.encode()).hexdigest() == row.record_hash

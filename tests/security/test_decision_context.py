@@ -35,7 +35,9 @@ HUBEI = scenario(
 
 
 def ago(**delta: float) -> datetime:
-    return NOW - timedelta(**delta)
+    # From the moment of the call, not of the import: the audit compares with the live clock (an escort request
+    # "30 minutes ago" must not be over the 60-minute limit because the suite ran for more than half an hour).
+    return datetime.now(UTC) - timedelta(**delta)
 
 
 @pytest.fixture
