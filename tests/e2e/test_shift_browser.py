@@ -127,6 +127,8 @@ def test_an_officer_signs_in_offline_decides_and_takes_the_shift_record_home(
     assert page.locator("#signin").is_hidden()
     assert page.locator("#h-officer").inner_text() == t("shift_on_duty", number=NUMBER, name=NAME)
     screenshot(page, f"shift-on-duty-{lang}")
+    # With the officer on duty the header is still one line at 1366 px (it wrapped in English): the form stays put.
+    assert page.locator("header.top").bounding_box()["height"] < 50
 
     # The vehicle, offline: temperatures, checks, decision.
     page.wait_for_function("() => document.activeElement && document.activeElement.id === 'temp-0'")
