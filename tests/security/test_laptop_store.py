@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
@@ -177,5 +177,7 @@ def test_a_sync_that_went_well_purges_once_a_day(settings, store, bundle):
         # All six are on the server now: the four old ones go (the 2099 one with them), the recent stay.
         assert (report.purge["decisions"], report.purge["kept_unsynced"]) == (4, 0)
         assert store.verify() == 2
-        again = sync_once(settings, store, client=client, now=NOW + timedelta(hours=1))
+        # Later the same UTC day (an hour later would be tomorrow when the suite runs just before midnight).
+        end_of_day = datetime.combine(NOW.date(), time.max, tzinfo=UTC)
+        again = sync_once(settings, store, client=client, now=NOW + (end_of_day - NOW) / 2)
         assert again.purge == {}  # once a day
