@@ -1,6 +1,6 @@
 """Applications for passes and every change of their state."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Text
 from sqlmodel import Field, SQLModel
@@ -16,7 +16,9 @@ DRAFT, SUBMITTED, APPROVED, REJECTED, ISSUED, REVOKED, EXPIRED = (
     "revoked",
     "expired",
 )
-STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, ISSUED, REVOKED, EXPIRED)
+# Returned for correction (退回补正) by a reviewer: the enterprise edits it like a draft and submits it again.
+RETURNED = "returned"
+STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, ISSUED, REVOKED, EXPIRED, RETURNED)
 
 
 class Application(SQLModel, table=True):
@@ -32,12 +34,30 @@ class Application(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # The review desk (server/applications/desk.py). due_on: the last local day of the answer (3 working days from
+    # submission, again from a resubmission). search_text: the people's names and the plate, upper-cased, kept at
+    # every write so the queue finds a name without opening bodies; regions: " origin destination history… " codes
+    # for the region filter. A claim: who works the application and until when (a user id, not a foreign key, so
+    # SQLite adds the column in place; accounts are deactivated, never deleted).
+    due_on: date | None = Field(default=None, index=True)
+    search_text: str = Field(default="", sa_type=Text)
+    regions: str = Field(default="", sa_type=Text)
+    claimed_by: int | None = Field(default=None)
+    claim_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_by: int | None = Field(default=None, foreign_key="app_user.id")
     reason: str = Field(default="", max_length=500)
     pass_id: str | None = Field(default=None, foreign_key="issued_pass.pass_id", unique=True, max_length=24)
     # Set when retention blanked the people in body_json (server/retention): what statistics need stays.
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Risk flags (server/applications/risk.py), worked out at submission and again when the hard-hit list changes,
+    # so that the queue sorts and filters by them without working them out per row: risk is the number of reasons
+    # (0 = no flag), risk_reasons a JSON list of {"code": ..., "detail": ...}.
+    risk: int = Field(default=0, index=True)
+    risk_reasons: str = Field(default="[]", sa_type=Text)
+    # The pass this application replaces (a renewal or an amendment): it does not count as a conflict of the plate,
+    # and it is revoked when this application's pass is issued.
+    replaces_pass_id: str | None = Field(default=None, foreign_key="issued_pass.pass_id", max_length=24)
 
 
 class ApplicationEvent(SQLModel, table=True):
@@ -65,3 +85,16 @@ class PersonHash(SQLModel, table=True):
     position: int = 0  # the escort's place in the list; 0 for the driver
     kid: str = Field(max_length=8)  # the data key that hashed it
     digest: str = Field(index=True, max_length=64)
+
+
+class ReviewNote(SQLModel, table=True):
+    """A reviewer's internal note on an application: for the bureau's reviewers and administrators only, never
+    shown to the enterprise."""
+
+    __tablename__ = "review_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    author_id: int = Field(foreign_key="app_user.id")
+    at: datetime = Field(sa_type=UTCDateTime)
+    text: str = Field(max_length=1000)
