@@ -14,6 +14,7 @@ from server.crossings.models import (
 )
 from server.enterprises.models import Enterprise
 from server.keyring.models import KeyRecord
+from server.notices.models import Notice, NoticeConfig, NoticeDelivery, PasswordReset
 from server.officers.models import Officer
 from server.passes.models import IssuedPass, Revocation
 from server.policy.models import PolicyVersion
@@ -39,7 +40,11 @@ __all__ = [
     "IssuedPass",
     "KeyRecord",
     "LoginAttempt",
+    "Notice",
+    "NoticeConfig",
+    "NoticeDelivery",
     "Officer",
+    "PasswordReset",
     "PersonHash",
     "PolicyVersion",
     "RegistrationAttempt",

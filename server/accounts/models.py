@@ -8,7 +8,8 @@ from sqlmodel import Field, SQLModel
 from server.db import UTCDateTime
 
 ROLE_ENTERPRISE, ROLE_REVIEWER, ROLE_AUDITOR, ROLE_ADMIN = "enterprise", "reviewer", "auditor", "admin"
-ROLES = (ROLE_ENTERPRISE, ROLE_REVIEWER, ROLE_AUDITOR, ROLE_ADMIN)
+ROLE_DEPARTMENT = "department"  # staff of a department problems are passed to (server/departments)
+ROLES = (ROLE_ENTERPRISE, ROLE_REVIEWER, ROLE_AUDITOR, ROLE_ADMIN, ROLE_DEPARTMENT)
 BUREAU_ROLES = (ROLE_REVIEWER, ROLE_AUDITOR, ROLE_ADMIN)
 
 
@@ -23,9 +24,13 @@ class User(SQLModel, table=True):
         default=None, foreign_key="enterprise.uscc", index=True, max_length=18
     )
     display_name: str = Field(default="", max_length=50)
+    # A department user's department. A plain id: SQLite cannot add a foreign key to a table without copying it.
+    department_id: int | None = Field(default=None, index=True)
     lang: str = Field(default="zh", max_length=2)
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # For notices and password resets (issue 13); "" when the user gave none.
+    email: str = Field(default="", max_length=254, index=True)
 
 
 class WebSession(SQLModel, table=True):

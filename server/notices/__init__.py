@@ -1,0 +1,1 @@
+"""Notices: what the portal tells its users (a list in the portal, e-mails through SMTP, signed webhooks)."""
