@@ -12,12 +12,15 @@ from server.crossings.models import (
     CrossingHour,
     EscortRequest,
 )
+from server.departments.models import Department
+from server.documents.models import Document
 from server.enterprises.models import Enterprise
 from server.keyring.models import KeyRecord
 from server.notices.models import Notice, NoticeConfig, NoticeDelivery, PasswordReset
 from server.officers.models import Officer
 from server.passes.models import IssuedPass, Revocation
 from server.policy.models import PolicyVersion
+from server.problems.models import Problem, ProblemEvent
 from server.retention.models import RetentionRun
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "CrossingConflict",
     "CrossingEnterpriseDay",
     "CrossingHour",
+    "Department",
     "Device",
     "EnrolmentCode",
     "Enterprise",
@@ -48,6 +52,8 @@ __all__ = [
     "PersonHash",
     "PolicyVersion",
     "RegistrationAttempt",
+    "Problem",
+    "ProblemEvent",
     "RetentionRun",
     "Revocation",
     "User",

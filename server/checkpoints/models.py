@@ -16,6 +16,10 @@ class Checkpoint(SQLModel, table=True):
     longitude: float | None = None
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # What the public status page says about traffic here (server/checkpoints/traffic.py), set by an admin.
+    traffic: str = Field(default="open", max_length=12)
+    traffic_note: str = Field(default="", max_length=200)
+    traffic_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class EnrolmentCode(SQLModel, table=True):
