@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Text
+from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime
@@ -22,6 +22,12 @@ STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, ISSUED, REVOKED, EXPIRED, RETU
 
 
 class Application(SQLModel, table=True):
+    # The review queue's orders within a status (server/applications/desk_queue.py): oldest first, deadline first.
+    __table_args__ = (
+        Index("ix_application_status_submitted", "status", "submitted_at"),
+        Index("ix_application_status_due_on", "status", "due_on"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     enterprise_uscc: str = Field(foreign_key="enterprise.uscc", index=True, max_length=18)
     created_by: int = Field(foreign_key="app_user.id")
