@@ -20,15 +20,17 @@ from sqlmodel import Session, col, select
 from passcore import ids
 from passcore.errors import InputError
 from server.accounts.models import ROLE_ADMIN, ROLE_ENTERPRISE, ROLE_REVIEWER, User
-from server.applications import people
+from server.applications import desk_index, people, replacing
 from server.applications.models import (
     APPROVED,
     DRAFT,
     EXPIRED,
     ISSUED,
     REJECTED,
+    RETURNED,
     REVOKED,
     SUBMITTED,
+    WITHDRAWN,
     Application,
     ApplicationEvent,
 )
@@ -48,6 +50,7 @@ from server.keyring import service as keyring
 from server.passes import service as passes
 from server.passes.models import IssuedPass
 from server.policy import service as policy_service
+from server.workdays import APPLICATION_DAYS, deadline
 
 __all__ = [
     "REVIEW_ROLES",
@@ -66,11 +69,13 @@ __all__ = [
 REVIEW_ROLES = (ROLE_REVIEWER, ROLE_ADMIN)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     DRAFT: (SUBMITTED,),
-    SUBMITTED: (APPROVED, REJECTED),
+    SUBMITTED: (APPROVED, REJECTED, RETURNED, WITHDRAWN),
+    RETURNED: (SUBMITTED, WITHDRAWN),  # returned for correction: edited like a draft, then submitted again
     APPROVED: (ISSUED,),
     ISSUED: (REVOKED, EXPIRED),
 }
 MAX_REASON = 500
+EDITABLE = (DRAFT, RETURNED)  # what the enterprise may still change
 _ISSUE_ATTEMPTS = 5
 
 
@@ -205,6 +210,13 @@ def _transition(
     values: dict[str, Any] | None = None,
 ) -> None:
     old = application.status
+    if to == SUBMITTED:  # the answer's deadline counts from each (re)submission; a claim does not outlive it
+        values = {
+            **(values or {}),
+            "due_on": deadline(now, APPLICATION_DAYS),
+            "claimed_by": None,
+            "claim_until": None,
+        }
     if to not in TRANSITIONS.get(old, ()):
         raise Conflict(f"an application that is {old} cannot become {to}", code="STATUS_CONFLICT")
     if not _move(session, application, old, to, now, values):
@@ -249,6 +261,8 @@ def create(*, session: Session, user: User, data: Any, submit: bool, now: dateti
     session.flush()
     for name, value in people.seal_application(session, application.id or 0, body).items():
         setattr(application, name, value)
+    for name, value in desk_index.columns(application.body_json).items():
+        setattr(application, name, value)
     session.flush()
     _event(session, application, user, "", DRAFT, "", now)
     if submit:
@@ -266,18 +280,20 @@ def _own(session: Session, user: User, application_id: int) -> tuple[Application
 def update_draft(
     *, session: Session, user: User, application_id: int, data: Any, submit: bool, now: datetime
 ) -> Application:
-    """Change a draft (recorded as draft -> draft), and submit it if asked."""
+    """Change a draft or an application returned for correction (recorded as draft -> draft, returned ->
+    returned), and submit it if asked."""
     application, enterprise = _own(session, user, application_id)
-    if application.status != DRAFT:
-        raise Conflict(
-            f"an application that is {application.status} cannot be changed", code="STATUS_CONFLICT"
-        )
+    old = application.status
+    if old not in EDITABLE:
+        raise Conflict(f"an application that is {old} cannot be changed", code="STATUS_CONFLICT")
     body = _validate(session, data, enterprise, now)
+    sealed = people.seal_application(session, application.id or 0, body)
     result = session.execute(
         update(Application)
-        .where(col(Application.id) == application.id, col(Application.status) == DRAFT)
+        .where(col(Application.id) == application.id, col(Application.status) == old)
         .values(
-            **people.seal_application(session, application.id or 0, body),
+            **sealed,
+            **desk_index.columns(sealed["body_json"]),
             plate=body.vehicle.plate,
             updated_at=now,
         )
@@ -287,7 +303,7 @@ def update_draft(
         session.rollback()
         raise Conflict("the application was changed meanwhile; reload it", code="STATUS_CONFLICT")
     session.expire(application)
-    _event(session, application, user, DRAFT, DRAFT, "", now)
+    _event(session, application, user, old, old, "", now)
     if submit:
         _transition(session, application, to=SUBMITTED, actor=user, now=now, values={"submitted_at": now})
     session.commit()
@@ -295,20 +311,22 @@ def update_draft(
 
 
 def submit(*, session: Session, user: User, application_id: int, now: datetime) -> Application:
-    """Send a draft to the bureau; it is validated again (the window may have passed since it was saved)."""
+    """Send a draft (or a corrected application) to the bureau; it is validated again (the window may have passed
+    since it was saved)."""
     application, enterprise = _own(session, user, application_id)
-    if application.status != DRAFT:
+    if application.status not in EDITABLE:
         raise Conflict(
             f"an application that is {application.status} cannot be submitted", code="STATUS_CONFLICT"
         )
     body = _validate(session, body_of(application).model_dump(mode="json"), enterprise, now)
+    sealed = people.seal_application(session, application.id or 0, body)
     _transition(
         session,
         application,
         to=SUBMITTED,
         actor=user,
         now=now,
-        values={"submitted_at": now, **people.seal_application(session, application.id or 0, body)},
+        values={"submitted_at": now, **sealed, **desk_index.columns(sealed["body_json"])},
     )
     session.commit()
     return application
@@ -356,6 +374,7 @@ def _approve_once(
         issued.record.application_id = application.id
         session.add(issued.record)
         session.flush()
+        replacing.retire_replaced(session, application, issued.record, reviewer, now)
         _transition(
             session,
             application,
