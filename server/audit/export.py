@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from passcore.reasons import OUTCOMES, outcome_words
+from server.audit import export_extras as extras
 from server.audit import queries
 from server.audit.filters import CrossingFilter
 from server.audit.queries import Row
@@ -28,6 +29,7 @@ from server.web.i18n import translate
 __all__ = [
     "BOM",
     "CSV_MEDIA",
+    "crossing_header",
     "crossings_csv",
     "crossings_response",
     "daily_csv",
@@ -58,31 +60,20 @@ def _plate(plate: str) -> str:
     return f"{plate[:2]}·{plate[2:]}" if len(plate) > 2 else plate
 
 
-def _occupants(row: Row, health: bool) -> str:
-    parts = []
-    for occupant in row.occupants:
-        temperature = occupant.get("temperature_c") if health else None
-        parts.append(
-            " ".join(
-                str(part)
-                for part in (occupant.get("role"), occupant.get("name"), temperature)
-                if part not in (None, "")
-            )
-        )
-    return "; ".join(parts)
-
-
-CROSSING_COLUMNS = (
+# The columns before and after the people's (``export_extras.people_header``) and the escort request's times.
+HEAD_COLUMNS = (
     "time",
     "checkpoint",
     "plate",
     "outcome_code",
     "outcome",
     "reasons",
-    "pass_id",
+    "pass_serial",
     "enterprise_uscc",
     "enterprise",
-    "occupants",
+)
+ESCORT_COLUMNS = ("escort_requested", "escort_answered", "escort_handed_over")
+TAIL_COLUMNS = (
     "policy_version",
     "bundle_version",
     "officer",
@@ -93,21 +84,42 @@ CROSSING_COLUMNS = (
 )
 
 
-def _crossing_cells(row: Row, zone: ZoneInfo, lang: str, health: bool) -> list[Any]:
+def crossing_header(lang: str) -> list[str]:
+    def t(key: str, **values: Any) -> str:
+        return translate(key, lang, **values)
+
+    return [
+        *(t(f"audit.csv.{name}") for name in HEAD_COLUMNS),
+        *extras.people_header(t),
+        *(t(f"audit.csv.{name}") for name in ESCORT_COLUMNS),
+        *(t(f"audit.csv.{name}") for name in TAIL_COLUMNS),
+    ]
+
+
+def _crossing_cells(row: Row, extra: extras.Extra, zone: ZoneInfo, lang: str, health: bool) -> list[Any]:
     """``health=False`` is an enterprise's export: no temperatures, and neither the officer nor the device's name
     (bureau staff and equipment)."""
     crossing = row.crossing
+
+    def moment(value: datetime | None) -> str:
+        return value.astimezone(zone).isoformat(timespec="seconds") if value else ""
+
+    def t(key: str, **values: Any) -> str:
+        return translate(key, lang, **values)
+
     return [
-        crossing.decided_at.astimezone(zone).isoformat(timespec="seconds"),
+        moment(crossing.decided_at),
         row.checkpoint_name,
         _plate(crossing.plate),
         crossing.outcome,
         outcome_words(crossing.outcome, lang),
         " ".join(row.reasons),
-        crossing.pass_id or "",
+        # The printed number people quote (320583-000003); a pass this server never issued keeps its own id.
+        extra.serial or crossing.pass_id or "",
         crossing.enterprise_uscc or "",
         row.enterprise_name or "",
-        _occupants(row, health),
+        *extras.people_cells(row.occupants, extra.masked, t, health=health),
+        *extras.escort_times(extra, moment),
         crossing.policy_version,
         crossing.bundle_version,
         (crossing.officer or "") if health else "",
@@ -127,19 +139,18 @@ def crossings_csv(
     It opens its own session: the response is written after the route has returned and its session is closed.
     """
     local = ZoneInfo(zone)
-    yield (BOM + _line(translate(f"audit.csv.{name}", lang) for name in CROSSING_COLUMNS)).encode()
+    yield (BOM + _line(crossing_header(lang))).encode()
     with Session(engine) as session:
-        buffer, written = io.StringIO(), 0
+        buffer = io.StringIO()
         writer = csv.writer(buffer)
-        for row in queries.iterate(session, f):
-            writer.writerow([neutralise(cell) for cell in _crossing_cells(row, local, lang, health)])
-            written += 1
-            if written % 500 == 0:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
-        if buffer.tell():
+        for rows in queries.batches(session, f, chunk=500):
+            added = extras.extras(session, rows)
+            for row in rows:
+                cells = _crossing_cells(row, added[row.crossing.id], local, lang, health)
+                writer.writerow([neutralise(cell) for cell in cells])
             yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
 
 
 def daily_csv(rows: list[DailyRow], names: dict[int, str], t: Translate) -> str:

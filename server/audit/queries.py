@@ -27,7 +27,7 @@ from server.crossings.models import Crossing
 from server.enterprises.models import Enterprise
 from server.errors import BadRequest
 
-__all__ = ["PAGE_SIZE", "Cursor", "Page", "Row", "conditions", "iterate", "page"]
+__all__ = ["PAGE_SIZE", "Cursor", "Page", "Row", "batches", "conditions", "iterate", "page"]
 
 PAGE_SIZE = 50
 _ID = re.compile(r"[0-9a-f-]{36}")
@@ -150,13 +150,20 @@ def page(session: Session, f: CrossingFilter, *, after: Cursor | None = None, li
     return Page(rows, Cursor(last.decided_at, last.id) if last else None)
 
 
-def iterate(session: Session, f: CrossingFilter, *, chunk: int = 2000) -> Iterator[Row]:
-    """Every crossing the filter matches, newest first, read a chunk at a time (for exports of any size)."""
+def batches(session: Session, f: CrossingFilter, *, chunk: int = 2000) -> Iterator[list[Row]]:
+    """Every crossing the filter matches, newest first, in lists of at most ``chunk`` (for exports of any size:
+    a batch lets the export look up what it adds to each row in one query per batch, not one per row)."""
     after: Cursor | None = None
     while True:
         batch = page(session, f, after=after, limit=chunk)
-        yield from batch.rows
+        yield batch.rows
         session.expunge_all()  # rows already written need not stay in the session's identity map
         if batch.next is None:
             return
         after = batch.next
+
+
+def iterate(session: Session, f: CrossingFilter, *, chunk: int = 2000) -> Iterator[Row]:
+    """Every crossing the filter matches, newest first, read a chunk at a time."""
+    for rows in batches(session, f, chunk=chunk):
+        yield from rows
