@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the tests need beyond Python: poppler-utils renders printed passes to images (the PDF's QR
-# is scanned from the rendered page), fonts-noto-cjk so Chinese renders as characters, not boxes, and chromium
+# is scanned from the rendered page), fonts-noto-cjk so Chinese renders as characters, not boxes (in the browser), and chromium
 # for the browser tests (driven by Playwright; Playwright never downloads a browser here); libzbar0 for the
 # alternative QR decoder (pyzbar), so both decoding backends are tested.
+# fonts-wqy-zenhei: the TrueType CJK font every PDF embeds (reportlab cannot embed Noto CJK's CFF outlines);
+# the server refuses to start without it (CHECKPASS_PDF_FONT names another).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
-packages=(poppler-utils poppler-data fonts-noto-cjk chromium libzbar0)
+packages=(poppler-utils poppler-data fonts-noto-cjk fonts-wqy-zenhei chromium libzbar0)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         le=256 * 1024 * 1024,
         description="largest body of a checkpoint's crossing upload (POST /api/v1/crossings)",
     )
+    # Documents (server/documents): a phone photo of a licence or a scanned PDF is 1-4 MB. A request that carries
+    # documents (registration, the application form, an upload) may be up to three of these plus its form.
+    max_document_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=64 * 1024,
+        le=64 * 1024 * 1024,
+        description="largest uploaded document (vehicle, driving or business licence; JPEG, PNG or PDF)",
+    )
     cookie_secure: bool | None = Field(
         default=None, description="Secure cookies; default: when served over HTTPS"
     )
@@ -89,6 +97,42 @@ class Settings(BaseSettings):
         default=10, ge=1, le=1440, description="periodic audit checks; the retention purge runs once a day"
     )
     audit_schedule: bool = Field(default=True, description="run the periodic checks and purge inside `serve`")
+    # Notices (server/notices): e-mail through SMTP, signed webhooks, password resets by e-mail.
+    public_url: str = Field(
+        default="",
+        description="the portal's address as users reach it (links in e-mails); default: the request's own address",
+    )
+    smtp_host: str = Field(default="", description="SMTP server for notices and password resets; empty: no e-mail")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port")
+    smtp_starttls: bool = Field(default=False, description="upgrade the SMTP connection with STARTTLS")
+    smtp_user: str = Field(default="", description="SMTP login; empty: no login")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_from: str = Field(default="checkpass@localhost", description="From address of notice e-mails")
+    notices_schedule: bool = Field(default=True, description="send the notice outbox from a thread inside `serve`")
+    notices_interval_seconds: int = Field(
+        default=5, ge=1, le=3600, description="how often `serve`'s sender looks for notices due"
+    )
+    notice_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="tries of one e-mail or webhook call before it is marked failed"
+    )
+    notice_retry_seconds: int = Field(
+        default=30, ge=1, le=86400, description="wait before the first retry; doubled after each failure (max 6 h)"
+    )
+    webhook_timeout_seconds: int = Field(default=10, ge=1, le=120, description="a webhook call's time limit")
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="let webhooks reach loopback, private and link-local addresses (tests, closed networks)",
+    )
+    password_reset_minutes: int = Field(
+        default=30, ge=5, le=1440, description="lifetime of a password-reset link"
+    )
+    password_reset_max_per_hour: int = Field(
+        default=5, ge=1, le=1000, description="password-reset requests per address and per account within an hour"
+    )
+    pdf_font: Path = Field(
+        default=Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        description="TrueType CJK font embedded in every PDF (first face of a .ttc); checked at start",
+    )
 
     @field_validator("issuer_region")
     @classmethod

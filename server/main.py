@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Scope
 
 from passcore.errors import CheckpassError
+from server import pdf_font
 from server.accounts import api as accounts_api
 from server.accounts import router as accounts_pages
 from server.alerts import api as alerts_api
@@ -29,6 +30,7 @@ from server.crossings import api as crossings_api
 from server.crossings import router as crossings_pages
 from server.db import make_engine
 from server.deps import Principal, csrf_protect
+from server.documents import uploads as documents_uploads
 from server.enterprises import api as enterprises_api
 from server.enterprises import router as enterprises_pages
 from server.errors import AppError, BadRequest, ContentTooLarge, LoginRequired, NotFound, ServerError
@@ -83,6 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
         dependencies=[Depends(csrf_protect)],
     )
     app.state.settings = settings
+    # A missing PDF font stops the server here, not at the first pass someone prints (or a name it checks).
+    pdf_font.use(settings.pdf_font)
     app.state.engine = make_engine(settings)
 
     @app.exception_handler(AppError)
@@ -134,6 +138,7 @@ def create_app(settings: Settings) -> FastAPI:
         limit=settings.max_body_bytes,
         routes=dict.fromkeys(UPLOAD_ROUTES, settings.max_upload_bytes),
         refuse=_too_large,
+        patterns=documents_uploads.body_limits(settings),
     )
 
     @app.get("/healthz", tags=["health"])

@@ -5,7 +5,6 @@ through glass, and the rest of the page yields space to it."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from reportlab.lib.colors import HexColor, black
 from reportlab.lib.pagesizes import A4, A5
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
+
+from server import pdf_font
 
 __all__ = ["PassCard", "qr_code", "qr_version", "write_all", "write_pdf", "write_png", "write_svg"]
 
@@ -36,7 +36,6 @@ _EQUAL = "纸质与电子通行证同等有效 / printed and electronic passes a
 # ASCII runs (ID numbers, plates, English words) stay whole; every other character is a break chance,
 # which is how Chinese text wraps.
 _TOKEN = re.compile(r"[\x21-\x7e]+|\s+|.", re.S)
-_RUN = re.compile(r"[\x00-\xff]+|[^\x00-\xff]+")
 
 
 @dataclass(frozen=True)
@@ -112,18 +111,10 @@ def _svg(qr: qrcode.QRCode, path: Path) -> None:
         qr.make_image(image_factory=qrcode.image.svg.SvgPathFillImage).save(out)
 
 
-@functools.cache
-def _cjk_font() -> str:
-    # CID font: the viewer supplies the glyphs, so no font file ships and the PDF stays small.
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    return "STSong-Light"
-
-
 def _runs(text: str) -> list[tuple[str, str]]:
-    """(font, run) pairs. Latin-1 goes to Helvetica: STSong-Light's proportional Latin widths only fit
-    Adobe's own Song font, so any substitute viewer font spaces them badly, and its CMap lacks the
-    "·" of Chinese plates, which Helvetica has."""
-    return [("Helvetica" if m[0][0] <= "\xff" else _cjk_font(), m[0]) for m in _RUN.finditer(text)]
+    """(font, run) pairs. One embedded font sets everything, Latin too: a viewer's Helvetica is not embedded
+    either, and a pass is to print the same everywhere (server/pdf_font.py)."""
+    return [(pdf_font.font_name(), text)] if text else []
 
 
 def _width(text: str, size: float) -> float:
@@ -230,7 +221,14 @@ def _pdf(qr: qrcode.QRCode, card: PassCard, path: Path, page: str) -> None:
     else:
         raise ValueError(f"pass details do not fit on one {page} page; use page='A4' or shorten them")
 
-    c = Canvas(str(path), pagesize=(pw, ph), invariant=True, pageCompression=1)
+    # The canvas's initial font would otherwise be Helvetica, listed in the file and never embedded.
+    c = Canvas(
+        str(path),
+        pagesize=(pw, ph),
+        invariant=True,
+        pageCompression=1,
+        initialFontName=pdf_font.font_name(),  # type: ignore[arg-type]  # the stubs say float; reportlab takes a name
+    )
     c.setTitle(f"车辆通行证 / Vehicle Pass {card.serial}")
     c.setAuthor(card.issuer)
     c.setSubject(f"{card.plate} {card.pass_id}")
