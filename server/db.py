@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
 from server.config import Settings
+from server.documents import storage as documents_storage
 from server.keyring import datakeys
 
 __all__ = ["UTCDateTime", "make_engine", "migrate", "reclaim", "session_scope"]
@@ -66,6 +67,8 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     # The engine carries its installation's data keys: any session on it can seal and open (keyring.datakeys).
     datakeys.attach(engine, datakeys.DataKeys.of_settings(settings))
+    # And its documents directory: any session can store or remove an uploaded document (documents.storage).
+    documents_storage.attach(engine, settings.home / "documents")
     return engine
 
 

@@ -8,7 +8,8 @@ never held: uvicorn discards it once the answer has gone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -27,7 +28,8 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """``limit`` bytes per request body, or the larger limit ``routes`` names for a path."""
+    """``limit`` bytes per request body, or the larger limit ``routes`` names for a path, or the first of
+    ``patterns`` (regular expressions matching the whole path, for paths with ids in them) that matches."""
 
     def __init__(
         self,
@@ -36,14 +38,18 @@ class BodyLimit:
         limit: int,
         routes: Mapping[str, int],
         refuse: Callable[[Scope, BodyTooLarge], Response],
+        patterns: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.app, self.limit, self.routes, self.refuse = app, limit, dict(routes), refuse
+        self.patterns = [(re.compile(pattern), size) for pattern, size in patterns]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.routes.get(scope["path"], self.limit)
+        limit = self.routes.get(scope["path"]) or next(
+            (size for pattern, size in self.patterns if pattern.fullmatch(scope["path"])), self.limit
+        )
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await self.refuse(scope, BodyTooLarge(limit))(scope, receive, send)

@@ -1,0 +1,105 @@
+"""Documents as they arrive in a request: the files of a multipart form, read within the size limit and checked
+before anything is saved, and the body limits of the routes that carry them (``server.main``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+from starlette.datastructures import UploadFile
+
+from server.accounts.models import User
+from server.config import Settings
+from server.documents import service, sniff
+from server.documents.models import APPLICATION_KINDS, Document
+from server.errors import AppError, BadRequest
+
+__all__ = ["APPLICATION_FORM_FILES", "Upload", "UploadsDep", "body_limits", "check", "read_upload", "save"]
+
+# Routes whose bodies may carry documents, with ids: the form's own limit plus three documents.
+UPLOAD_PATHS = (
+    r"/register",
+    r"/enterprise/licence",
+    r"/enterprise/applications/(new|\d{1,10}/(edit|documents))",
+    r"/api/v1/applications/\d{1,10}/documents",
+    r"/api/v1/enterprise/licence",
+)
+APPLICATION_FORM_FILES = APPLICATION_KINDS  # the form's file inputs are named after the kinds
+
+
+@dataclass(frozen=True)
+class Upload:
+    field: str  # the form field, which is also the document's kind
+    filename: str
+    data: bytes
+
+
+def body_limits(settings: Settings) -> list[tuple[str, int]]:
+    limit = settings.max_body_bytes + 3 * settings.max_document_bytes
+    return [(path, limit) for path in UPLOAD_PATHS]
+
+
+async def read_upload(item: object, field: str, settings: Settings) -> Upload | None:
+    """The file sent in ``field`` (None when the input was left empty), read up to one byte past the limit so
+    that an oversized file is refused without holding more of it."""
+    if not isinstance(item, UploadFile) or not (item.filename or item.size):
+        return None
+    data = await item.read(settings.max_document_bytes + 1)
+    return Upload(field=field, filename=item.filename or "", data=data)
+
+
+async def _application_files(request: Request) -> list[Upload]:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return []
+    form = await request.form()  # parsed once per request; the CSRF check has usually done it already
+    settings: Settings = request.app.state.settings
+    found = [await read_upload(form.get(field), field, settings) for field in APPLICATION_FORM_FILES]
+    return [upload for upload in found if upload is not None]
+
+
+UploadsDep = Annotated[list[Upload], Depends(_application_files)]
+
+
+def check(uploads: list[Upload], settings: Settings) -> None:
+    """Refuse the request before anything is saved when any file is not an acceptable document; the error's
+    fields name the file inputs that failed."""
+    fields: dict[str, str] = {}
+    for upload in uploads:
+        try:
+            sniff.sniff(upload.data, max_bytes=settings.max_document_bytes)
+        except AppError as err:
+            fields[upload.field] = next(iter(err.fields.values()), "document_type")
+    if fields:
+        raise BadRequest("a document was refused", code="DOCUMENT_REFUSED", fields=fields)
+
+
+def save(
+    *,
+    session: Session,
+    uploads: list[Upload],
+    enterprise_uscc: str,
+    application_id: int | None,
+    user: User,
+    settings: Settings,
+    now: datetime,
+) -> list[Document]:
+    """Store checked uploads as the application's (or, without one, the enterprise's) documents; committed."""
+    saved = [
+        service.add(
+            session=session,
+            kind=upload.field,
+            data=upload.data,
+            filename=upload.filename,
+            enterprise_uscc=enterprise_uscc,
+            application_id=application_id,
+            user=user,
+            now=now,
+            max_bytes=settings.max_document_bytes,
+        )
+        for upload in uploads
+    ]
+    session.commit()
+    return saved
