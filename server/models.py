@@ -14,6 +14,7 @@ from server.crossings.models import (
 )
 from server.departments.models import Department
 from server.documents.models import Document
+from server.driver_links.models import DriverLink
 from server.enterprises.models import Enterprise
 from server.keyring.models import KeyRecord
 from server.notices.models import Notice, NoticeConfig, NoticeDelivery, PasswordReset
@@ -39,6 +40,7 @@ __all__ = [
     "Department",
     "Device",
     "Document",
+    "DriverLink",
     "EnrolmentCode",
     "Enterprise",
     "EscortRequest",

@@ -18,7 +18,9 @@ DRAFT, SUBMITTED, APPROVED, REJECTED, ISSUED, REVOKED, EXPIRED = (
 )
 # Returned for correction (退回补正) by a reviewer: the enterprise edits it like a draft and submits it again.
 RETURNED = "returned"
-STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, ISSUED, REVOKED, EXPIRED, RETURNED)
+# Withdrawn by the enterprise before a decision (server/applications/enterprise_work.py).
+WITHDRAWN = "withdrawn"
+STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, ISSUED, REVOKED, EXPIRED, RETURNED, WITHDRAWN)
 
 
 class Application(SQLModel, table=True):
@@ -64,6 +66,10 @@ class Application(SQLModel, table=True):
     # The pass this application replaces (a renewal or an amendment): it does not count as a conflict of the plate,
     # and it is revoked when this application's pass is issued.
     replaces_pass_id: str | None = Field(default=None, foreign_key="issued_pass.pass_id", max_length=24)
+    # What this application was made from (server/applications/enterprise_work.py): the application it copies,
+    # renews or amends (a plain number: a copied draft may be deleted) and which of "copy", "renew", "amend".
+    derived_from: int | None = Field(default=None)
+    derivation: str = Field(default="", max_length=8)
 
 
 class ApplicationEvent(SQLModel, table=True):

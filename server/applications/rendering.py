@@ -13,9 +13,12 @@ from sqlmodel import Session
 from passcore import ids
 from server.accounts.models import ROLE_ENTERPRISE, ROLE_REVIEWER, User
 from server.applications import queries, service
+from server.applications.conflict_view import review_context
+from server.applications.desk_view import desk_context
 from server.applications.forms import COLOURS
 from server.applications.models import SUBMITTED, Application
 from server.deps import Principal
+from server.documents import service as documents
 from server.enterprises.models import Enterprise
 from server.errors import AppError
 from server.passes.models import IssuedPass
@@ -25,7 +28,18 @@ from server.web.templating import lang_of, page
 
 __all__ = ["NOTICES", "detail_page", "enterprise_verified", "helpers", "recover"]
 
-NOTICES = ("saved", "submitted", "issued", "rejected")
+NOTICES = (
+    "saved",
+    "submitted",
+    "issued",
+    "rejected",
+    "withdrawn",
+    "deleted",
+    "returned",
+    "claimed",
+    "released",
+    "noted",
+)
 
 
 def helpers(request: Request, principal: Principal, err: AppError | None = None) -> dict[str, Any]:
@@ -81,8 +95,11 @@ def detail_page(
     now: datetime,
     err: AppError | None = None,
     reason: str = "",
+    **kept: str,
 ) -> Response:
+    """``kept``: other text the user typed into a form that failed (a note, what to fix), shown again."""
     template = "applications/detail.html" if user.role == ROLE_ENTERPRISE else "applications/review.html"
+    reviewing = template.endswith("review.html")  # one vehicle, one pass; risk (applications/_conflicts.html)
     waiting = (
         now - application.submitted_at
         if application.status == SUBMITTED and application.submitted_at
@@ -107,5 +124,22 @@ def detail_page(
         full_ids=user.role == ROLE_REVIEWER,
         errors=err.fields if err else {},
         reason=reason,
+        documents=documents.for_application(session, application.id or 0),  # applications/_documents.html
         **helpers(request, principal, err),
+        **(
+            review_context(session, application, now=now, lang=lang_of(request, principal))
+            if reviewing
+            else {}
+        ),
+        **(
+            desk_context(session, user, application, now=now, back=_back(request))
+            if template.endswith("review.html")
+            else {}
+        ),
+        kept=kept,
     )
+
+
+def _back(request: Request) -> str:
+    """The queue a review page was opened from (its URL query), carried in the page's links and forms."""
+    return request.query_params.get("back", "")

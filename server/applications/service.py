@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from passcore import ids
 from passcore.errors import InputError
 from server.accounts.models import ROLE_ADMIN, ROLE_ENTERPRISE, ROLE_REVIEWER, User
-from server.applications import desk_index, people, replacing
+from server.applications import claims, conflicts, desk_index, people, replacing, risk
 from server.applications.models import (
     APPROVED,
     DRAFT,
@@ -47,6 +47,7 @@ from server.config import Settings
 from server.enterprises.models import Enterprise
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.keyring import service as keyring
+from server.notices import announce
 from server.passes import service as passes
 from server.passes.models import IssuedPass
 from server.policy import service as policy_service
@@ -219,10 +220,17 @@ def _transition(
         }
     if to not in TRANSITIONS.get(old, ()):
         raise Conflict(f"an application that is {old} cannot become {to}", code="STATUS_CONFLICT")
+    if to == SUBMITTED:  # one vehicle, one pass; the risk flags, stored for the queue (issue 13)
+        conflicts.check_submission(session, application, now=now)
+        values = {
+            **(values or {}),
+            **risk.columns(session, application, policy_service.current(session).hard_hit),
+        }
     if not _move(session, application, old, to, now, values):
         session.rollback()
         raise Conflict("the application was changed meanwhile; reload it", code="STATUS_CONFLICT")
     _event(session, application, actor, old, to, reason, now)
+    announce.application_moved(session, application, old, to, reason=reason, now=now)  # notices (issue 13)
 
 
 def _move(
@@ -244,11 +252,21 @@ def _move(
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
-def create(*, session: Session, user: User, data: Any, submit: bool, now: datetime) -> Application:
-    """A new application of the user's own (verified) enterprise: saved as a draft, or submitted at once."""
+def create(
+    *,
+    session: Session,
+    user: User,
+    data: Any,
+    submit: bool,
+    now: datetime,
+    derived: dict[str, Any] | None = None,
+) -> Application:
+    """A new application of the user's own (verified) enterprise: saved as a draft, or submitted at once.
+    ``derived``: what a copy, renewal or amendment was made from (server.applications.enterprise_work)."""
     enterprise = _verified_enterprise(session, _require_clerk(user))
     body = _validate(session, data, enterprise, now)
     application = Application(
+        **(derived or {}),
         enterprise_uscc=enterprise.uscc,
         created_by=user.id or 0,
         status=DRAFT,
@@ -333,12 +351,21 @@ def submit(*, session: Session, user: User, application_id: int, now: datetime) 
 
 
 def approve(
-    *, session: Session, reviewer: User, application_id: int, settings: Settings, now: datetime
+    *,
+    session: Session,
+    reviewer: User,
+    application_id: int,
+    settings: Settings,
+    now: datetime,
+    replace: bool = False,
 ) -> Application:
-    """Approve a submitted application and issue its pass in the same transaction (events: approved, issued)."""
+    """Approve a submitted application and issue its pass in the same transaction (events: approved, issued).
+
+    A live pass of the same plate with an overlapping window refuses it (PLATE_CONFLICT) unless ``replace``: that
+    pass is then revoked in the same transaction (server.applications.conflicts)."""
     for attempt in range(_ISSUE_ATTEMPTS):
         try:
-            return _approve_once(session, reviewer, application_id, settings, now)
+            return _approve_once(session, reviewer, application_id, settings, now, replace)
         except BadRequest as err:
             # Pass numbers are taken optimistically (the next free one, retried on a clash); when many
             # passes are issued at once that can run out of tries. All was rolled back: start again.
@@ -348,10 +375,11 @@ def approve(
 
 
 def _approve_once(
-    session: Session, reviewer: User, application_id: int, settings: Settings, now: datetime
+    session: Session, reviewer: User, application_id: int, settings: Settings, now: datetime, replace: bool
 ) -> Application:
     _require_reviewer(reviewer)
     application = get_visible(session=session, application_id=application_id, user=reviewer)
+    claims.require_free(application, reviewer, now)  # another reviewer's running claim (the review desk)
     # The conditional update comes first: it takes the row, so a concurrent approval waits for this
     # transaction and then finds the application no longer submitted. No pass is signed before it.
     values = {"decided_at": now, "decided_by": reviewer.id, "reason": ""}
@@ -363,6 +391,7 @@ def _approve_once(
                 "the enterprise is no longer verified; a pass cannot be issued to it",
                 code="ENTERPRISE_NOT_VERIFIED",
             )
+        replaced = conflicts.check_approval(session, application, now=now, replace=replace)
         issued = passes.issue(
             session=session,
             application=body_of(application),
@@ -375,6 +404,7 @@ def _approve_once(
         session.add(issued.record)
         session.flush()
         replacing.retire_replaced(session, application, issued.record, reviewer, now)
+        conflicts.revoke_replaced(session, replaced, serial=issued.record.serial, reviewer=reviewer, now=now)
         _transition(
             session,
             application,
@@ -420,6 +450,7 @@ def reject(
             code="REASON_INVALID",
             fields={"reason": "reason_invalid"},
         )
+    claims.require_free(application, reviewer, now)  # another reviewer's running claim (the review desk)
     values = {"decided_at": now, "decided_by": reviewer.id, "reason": reason}
     _transition(session, application, to=REJECTED, actor=reviewer, now=now, reason=reason, values=values)
     session.commit()
@@ -446,3 +477,18 @@ def expire_due(*, session: Session, now: datetime) -> int:
     if expired:
         session.commit()
     return expired
+
+
+# --- for the enterprise's own work (server.applications.enterprise_work) ----------------------------------
+
+
+def require_clerk(user: User) -> str:
+    """The user's enterprise; Forbidden for anyone but an enterprise's own user."""
+    return _require_clerk(user)
+
+
+def change_status(
+    *, session: Session, application: Application, to: str, actor: User, now: datetime, reason: str = ""
+) -> None:
+    """A state change allowed by TRANSITIONS, with its event (not committed)."""
+    _transition(session, application, to=to, actor=actor, now=now, reason=reason)
