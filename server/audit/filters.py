@@ -8,6 +8,7 @@ the bureau's zone (Asia/Shanghai by default).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -22,7 +23,7 @@ from server.enterprises.models import Enterprise
 from server.errors import BadRequest
 from server.passes.models import IssuedPass
 
-__all__ = ["FIELDS", "CrossingFilter", "TimeRange", "parse", "parse_range"]
+__all__ = ["FIELDS", "CrossingFilter", "TimeRange", "parse", "parse_range", "plate_fragment"]
 
 FIELDS = ("from", "to", "checkpoint", "enterprise", "pass", "plate", "outcome", "officer")
 _OFFICER = re.compile(r"[0-9A-Za-z-]{1,16}")  # passcore.crossing.OFFICER
@@ -30,6 +31,11 @@ MAX_ENTERPRISES = 50  # a name that matches more is too vague to be a filter
 _SERIAL = re.compile(r"(\d{6})\s*-?\s*(\d{1,6})")
 _PASS_ID = re.compile(r"[0-9a-f]{24}")
 _CODE_LIKE = re.compile(r"[0-9A-Za-z]{15,20}")
+# Part of a plate as stored (no dot, upper case): the province first if given, then what plates hold after it
+# (never I or O), ending in 挂 at most. Its own characters only, so nothing in it is a LIKE wildcard.
+_PROVINCES = "".join(ids.PROVINCES)
+_FRAGMENT = re.compile(f"[{_PROVINCES}][A-HJ-NP-Z0-9]{{0,7}}挂?|[A-HJ-NP-Z0-9]{{2,7}}挂?|[A-HJ-NP-Z0-9]挂")
+_FRAGMENT_SEPARATORS = str.maketrans("", "", " ·•.-")
 _EARLIEST, _LATEST = datetime(2000, 1, 1).date(), datetime(2100, 12, 31).date()
 
 
@@ -49,6 +55,7 @@ class CrossingFilter:
     plate: str | None = None
     outcome: str | None = None
     officer: str | None = None  # the bureau's filter only: an enterprise never sees officer numbers
+    plate_part: str | None = None  # part of a normalised plate ("A1234", "苏EA12"): matched anywhere in it
 
     def only_enterprise(self, uscc: str, since: datetime | None) -> CrossingFilter:
         """The same filter narrowed to what an enterprise user may see: its own crossings decided from ``since``
@@ -135,6 +142,14 @@ def _pass(session: Session, text: str, fields: dict[str, str]) -> str | None:
     return None
 
 
+def plate_fragment(text: str) -> str | None:
+    """The part of a plate ``text`` spells ("e·a1234" -> "EA1234"), in the stored form; None when it cannot be
+    part of a plate. A lone letter or digit is not a search (it would match nearly every plate)."""
+    # NFKC folds the full-width letters and digits Chinese input methods type, as ids.normalize_plate does.
+    part = unicodedata.normalize("NFKC", text).strip().translate(_FRAGMENT_SEPARATORS).upper()
+    return part if _FRAGMENT.fullmatch(part) else None
+
+
 def parse(session: Session, raw: Mapping[str, str], *, zone: str) -> CrossingFilter:
     """The filter the query string asks for; raise ``BadRequest`` (422) naming every unusable field."""
     fields: dict[str, str] = {}
@@ -147,12 +162,14 @@ def parse(session: Session, raw: Mapping[str, str], *, zone: str) -> CrossingFil
             checkpoint_id = int(clean["checkpoint"])
         else:
             fields["checkpoint"] = "audit_checkpoint_invalid"
-    plate = None
+    plate = plate_part = None
     if clean["plate"].strip():
         try:
             plate = ids.normalize_plate(clean["plate"])
         except InputError:
-            fields["plate"] = "audit_plate_invalid"
+            plate_part = plate_fragment(clean["plate"])
+            if plate_part is None:
+                fields["plate"] = "audit_plate_invalid"
     outcome = clean["outcome"].strip().upper() or None
     if outcome is not None and outcome not in OUTCOMES:
         fields["outcome"] = "audit_outcome_invalid"
@@ -163,4 +180,6 @@ def parse(session: Session, raw: Mapping[str, str], *, zone: str) -> CrossingFil
     pass_id = _pass(session, clean["pass"].strip(), fields)
     if fields:
         raise BadRequest("some filters cannot be used", code="AUDIT_FILTER_INVALID", fields=fields)
-    return CrossingFilter(span.start, span.end, checkpoint_id, enterprises, pass_id, plate, outcome, officer)
+    return CrossingFilter(
+        span.start, span.end, checkpoint_id, enterprises, pass_id, plate, outcome, officer, plate_part
+    )

@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from passcore.ids import PROVINCES
 from server.audit.filters import CrossingFilter
 from server.checkpoints.models import Checkpoint, Device
 from server.crossings.models import Crossing
@@ -102,6 +103,13 @@ def conditions(f: CrossingFilter) -> list[ColumnElement[bool]]:
         found.append(col(Crossing.pass_id) == f.pass_id)
     if f.plate is not None:
         found.append(col(Crossing.plate) == f.plate)
+    if f.plate_part is not None:
+        # Anywhere in the plate; a province first makes it a prefix. PostgreSQL: the trigram index (0020).
+        plate = col(Crossing.plate)
+        if f.plate_part[0] in PROVINCES:
+            found.append(plate.startswith(f.plate_part, autoescape=True))
+        else:
+            found.append(plate.contains(f.plate_part, autoescape=True))
     if f.outcome is not None:
         found.append(col(Crossing.outcome) == f.outcome)
     if f.officer is not None:

@@ -15,6 +15,8 @@ ESCORT_OPEN, ESCORT_ANSWERED, ESCORT_HANDED_OVER, ESCORT_CANCELLED = (
     "cancelled",
 )
 
+PLATE_TRIGRAM_INDEX = "ix_crossing_plate_trgm"  # PostgreSQL only: see Crossing.__table_args__
+
 
 class Crossing(SQLModel, table=True):
     # The audit lists crossings newest first in keyset pages of (decided_at, id): each filter has an index ending in
@@ -35,6 +37,15 @@ class Crossing(SQLModel, table=True):
         Index("ix_crossing_plate_time", "plate", "decided_at", "id"),
         Index("ix_crossing_outcome_time", "outcome", "decided_at", "id"),
         Index("ix_crossing_officer_time", "officer", "decided_at", "id"),
+        # The audit's plate search matches part of a plate ("A1234" finds 苏EA1234: LIKE '%A1234%'), which no
+        # b-tree serves; PostgreSQL answers it from a trigram index (pg_trgm, migration 0020). SQLite has none and
+        # reads the time index instead (fine at a single site's volume).
+        Index(
+            PLATE_TRIGRAM_INDEX,
+            "plate",
+            postgresql_using="gin",
+            postgresql_ops={"plate": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: str = Field(primary_key=True, max_length=36)  # made by the device, so a retried upload is recognised

@@ -9,13 +9,23 @@ from sqlmodel import SQLModel
 import server.models  # noqa: F401  (registers every table)
 from server import db
 from server.config import get_settings
+from server.crossings.models import PLATE_TRIGRAM_INDEX
+
+POSTGRESQL_ONLY_INDEXES = {PLATE_TRIGRAM_INDEX}
 
 
 def test_models_and_migrations_agree(tmp_path, database_url):
     engine = db.make_engine(get_settings(home=tmp_path, database_url=database_url))
     db.migrate(engine)
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        postgresql = connection.dialect.name == "postgresql"
+
+        def expected(obj, name, type_, reflected, compare_to) -> bool:
+            # Declared for PostgreSQL only (ddl_if), which autogenerate does not know: not expected elsewhere.
+            return postgresql or not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES)
+
+        context = MigrationContext.configure(connection, opts={"include_object": expected})
+        differences = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     # A difference means a model changed without a migration (or the reverse): write the migration.
     assert differences == []
