@@ -25,10 +25,12 @@ from server.audit import router as audit_pages
 from server.bundles import api as bundles_api
 from server.checkpoints import api as checkpoints_api
 from server.checkpoints import router as checkpoints_pages
+from server.checkpoints import router_traffic as checkpoint_traffic
 from server.config import Settings, get_settings
 from server.crossings import api as crossings_api
 from server.crossings import router as crossings_pages
 from server.db import make_engine
+from server.departments import router as departments_pages
 from server.deps import Principal, csrf_protect
 from server.documents import uploads as documents_uploads
 from server.enterprises import api as enterprises_api
@@ -46,6 +48,8 @@ from server.web.headers import SecurityHeaders
 from server.web.limits import BodyLimit, BodyTooLarge
 from server.web.templating import page
 
+from server.problems import router as problems_pages
+from server.problems import router_duty as duty_pages
 __all__ = ["create_app", "create_app_from_env"]
 
 PROBLEM = "application/problem+json"
@@ -163,6 +167,12 @@ def create_app(settings: Settings) -> FastAPI:
     for api in (
         accounts_api,
         applications_api,
+        driver_links_pages,
+        notices_pages,
+        checkpoint_traffic,
+        departments_pages,
+        problems_pages,
+        duty_pages,
         passes_api,
         enterprises_api,
         policy_api,
@@ -179,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+        checkpoint_traffic,
 def create_app_from_env() -> FastAPI:
     """For `checkpass serve` (uvicorn --factory): settings from the environment, read when a worker starts."""
     return create_app(get_settings())

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from server.accounts import registration
 from server.accounts import service as accounts
 from server.accounts.deps import ClientAddress
-from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_ENTERPRISE, ROLE_REVIEWER
+from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_DEPARTMENT, ROLE_ENTERPRISE, ROLE_REVIEWER
 from server.accounts.router_account import account, set_session_cookie
 from server.accounts.router_admin import admin
 from server.deps import SESSION_COOKIE, ClockDep, PrincipalDep, SessionDep, SettingsDep
@@ -32,6 +32,7 @@ HOME = {
     ROLE_ADMIN: "/admin/enterprises",
 }
 
+    ROLE_DEPARTMENT: "/department/problems",
 
 def _safe_next(target: str | None) -> str | None:
     # Only same-site paths: an open redirect would let a phishing link land on a look-alike site after sign-in.
