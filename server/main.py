@@ -167,8 +167,6 @@ def create_app(settings: Settings) -> FastAPI:
     for api in (
         accounts_api,
         applications_api,
-        driver_links_pages,
-        notices_pages,
         checkpoint_traffic,
         departments_pages,
         problems_pages,
