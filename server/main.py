@@ -44,12 +44,12 @@ from server.passes import api as passes_api
 from server.passes import router as passes_pages
 from server.policy import api as policy_api
 from server.policy import router as policy_pages
+from server.problems import router as problems_pages
+from server.problems import router_duty as duty_pages
 from server.web.headers import SecurityHeaders
 from server.web.limits import BodyLimit, BodyTooLarge
 from server.web.templating import page
 
-from server.problems import router as problems_pages
-from server.problems import router_duty as duty_pages
 __all__ = ["create_app", "create_app_from_env"]
 
 PROBLEM = "application/problem+json"
@@ -162,15 +162,15 @@ def create_app(settings: Settings) -> FastAPI:
         crossings_pages,
         audit_pages,
         alerts_pages,
+        checkpoint_traffic,
+        departments_pages,
+        problems_pages,
+        duty_pages,
     ):
         app.include_router(pages.web)
     for api in (
         accounts_api,
         applications_api,
-        checkpoint_traffic,
-        departments_pages,
-        problems_pages,
-        duty_pages,
         passes_api,
         enterprises_api,
         policy_api,
@@ -181,13 +181,13 @@ def create_app(settings: Settings) -> FastAPI:
         crossings_api,
         audit_api,
         alerts_api,
+        checkpoint_traffic,
     ):
         app.include_router(api.api)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     return app
 
 
-        checkpoint_traffic,
 def create_app_from_env() -> FastAPI:
     """For `checkpass serve` (uvicorn --factory): settings from the environment, read when a worker starts."""
     return create_app(get_settings())

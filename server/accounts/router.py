@@ -30,9 +30,9 @@ HOME = {
     ROLE_REVIEWER: "/review/queue",
     ROLE_AUDITOR: "/review/queue",
     ROLE_ADMIN: "/admin/enterprises",
+    ROLE_DEPARTMENT: "/department/problems",
 }
 
-    ROLE_DEPARTMENT: "/department/problems",
 
 def _safe_next(target: str | None) -> str | None:
     # Only same-site paths: an open redirect would let a phishing link land on a look-alike site after sign-in.
