@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -19,7 +19,7 @@ from server.config import Settings
 from server.documents import storage as documents_storage
 from server.keyring import datakeys
 
-__all__ = ["UTCDateTime", "make_engine", "migrate", "reclaim", "session_scope"]
+__all__ = ["UTCDateTime", "lock_name", "make_engine", "migrate", "reclaim", "session_scope"]
 
 # Explicit constraint names, so migrations can name what they alter on every database.
 SQLModel.metadata.naming_convention = MetaData(
@@ -100,6 +100,15 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def lock_name(session: Session, name: str) -> None:
+    """Hold a lock on ``name`` until the session's transaction ends, so that transactions which check something and
+    then write on that check (the live passes of one plate) take turns. PostgreSQL: an advisory transaction lock on
+    the name's hash (READ COMMITTED would let two of them check at once). SQLite: nothing to do, its writers take
+    turns already, provided the caller has written in this transaction before it checks."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
 
 
 @contextmanager

@@ -156,10 +156,25 @@ def approve_application(
     session: SessionDep,
     settings: SettingsDep,
     now: ClockDep,
+    replace: Annotated[
+        bool,
+        Query(
+            description="revoke the live passes of the same plate whose validity overlaps (reason: "
+            "'replaced by <new serial>'); without it such a pass refuses the approval: 409 `PLATE_CONFLICT`"
+        ),
+    ] = False,
 ) -> ApplicationPublic:
-    """Approve and issue the pass in one step; of concurrent approvals exactly one succeeds (the others: 409)."""
+    """Approve and issue the pass in one step; of concurrent approvals exactly one succeeds (the others: 409).
+
+    One vehicle, one pass: a live pass of the same plate with an overlapping window refuses the approval
+    (409 `PLATE_CONFLICT`) unless `replace=true`."""
     application = service.approve(
-        session=session, reviewer=user, application_id=application_id, settings=settings, now=now
+        session=session,
+        reviewer=user,
+        application_id=application_id,
+        settings=settings,
+        now=now,
+        replace=replace,
     )
     return _public(session, application)
 

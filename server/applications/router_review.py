@@ -86,10 +86,16 @@ def approve_application(
     session: SessionDep,
     settings: SettingsDep,
     now: ClockDep,
+    replace: Annotated[bool, Form()] = False,  # revoke the plate's overlapping live pass (_replace_choice.html)
 ) -> Response:
     try:
         service.approve(
-            session=session, reviewer=user, application_id=application_id, settings=settings, now=now
+            session=session,
+            reviewer=user,
+            application_id=application_id,
+            settings=settings,
+            now=now,
+            replace=replace,
         )
     except AppError as err:
         return _refused(request, principal, session, user, application_id, now, err)

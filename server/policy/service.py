@@ -27,6 +27,7 @@ from passcore.policy import (
     Policy,
     parse_temperature,
 )
+from server.applications import risk
 from server.errors import BadRequest
 from server.policy.models import PolicyVersion
 
@@ -86,7 +87,10 @@ def set_policy(*, session: Session, changes: dict[str, Any], now: datetime, by: 
     data = old.to_dict() | changes
     data["version"] = old.version + 1
     data["effective_from"] = now.isoformat()
-    return _store(session, Policy.from_dict(data), now, by)
+    policy = _store(session, Policy.from_dict(data), now, by)
+    if policy.hard_hit != old.hard_hit:  # the risk flags of submitted applications follow the area in force
+        risk.reassess(session=session, hard_hit=policy.hard_hit)
+    return policy
 
 
 def _codes(value: Any) -> list[str]:
