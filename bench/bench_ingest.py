@@ -159,7 +159,10 @@ def application(number: int, hubei: bool, start: datetime) -> dict[str, Any]:
         "enterprise": {"name": "武汉长江物流有限公司", "uscc": "91420100MA4K00001U"}
         if hubei
         else {"name": "昆山精密机械有限公司", "uscc": USCC},
-        "vehicle": {"plate": f"鄂A·D{number:05d}" if hubei else f"苏E·{number:05d}", "plate_colour": "green"},
+        # GA 36: new-energy plates (8 characters) are green, the 7-character ones here blue.
+        "vehicle": {"plate": f"鄂A·D{number:05d}", "plate_colour": "green"}
+        if hubei
+        else {"plate": f"苏E·{number:05d}", "plate_colour": "blue"},
         "driver": {"name": "张伟", "id_number": driver, "licence_number": driver, "phone": "13800000000"},
         "escorts": [],
         "origin": "420100" if hubei else "320583",

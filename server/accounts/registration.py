@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from passcore import ids
 from passcore.errors import InputError
+from server import pdf_font
 from server.accounts import throttle
 from server.accounts.models import ROLE_ENTERPRISE, User
 from server.accounts.passwords import check_new_password
@@ -23,6 +24,7 @@ from server.accounts.service import create_user, hash_password, normalise_userna
 from server.config import Settings
 from server.enterprises.models import Enterprise
 from server.errors import BadRequest
+from server.regions import table as regions
 
 __all__ = ["register_enterprise"]
 
@@ -33,14 +35,16 @@ def _field_errors(name: str, uscc: str, contact: str, phone: str, region: str) -
         fields["name"] = "enterprise_name_invalid"
     elif not ids.usable_text(name):
         fields["name"] = "text_invalid"
+    elif pdf_font.unrenderable(name):  # the name is printed on every pass of the enterprise
+        fields["name"] = "name_unprintable"
     try:
         ids.validate_uscc(uscc)
     except InputError:
         fields["uscc"] = "uscc_invalid"
     try:
-        ids.validate_region(region)
-    except InputError:
-        fields["region"] = "region_invalid"
+        regions.check_exists(region)  # new input: only codes in the current table (server/regions)
+    except InputError as err:
+        fields["region"] = err.code.lower()
     if not contact.strip() or len(contact) > 50:
         fields["contact"] = "contact_invalid"
     elif not ids.usable_text(contact):

@@ -10,13 +10,22 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from passcore import ids
 from passcore.claims import MAX_ESCORTS, MAX_NAME, normalise_colour
 from passcore.errors import InputError
 from server.accounts.models import BUREAU_ROLES, User
+from server.applications import new_input
 from server.applications.models import ApplicationEvent
 
 __all__ = [
@@ -79,9 +88,16 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-Name = Annotated[str, Field(max_length=MAX_NAME), AfterValidator(_person_name)]
+Name = Annotated[
+    str, Field(max_length=MAX_NAME), AfterValidator(_person_name), AfterValidator(new_input.printable_name)
+]
 IdNumber = Annotated[str, Field(max_length=40), AfterValidator(_ids_check(ids.validate_id_number))]
-Region = Annotated[str, Field(max_length=10), AfterValidator(_ids_check(ids.validate_region))]
+Region = Annotated[
+    str,
+    Field(max_length=10),
+    AfterValidator(_ids_check(ids.validate_region)),
+    AfterValidator(new_input.check_region),
+]
 AwareTime = Annotated[datetime, AfterValidator(_aware)]
 
 
@@ -90,12 +106,22 @@ class _Strict(BaseModel):
 
 
 class EnterpriseRef(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_person_name)]
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=100),
+        AfterValidator(_person_name),
+        AfterValidator(new_input.printable_name),
+    ]
     uscc: Annotated[str, Field(max_length=40), AfterValidator(_ids_check(ids.validate_uscc))]
 
 
 class Vehicle(_Strict):
-    plate: Annotated[str, Field(max_length=20), AfterValidator(_ids_check(ids.normalize_plate))]
+    plate: Annotated[
+        str,
+        Field(max_length=20),
+        AfterValidator(_ids_check(ids.normalize_plate)),
+        AfterValidator(new_input.check_plate),
+    ]
     plate_colour: Annotated[str, AfterValidator(_colour)] = "blue"
 
 
@@ -128,11 +154,16 @@ class ApplicationCreate(_Strict):
             raise _problem("window_order", "valid_until must be after valid_from")
         return self
 
+    @model_validator(mode="after")
+    def _new_input(self, info: ValidationInfo) -> ApplicationCreate:
+        new_input.whole(self, info)
+        return self
+
 
 def parse_application(data: Any) -> ApplicationCreate:
     """Validate an application; every problem is reported in one ``InputError`` naming its field."""
     try:
-        return ApplicationCreate.model_validate(data)
+        return ApplicationCreate.model_validate(data, context=new_input.NEW_INPUT)
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'application'}: {e['msg'].removeprefix('Value error, ')}"

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from passcore import ids
 from passcore.errors import InputError
 from server.cli.plumbing import JsonFlag, fail, now, print_json, state
 from server.policy import service as policy_service
+from server.regions import table as regions
 
 __all__ = ["app"]
 
@@ -56,7 +56,7 @@ def policy_set(
     changes: dict[str, Any] = {}
     if hard_hit is not None:
         changes["hard_hit"] = [
-            ids.validate_region(c) for c in hard_hit.replace("，", ",").split(",") if c.strip()
+            regions.check_exists(c) for c in hard_hit.replace("，", ",").split(",") if c.strip()
         ]
     if fever_threshold is not None:
         changes["fever_threshold_c"] = fever_threshold

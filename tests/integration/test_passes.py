@@ -31,7 +31,8 @@ def issue_pass(app, *, uscc: str = DEMO_USCC, plate: str = "苏E·A1234", **chan
     now = datetime.now(UTC)
     body = {
         "enterprise": {"name": NAMES[uscc], "uscc": uscc},
-        "vehicle": {"plate": plate, "plate_colour": "黄"},
+        # GA 36: an 8-character (new-energy) plate is green; the others here are a lorry's yellow.
+        "vehicle": {"plate": plate, "plate_colour": "绿" if len(plate.replace("·", "")) == 8 else "黄"},
         "driver": {"name": "张伟", "id_number": DRIVER_ID, "licence_number": DRIVER_ID},
         "escorts": [{"name": "李娜", "id_number": ESCORT_IDS[0]}],
         "origin": "320583",
