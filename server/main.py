@@ -38,6 +38,7 @@ from server.enterprises import router as enterprises_pages
 from server.errors import AppError, BadRequest, ContentTooLarge, LoginRequired, NotFound, ServerError
 from server.keyring import api as keyring_api
 from server.keyring import router as keyring_pages
+from server.notices import router as notices_pages
 from server.officers import api as officers_api
 from server.officers import router as officers_pages
 from server.passes import api as passes_api
@@ -162,6 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
         crossings_pages,
         audit_pages,
         alerts_pages,
+        notices_pages,
         checkpoint_traffic,
         departments_pages,
         problems_pages,

@@ -12,7 +12,20 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from passcore.errors import CheckpassError
-from server.cli import audit, bundle, demo, install, keys, officers, passes, policy, retention, serve, users
+from server.cli import (
+    audit,
+    bundle,
+    demo,
+    install,
+    keys,
+    notices,
+    officers,
+    passes,
+    policy,
+    retention,
+    serve,
+    users,
+)
 from server.errors import AppError
 
 __all__ = ["app", "main"]
@@ -32,6 +45,7 @@ app.add_typer(officers.app, name="officer")
 app.add_typer(policy.app, name="policy")
 app.add_typer(bundle.app, name="bundle")
 app.add_typer(audit.app, name="audit")
+app.add_typer(notices.app, name="notices")
 
 
 def main() -> None:

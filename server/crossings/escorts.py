@@ -27,6 +27,7 @@ from server.crossings.models import (
 )
 from server.enterprises.models import Enterprise
 from server.errors import BadRequest, Conflict
+from server.notices import announce
 
 __all__ = [
     "STATUSES",
@@ -178,6 +179,9 @@ def answer(
     if changed.rowcount != 1:
         session.rollback()
         raise Conflict("the vehicle has already been handed over", code="ESCORT_CLOSED")
+    assert arrival is not None
+    eta_text = arrival.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    announce.escort_answered(session, escort, eta=eta_text, now=now)  # the enterprise's other users (issue 13)
     session.commit()
     session.refresh(escort)
     return escort

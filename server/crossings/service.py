@@ -28,6 +28,7 @@ from server.audit import rollup
 from server.checkpoints.models import Device
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from server.enterprises.models import Enterprise
+from server.notices import announce
 
 __all__ = ["ACCEPTED", "CONFLICT", "DUPLICATE", "INVALID", "RecordOutcome", "ingest"]
 
@@ -188,6 +189,7 @@ def _store(session: Session, device: Device, checked: list[_Checked], now: datet
         rollup.add(session, rows)  # the dashboard's counts, in the same transaction as the crossings
         if escorts := _escorts(session, device, accepted):
             session.exec(insert(EscortRequest), params=escorts)
+            announce.escorts_requested(session, [e["crossing_id"] for e in escorts], now=now)  # notices
     if conflicts:
         _flag_conflicts(session, device, conflicts, now)
     device.last_seen_at = now

@@ -15,10 +15,27 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from server.accounts.models import User
+from server.errors import NotFound
+from server.keyring import datakeys
 from server.notices.models import CHANNEL_EMAIL, CHANNEL_WEBHOOK, Notice, NoticeConfig, NoticeDelivery
 from server.web.i18n import catalog, translate
 
-__all__ = ["notify", "recipients", "render"]
+__all__ = [
+    "SEALED_PARAMS",
+    "email",
+    "list_for",
+    "mark_read",
+    "notify",
+    "open_params",
+    "recipients",
+    "render",
+    "secret_context",
+    "unread_count",
+]
+
+# Parameters holding a secret (a password-reset link) are sealed with the installation's data key until sent.
+SEALED_PARAMS = "v1:"
+_PARAMS_CONTEXT = "notice_delivery/params"
 
 
 def _check(kind: str, params: dict[str, str]) -> None:
@@ -113,3 +130,84 @@ def notify(
                     deliver(CHANNEL_EMAIL, address, "zh")
             if config.webhook_url:
                 deliver(CHANNEL_WEBHOOK, config.webhook_url, "zh")
+
+
+def secret_context(uscc: str) -> str:
+    """Where an enterprise's sealed webhook secret is stored (the associated data of its seal)."""
+    return f"notice_config/{uscc}/webhook_secret"
+
+
+def open_params(session: Session, delivery: NoticeDelivery) -> dict[str, str]:
+    """A delivery's parameters, opened when sealed."""
+    text = delivery.params
+    if text.startswith(SEALED_PARAMS):
+        text = datakeys.of(session).open(text, _PARAMS_CONTEXT)
+    params: dict[str, str] = json.loads(text)
+    return params
+
+
+def email(
+    session: Session,
+    to: str,
+    kind: str,
+    params: dict[str, str],
+    *,
+    lang: str,
+    now: datetime,
+    sealed: bool = False,
+) -> None:
+    """One e-mail to ``to`` through the outbox, with no notice in the portal (a password reset). ``sealed``: the
+    parameters are encrypted at rest until sent, then dropped."""
+    _check(kind, params)
+    text = json.dumps(params, ensure_ascii=False, sort_keys=True)
+    if sealed:
+        text = datakeys.of(session).seal(text, _PARAMS_CONTEXT)
+    session.add(
+        NoticeDelivery(
+            channel=CHANNEL_EMAIL,
+            target=to,
+            lang=lang,
+            kind=kind,
+            params=text,
+            next_try_at=now,
+            created_at=now,
+        )
+    )
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    return len(
+        session.exec(
+            select(Notice.id).where(Notice.user_id == user_id, col(Notice.read_at).is_(None)).limit(100)
+        ).all()
+    )
+
+
+def list_for(session: Session, user_id: int, *, limit: int = 100) -> list[Notice]:
+    """The user's notices, newest first."""
+    return list(
+        session.exec(
+            select(Notice)
+            .where(Notice.user_id == user_id)
+            .order_by(col(Notice.created_at).desc(), col(Notice.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_read(session: Session, user_id: int, *, now: datetime, notice_id: int | None = None) -> int:
+    """Mark one of the user's notices read (NotFound if it is not theirs), or all when ``notice_id`` is None;
+    the number marked. Committed."""
+    query = select(Notice).where(Notice.user_id == user_id, col(Notice.read_at).is_(None))
+    if notice_id is not None:
+        notice = session.get(Notice, notice_id)
+        if notice is None or notice.user_id != user_id:
+            raise NotFound("no such notice")
+        query = query.where(Notice.id == notice_id)
+    marked = 0
+    for notice in session.exec(query):
+        notice.read_at = now
+        session.add(notice)
+        marked += 1
+    session.commit()
+    return marked

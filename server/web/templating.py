@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 
 from passcore import ids
 from server.deps import CSRF_COOKIE, Principal, csrf_value
@@ -40,6 +41,16 @@ def _region(code: str | None) -> str:
     return f"{ids.region_name(code)} ({code})" if code else ""
 
 
+def _unread_notices(request: Request, principal: Principal) -> int:
+    """The signed-in user's unread notices, for the bell in the header (asked only by pages that show it)."""
+    from server.notices.service import unread_count  # the notices import the catalogue from this package
+
+    if principal.user is None or principal.user.id is None:
+        return 0
+    with Session(request.app.state.engine) as session:
+        return unread_count(session, principal.user.id)
+
+
 def page(
     request: Request, name: str, principal: Principal, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
@@ -58,6 +69,7 @@ def page(
             "region": _region,
             "plate": lambda p: ids.format_plate(p) if p else "",
             "errors": {},
+            "unread_notices": lambda: _unread_notices(request, principal),
             **context,
         },
         status_code=status,
