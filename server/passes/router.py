@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.deps import ClockDep, CurrentUser, PrincipalDep, SessionDep, SettingsDep
+from server.driver_links import service as driver_links
 from server.errors import AppError
 from server.passes import card, views
 from server.passes import service as passes
@@ -72,6 +73,7 @@ def _detail(
     may_revoke = user is not None and passes.can_revoke(user) and view.status != "revoked"
     if user is not None:
         (view,) = views.with_revokers(session, user, [view])
+        context = {"driver_links": driver_links.for_pass(session, view.record.pass_id), **context}
     return page(
         request, "passes/detail.html", principal, status=status, view=view, may_revoke=may_revoke, **context
     )

@@ -19,6 +19,9 @@ PUBLIC = {
     ("GET", "/api/v1/trust-bundle"),
     ("GET", "/api/v1/trust-bundle/delta"),
     ("POST", "/api/v1/devices/enroll"),
+    # The driver's phone link (issue 13, B1): the token in the path is the authority; an unknown one is 404.
+    ("GET", "/d/{token}"),
+    ("GET", "/d/{token}/status"),
 }
 STAFF_PREFIXES = ("/admin/", "/review/", "/api/v1/admin/")
 
