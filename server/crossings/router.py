@@ -22,6 +22,8 @@ from server.web.templating import page
 __all__ = ["web"]
 
 web = APIRouter(include_in_schema=False)
+# Escort requests are time-critical (不滞留): the lists refresh themselves (static/live.js) from ?partial=1.
+LIVE_SECONDS = 15
 
 
 def _timing(session: SessionDep, now: datetime) -> dict[str, Any]:
@@ -41,15 +43,17 @@ def enterprise_escorts(
     session: SessionDep,
     now: ClockDep,
     answered: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    partial: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> Response:
     since = enterprises.visible_since(session, user.enterprise_uscc)
     rows = escorts.for_enterprise(session, user.enterprise_uscc or "", since)
     return page(
         request,
-        "escorts/enterprise_list.html",
+        "escorts/_enterprise_rows.html" if partial else "escorts/enterprise_list.html",
         principal,
         rows=rows,
         answered=answered,
+        live_seconds=LIVE_SECONDS,
         **_timing(session, now),
     )
 
@@ -147,13 +151,15 @@ def bureau_escorts(
     session: SessionDep,
     now: ClockDep,
     status: Annotated[str | None, Query(max_length=20)] = None,
+    partial: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> Response:
     rows = escorts.bureau_list(session, status)
     return page(
         request,
-        "escorts/bureau_list.html",
+        "escorts/_bureau_rows.html" if partial else "escorts/bureau_list.html",
         principal,
         rows=rows,
+        live_seconds=LIVE_SECONDS,
         selected=status if status in escorts.STATUSES else "",
         statuses=escorts.STATUSES,
         **_timing(session, now),

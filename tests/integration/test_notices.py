@@ -436,3 +436,17 @@ def test_an_escort_request_and_its_answer_notify_the_enterprise(app, portal, dev
     assert answered.status_code == 303
     assert [n.kind for n in rows(app, Notice)] == ["escort.requested", "escort.answered"]
     assert "已由本企业答复" in clerk.get("/notices").text
+
+
+def test_the_escort_lists_refresh_themselves_from_a_fragment(app, portal, device_factory):
+    device = device_factory(make_checkpoint(app))
+    assert device.upload(device.escort_record()).json()["accepted"] == 1
+    for username, path in (("clerk", "/enterprise/escorts"), ("reviewer", "/review/escorts")):
+        page = portal(username)
+        full = page.get(path).text
+        assert f'data-live-url="{path}?partial=1"' in full and "鄂A·12345" in full
+        fragment = page.get(f"{path}?partial=1")
+        assert fragment.status_code == 200 and "<html" not in fragment.text and "鄂A·12345" in fragment.text
+    filtered = portal("reviewer").get("/review/escorts?status=open").text
+    assert 'data-live-url="/review/escorts?partial=1&amp;status=open"' in filtered
+    assert portal("rival").get("/enterprise/escorts?partial=1").text.count("鄂A·12345") == 0
