@@ -177,7 +177,8 @@ def test_illegal_transitions_are_conflicts_and_leave_no_trace(api, app):
     for action in ("approve", "reject"):
         response = reviewer.post(f"/api/v1/applications/{draft}/{action}", json={"reason": "late"})
         assert response.status_code == 409 and response.json()["code"] == "STATUS_CONFLICT"
-    rejected = submitted(clerk)
+    # Another lorry: this one holds a live pass now (one vehicle, one pass).
+    rejected = submitted(clerk, body(vehicle={"plate": "苏E·B5678", "plate_colour": "blue"}))
     assert (
         reviewer.post(f"/api/v1/applications/{rejected}/reject", json={"reason": "证件不全"}).status_code
         == 200

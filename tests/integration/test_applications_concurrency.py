@@ -52,7 +52,10 @@ def test_fifty_concurrent_approvals_issue_exactly_one_pass(app, api):
 
 def test_concurrent_approvals_of_different_applications_get_distinct_serials(app, api):
     clerk = api("clerk")
-    ids = [submitted(clerk, body()) for _ in range(8)]
+    # Eight lorries: one plate holds one pass at a time (tests/integration/test_one_vehicle_one_pass.py).
+    ids = [
+        submitted(clerk, body(vehicle={"plate": f"苏E·B{n:04d}", "plate_colour": "blue"})) for n in range(8)
+    ]
     headers = {"authorization": api("reviewer").headers["authorization"]}
     start = threading.Barrier(len(ids))
     codes: list[int] = []
