@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from passcore import ids
+from server import pdf_font
 from server.deps import CSRF_COOKIE, Principal, csrf_value
 from server.web.i18n import LANGS, translate
 
@@ -20,6 +21,8 @@ __all__ = ["LANG_COOKIE", "lang_of", "page", "templates"]
 
 LANG_COOKIE = "cp_lang"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")  # autoescape is on for .html
+# The characters of a name the printed pass cannot show, for the message beside the field (server/pdf_font.py).
+templates.env.globals["unprintable"] = lambda text: pdf_font.unrenderable(str(text or ""))
 
 
 def lang_of(request: Request, principal: Principal | None = None) -> str:
