@@ -32,6 +32,8 @@ from server.crossings import router as crossings_pages
 from server.db import make_engine
 from server.departments import router as departments_pages
 from server.deps import Principal, csrf_protect
+from server.documents import api as documents_api
+from server.documents import router as documents_pages
 from server.documents import uploads as documents_uploads
 from server.enterprises import api as enterprises_api
 from server.enterprises import router as enterprises_pages
@@ -156,6 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
         applications_pages,
         passes_pages,
         enterprises_pages,
+        documents_pages,
         policy_pages,
         keyring_pages,
         checkpoints_pages,
@@ -175,6 +178,7 @@ def create_app(settings: Settings) -> FastAPI:
         applications_api,
         passes_api,
         enterprises_api,
+        documents_api,
         policy_api,
         keyring_api,
         bundles_api,

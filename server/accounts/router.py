@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import registration
@@ -16,6 +16,8 @@ from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_DEPARTMENT, RO
 from server.accounts.router_account import account, set_session_cookie
 from server.accounts.router_admin import admin
 from server.deps import SESSION_COOKIE, ClockDep, PrincipalDep, SessionDep, SettingsDep
+from server.documents import uploads as document_uploads
+from server.documents.models import BUSINESS_LICENCE
 from server.errors import AppError
 from server.web.templating import lang_of, page
 
@@ -127,6 +129,7 @@ def register(
     region: Annotated[str, Form(max_length=10)] = "",
     username: Annotated[str, Form(max_length=100)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
+    licence: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     form = {
         "name": name,
@@ -136,9 +139,11 @@ def register(
         "region": region,
         "username": username,
     }
+    files = [f for f in [document_uploads.read_upload(licence, BUSINESS_LICENCE, settings)] if f]
     try:
+        document_uploads.check(files, settings)  # the business licence, before anything is saved
         # The same page whether or not the name or enterprise was new: registration.py says why.
-        registration.register_enterprise(
+        enterprise = registration.register_enterprise(
             session=session,
             name=name,
             uscc=uscc,
@@ -154,6 +159,7 @@ def register(
         )
     except AppError as err:
         session.rollback()
+        document_uploads.field_error(err, "licence")
         response = page(
             request,
             "accounts/register.html",
@@ -166,4 +172,14 @@ def register(
         )
         response.headers.update(err.headers)
         return response
+    if enterprise is not None and files:
+        document_uploads.save(
+            session=session,
+            uploads=files,
+            enterprise_uscc=enterprise.uscc,
+            application_id=None,
+            user=None,
+            settings=settings,
+            now=now,
+        )
     return page(request, "accounts/registered.html", principal, form=form)

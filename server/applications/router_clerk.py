@@ -16,6 +16,7 @@ from server.applications.models import DRAFT, Application
 from server.applications.rendering import detail_page, enterprise_verified, helpers, recover
 from server.config import Settings
 from server.deps import ClockDep, CurrentUser, Principal, PrincipalDep, SessionDep, SettingsDep, require
+from server.documents import uploads as document_uploads
 from server.errors import AppError, Conflict
 from server.policy import service as policy_service
 from server.web.templating import page
@@ -65,6 +66,7 @@ def _save(
     form: ApplicationForm,
     action: str,
     application: Application | None,
+    files: list[document_uploads.Upload] | None = None,
 ) -> Response:
     target = (
         f"/enterprise/applications/{application.id}/edit" if application else "/enterprise/applications/new"
@@ -75,6 +77,8 @@ def _save(
     submit = action == "submit"
     data = form.data(zone=settings.timezone)
     try:
+        # Before anything is saved, so that a refused file brings the form back as it was typed.
+        document_uploads.check(files or [], settings)
         if application is None:
             application = service.create(session=session, user=user, data=data, submit=submit, now=now)
         else:
@@ -97,6 +101,16 @@ def _save(
             target=target,
             application=application,
             err=err,
+        )
+    if files:
+        document_uploads.save(
+            session=session,
+            uploads=files,
+            enterprise_uscc=application.enterprise_uscc,
+            application_id=application.id,
+            user=user,
+            settings=settings,
+            now=now,
         )
     notice = "submitted" if submit else "saved"
     return RedirectResponse(f"/enterprise/applications/{application.id}?notice={notice}", status_code=303)
@@ -141,9 +155,10 @@ def create_application(
     settings: SettingsDep,
     now: ClockDep,
     form: FormDep,
+    files: document_uploads.UploadsDep,
     action: ActionDep = "draft",
 ) -> Response:
-    return _save(request, principal, session, user, settings, now, form, action, None)
+    return _save(request, principal, session, user, settings, now, form, action, None, files)
 
 
 @clerk.get("/{application_id}", response_class=HTMLResponse)
@@ -186,10 +201,11 @@ def save_draft(
     settings: SettingsDep,
     now: ClockDep,
     form: FormDep,
+    files: document_uploads.UploadsDep,
     action: ActionDep = "draft",
 ) -> Response:
     application = service.get_visible(session=session, application_id=application_id, user=user)
-    return _save(request, principal, session, user, settings, now, form, action, application)
+    return _save(request, principal, session, user, settings, now, form, action, application, files)
 
 
 @clerk.post("/{application_id}/submit", response_class=HTMLResponse)

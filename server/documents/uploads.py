@@ -15,9 +15,18 @@ from server.accounts.models import User
 from server.config import Settings
 from server.documents import service, sniff
 from server.documents.models import APPLICATION_KINDS, Document
-from server.errors import AppError, BadRequest
+from server.errors import AppError
 
-__all__ = ["APPLICATION_FORM_FILES", "Upload", "UploadsDep", "body_limits", "check", "read_upload", "save"]
+__all__ = [
+    "APPLICATION_FORM_FILES",
+    "Upload",
+    "UploadsDep",
+    "body_limits",
+    "check",
+    "field_error",
+    "read_upload",
+    "save",
+]
 
 # Routes whose bodies may carry documents, with ids: the form's own limit plus three documents.
 UPLOAD_PATHS = (
@@ -42,12 +51,12 @@ def body_limits(settings: Settings) -> list[tuple[str, int]]:
     return [(path, limit) for path in UPLOAD_PATHS]
 
 
-async def read_upload(item: object, field: str, settings: Settings) -> Upload | None:
+def read_upload(item: object, field: str, settings: Settings) -> Upload | None:
     """The file sent in ``field`` (None when the input was left empty), read up to one byte past the limit so
     that an oversized file is refused without holding more of it."""
     if not isinstance(item, UploadFile) or not (item.filename or item.size):
         return None
-    data = await item.read(settings.max_document_bytes + 1)
+    data = item.file.read(settings.max_document_bytes + 1)  # spooled by the form parser: no network wait
     return Upload(field=field, filename=item.filename or "", data=data)
 
 
@@ -56,7 +65,7 @@ async def _application_files(request: Request) -> list[Upload]:
         return []
     form = await request.form()  # parsed once per request; the CSRF check has usually done it already
     settings: Settings = request.app.state.settings
-    found = [await read_upload(form.get(field), field, settings) for field in APPLICATION_FORM_FILES]
+    found = [read_upload(form.get(field), field, settings) for field in APPLICATION_FORM_FILES]
     return [upload for upload in found if upload is not None]
 
 
@@ -64,16 +73,29 @@ UploadsDep = Annotated[list[Upload], Depends(_application_files)]
 
 
 def check(uploads: list[Upload], settings: Settings) -> None:
-    """Refuse the request before anything is saved when any file is not an acceptable document; the error's
-    fields name the file inputs that failed."""
-    fields: dict[str, str] = {}
+    """Refuse the request before anything is saved when a file is not an acceptable document: the sniffing's
+    error (``DOCUMENT_EMPTY``, ``DOCUMENT_TOO_LARGE``, ``DOCUMENT_TYPE``) naming the kind, without fields (the
+    page that shows it decides where the message goes: ``field_error``)."""
     for upload in uploads:
         try:
             sniff.sniff(upload.data, max_bytes=settings.max_document_bytes)
         except AppError as err:
-            fields[upload.field] = next(iter(err.fields.values()), "document_type")
-    if fields:
-        raise BadRequest("a document was refused", code="DOCUMENT_REFUSED", fields=fields)
+            raise type(err)(f"{upload.field}: {err.detail}", code=err.code) from err
+
+
+def field_error(err: AppError, field: str) -> AppError:
+    """``err`` with its message placed by the file input ``field`` (invalid.<key> in locales/documents.json)."""
+    if err.code in _FIELD_KEYS:
+        err.fields = {field: _FIELD_KEYS[err.code]}
+    return err
+
+
+_FIELD_KEYS = {
+    "DOCUMENT_EMPTY": "document_empty",
+    "DOCUMENT_TOO_LARGE": "document_too_large",
+    "DOCUMENT_TYPE": "document_type",
+    "DOCUMENT_MISSING": "document_missing",
+}
 
 
 def save(
@@ -82,7 +104,7 @@ def save(
     uploads: list[Upload],
     enterprise_uscc: str,
     application_id: int | None,
-    user: User,
+    user: User | None,
     settings: Settings,
     now: datetime,
 ) -> list[Document]:

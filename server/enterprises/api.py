@@ -1,8 +1,10 @@
-"""The enterprise administration JSON API: the list with verification status, and verifying one."""
+"""The enterprise administration JSON API: the list with verification status, verifying or rejecting one."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
 
 from server.deps import ClockDep, SessionDep
 from server.enterprises import service as enterprises
@@ -24,4 +26,22 @@ def api_enterprise_list(admin: AdminUser, session: SessionDep) -> list[Enterpris
 def api_enterprise_verify(uscc: str, admin: AdminUser, session: SessionDep, now: ClockDep) -> EnterpriseAdmin:
     """Verify an enterprise (administrators): from then on it can apply for passes. Idempotent."""
     enterprise = enterprises.verify(session=session, uscc=uscc, admin=admin, now=now)
+    return EnterpriseAdmin.of(enterprise, enterprises.verifier(session, enterprise))
+
+
+class Refusal(BaseModel):
+    reason: str = PydanticField(max_length=2000)
+
+
+@api.post(
+    "/enterprises/{uscc}/reject",
+    response_model=EnterpriseAdmin,
+    responses={400: {}, 401: {}, 403: {}, 404: {}, 409: {}},
+)
+def api_enterprise_reject(
+    uscc: str, body: Refusal, admin: AdminUser, session: SessionDep, now: ClockDep
+) -> EnterpriseAdmin:
+    """Refuse an enterprise's verification with a reason it will see (administrators); it can upload a new
+    business licence and ask again. A verified enterprise cannot be rejected (409)."""
+    enterprise = enterprises.reject(session=session, uscc=uscc, admin=admin, reason=body.reason, now=now)
     return EnterpriseAdmin.of(enterprise, enterprises.verifier(session, enterprise))

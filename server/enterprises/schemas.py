@@ -20,8 +20,10 @@ class EnterpriseAdmin(BaseModel):
     verified: bool
     verified_at: datetime | None
     verified_by: str | None
+    rejected_at: datetime | None = None
+    rejected_reason: str = ""
     created_at: datetime
 
     @classmethod
     def of(cls, enterprise: Enterprise, verified_by: str | None) -> EnterpriseAdmin:
-        return cls(**enterprise.model_dump(exclude={"verified_by"}), verified_by=verified_by)
+        return cls(**enterprise.model_dump(exclude={"verified_by", "rejected_by"}), verified_by=verified_by)

@@ -10,9 +10,20 @@ from passcore import ids, trust
 from passcore.errors import InputError
 from server.accounts.models import User
 from server.enterprises.models import Enterprise
-from server.errors import NotFound
+from server.errors import BadRequest, Conflict, NotFound
+from server.notices import service as notices
 
-__all__ = ["directory", "list_enterprises", "record_verified", "verifier", "verify", "visible_since"]
+__all__ = [
+    "ask_again",
+    "directory",
+    "find",
+    "list_enterprises",
+    "record_verified",
+    "reject",
+    "verifier",
+    "verify",
+    "visible_since",
+]
 
 
 def record_verified(
@@ -70,8 +81,7 @@ def list_enterprises(session: Session) -> list[tuple[Enterprise, str | None]]:
     return [(enterprise, username) for enterprise, username in session.exec(query)]
 
 
-def verify(*, session: Session, uscc: str, admin: User, now: datetime) -> Enterprise:
-    """An administrator confirms the enterprise is real; from now on it can apply. Verifying again changes nothing."""
+def find(session: Session, uscc: str) -> Enterprise:
     try:
         uscc = ids.validate_uscc(uscc)
     except InputError:
@@ -79,11 +89,60 @@ def verify(*, session: Session, uscc: str, admin: User, now: datetime) -> Enterp
     enterprise = session.get(Enterprise, uscc) if uscc else None
     if enterprise is None:
         raise NotFound("no such enterprise", code="ENTERPRISE_NOT_FOUND")
+    return enterprise
+
+
+def verify(*, session: Session, uscc: str, admin: User, now: datetime) -> Enterprise:
+    """An administrator confirms the enterprise is real; from now on it can apply. Verifying again changes nothing.
+    The enterprise's users are notified (``enterprise.verified``)."""
+    enterprise = find(session, uscc)
     if not enterprise.verified:
         enterprise.verified, enterprise.verified_at, enterprise.verified_by = True, now, admin.id
+        enterprise.rejected_at, enterprise.rejected_by, enterprise.rejected_reason = None, None, ""
         session.add(enterprise)
+        notices.notify(
+            session,
+            "enterprise.verified",
+            {"name": enterprise.name},
+            now=now,
+            link="/enterprise/licence",
+            enterprise_uscc=enterprise.uscc,
+        )
         session.commit()
     return enterprise
+
+
+def reject(*, session: Session, uscc: str, admin: User, reason: str, now: datetime) -> Enterprise:
+    """An administrator refuses the verification, saying why (the enterprise sees it, uploads a new licence and
+    asks again). A verified enterprise is not un-verified this way (409); the enterprise is notified."""
+    enterprise = find(session, uscc)
+    text = " ".join(reason.split())
+    if not 2 <= len(text) <= 500 or not ids.usable_text(text):
+        raise BadRequest(
+            "give the reason (2 to 500 characters)", code="REASON_INVALID", fields={"reason": "verify_reason_invalid"}
+        )
+    if enterprise.verified:
+        raise Conflict("the enterprise is already verified", code="ENTERPRISE_VERIFIED")
+    enterprise.rejected_at, enterprise.rejected_by, enterprise.rejected_reason = now, admin.id, text
+    session.add(enterprise)
+    notices.notify(
+        session,
+        "enterprise.rejected",
+        {"name": enterprise.name, "reason": text},
+        now=now,
+        link="/enterprise/licence",
+        enterprise_uscc=enterprise.uscc,
+    )
+    session.commit()
+    return enterprise
+
+
+def ask_again(*, session: Session, enterprise: Enterprise) -> None:
+    """The enterprise sent a new licence after a refusal: it waits for verification again (not committed). The
+    reason stays readable in the notice it was sent."""
+    if enterprise.rejected_at is not None:
+        enterprise.rejected_at, enterprise.rejected_by, enterprise.rejected_reason = None, None, ""
+        session.add(enterprise)
 
 
 def verifier(session: Session, enterprise: Enterprise) -> str | None:

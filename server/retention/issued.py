@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from server.applications import people
 from server.applications.models import REJECTED, Application, ApplicationEvent, PersonHash
+from server.documents import service as documents
 from server.passes.models import IssuedPass, Revocation
 
 __all__ = [
@@ -107,6 +108,7 @@ def purge_applications(session: Session, cutoff: datetime, now: datetime) -> int
             return purged
         for application in batch:
             people.forget(session, application.id or 0)  # the sealed numbers and their hashes
+            documents.delete_for_application(session, application.id or 0)  # the files go at the commit
             application.body_json = _reblank(application.body_json, blank_body)
             application.reason, application.purged_at = "", now
             session.add(application)
