@@ -20,14 +20,19 @@ from pathlib import Path
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
+from passcore.errors import CheckpassError
+
 __all__ = ["DEFAULT_FONT", "FontMissing", "font_name", "unrenderable", "use"]
 
 DEFAULT_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 _NAME = "CheckpassCJK"
 
 
-class FontMissing(RuntimeError):
-    """The configured font file is missing or is not a TrueType font reportlab can embed."""
+class FontMissing(CheckpassError):
+    """The configured font file is missing or is not a TrueType font reportlab can embed (the CLIs print it as one
+    line; the server does not start)."""
+
+    code = "PDF_FONT_MISSING"
 
 
 @functools.cache

@@ -47,3 +47,16 @@ def test_every_font_of_a_printed_pass_is_embedded(tmp_path: Path) -> None:
         [_tool("pdftotext"), str(pdf), "-"], check=True, capture_output=True, text=True
     ).stdout
     assert "阿依古丽·买买提" in text and "龑堃" in text
+
+
+def test_the_server_does_not_start_without_its_pdf_font(tmp_path: Path) -> None:
+    from server.config import get_settings
+    from server.main import create_app
+    from server.pdf_font import DEFAULT_FONT, FontMissing, use
+
+    settings = get_settings(home=tmp_path, pdf_font=tmp_path / "gone.ttf")
+    try:
+        with pytest.raises(FontMissing, match=r"gone\.ttf does not exist"):
+            create_app(settings)
+    finally:
+        use(DEFAULT_FONT)  # the font of the other tests in this process
