@@ -7,7 +7,9 @@ from __future__ import annotations
 from sqlmodel import Session, func, select
 
 from server.applications.models import Application
+from server.enterprises.models import Enterprise
 from tests.factories import DRIVER_ID
+from tests.integration.test_accounts import registration
 from tests.integration.test_applications import body, form, submitted
 
 RARE = "\U00020000"  # CJK Extension B: not in the pass's font
@@ -93,3 +95,17 @@ def test_api_reports_new_energy_colour_at_the_colour_field(api):
     assert response.status_code == 422
     assert response.json()["errors"] == {"vehicle.plate_colour": "plate_colour_new_energy"}
     assert submitted(api("clerk"), body(vehicle={"plate": "苏E·D12345", "plate_colour": "green"}))
+
+
+def test_registration_refuses_an_unknown_region_and_an_unprintable_name(portal, app):
+    visitor = portal()
+    csrf = visitor.get("/register").cookies.get("cp_csrf")
+    response = visitor.post(
+        "/register",
+        data=registration(region="320599", name=f"昆山{RARE}材料有限公司") | {"csrf_token": csrf},
+    )
+    assert response.status_code == 422
+    assert 'id="e-region"' in response.text and "不在现行行政区划代码表" in response.text
+    assert 'id="e-name"' in response.text and "通行证无法打印" in response.text
+    with Session(app.state.engine) as session:
+        assert session.get(Enterprise, "91320583MA1MQ3K8DC") is None
