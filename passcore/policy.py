@@ -31,7 +31,9 @@ MISUSE_REFUSE, MISUSE_AS_NO_PASS = "refuse", "as_no_pass"
 MAX_FEVER_REFERRALS, MAX_REFERRAL = 10, 60
 # Knobs added after policies were first signed (issue 12). ``to_dict`` leaves each out while it has its default,
 # so a policy signed before reads and hashes the same, and an older checkpoint still reads a newer bundle.
-_LATER_KNOBS = ("pass_misuse", "repeat_window_minutes", "fever_referrals")
+_LATER_KNOBS = ("pass_misuse", "repeat_window_minutes", "fever_referrals", "service_hotline")
+MAX_HOTLINE = 30
+_HOTLINE_CHARS = frozenset("0123456789-+() ")
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -75,6 +77,9 @@ class Policy:
     repeat_window_minutes: int = 15
     # Where an officer may send a person with fever; empty: the referral is free text.
     fever_referrals: tuple[str, ...] = ()
+    # The bureau's 24-hour transport service centre (seed 003): printed on every pass and shown on the officer's
+    # screen, which gets it offline through the signed bundle. Empty: none is printed or shown.
+    service_hotline: str = ""
 
     def __post_init__(self) -> None:
         _check(type(self.version) is int and self.version >= 1, "version must be a positive integer")
@@ -131,6 +136,14 @@ class Policy:
         referrals = tuple(place.strip() for place in self.fever_referrals)
         _check(len(set(referrals)) == len(referrals), "fever referrals must differ from each other")
         object.__setattr__(self, "fever_referrals", referrals)
+        _check(
+            isinstance(self.service_hotline, str)
+            and len(self.service_hotline) <= MAX_HOTLINE
+            and set(self.service_hotline) <= _HOTLINE_CHARS
+            and (not self.service_hotline.strip() or any(ch.isdigit() for ch in self.service_hotline)),
+            f"service_hotline must be a phone number of at most {MAX_HOTLINE} characters (digits, spaces, - + ( ))",
+        )
+        object.__setattr__(self, "service_hotline", " ".join(self.service_hotline.split()))
 
     def covers(self, code: str | None) -> str | None:
         """The hard-hit code that covers ``code``, if any."""

@@ -51,6 +51,7 @@ def _policy(policy: Policy) -> dict[str, Any]:
         "pass_misuse": policy.pass_misuse,  # shown on a misused pass's card: what the rules will do
         "fever_referrals": list(policy.fever_referrals),
         "repeat_window_minutes": policy.repeat_window_minutes,
+        "service_hotline": policy.service_hotline,  # the service centre's phone, for a driver who disputes
     }
 
 

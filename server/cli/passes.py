@@ -46,7 +46,12 @@ def issue(
         out.mkdir(parents=True, exist_ok=True)
         (out / "pass.txt").write_text(issued.qr_text + "\n", encoding="ascii")
         paths = render.write_all(
-            issued.qr_text, card_for(issued.claims, application, settings), out, page=page
+            issued.qr_text,
+            card_for(
+                issued.claims, application, settings, hotline=policy_service.current(session).service_hotline
+            ),
+            out,
+            page=page,
         )
         readable = issued.claims.readable()
         (out / "pass.json").write_text(

@@ -34,7 +34,9 @@ class DeliveryFile:
     filename: str  # pass-<serial>.<ext>: what people call the pass on the phone and on paper
 
 
-def _card(claims: PassClaims, enterprise_name: str, cargo: str, settings: Settings) -> render.PassCard:
+def _card(
+    claims: PassClaims, enterprise_name: str, cargo: str, settings: Settings, hotline: str = ""
+) -> render.PassCard:
     zone = ZoneInfo(settings.timezone)
 
     def local(moment: datetime) -> str:
@@ -54,12 +56,15 @@ def _card(claims: PassClaims, enterprise_name: str, cargo: str, settings: Settin
         valid_from=local(claims.valid_from),
         valid_until=local(claims.valid_until),
         issuer=settings.issuer_name,
+        hotline=hotline,
     )
 
 
-def card_for(claims: PassClaims, application: ApplicationCreate, settings: Settings) -> render.PassCard:
+def card_for(
+    claims: PassClaims, application: ApplicationCreate, settings: Settings, *, hotline: str = ""
+) -> render.PassCard:
     """The card of a pass just signed from ``application`` (`checkpass issue`, the demo)."""
-    return _card(claims, application.enterprise.name, application.cargo, settings)
+    return _card(claims, application.enterprise.name, application.cargo, settings, hotline)
 
 
 def claims_of(record: IssuedPass) -> PassClaims:
@@ -67,18 +72,25 @@ def claims_of(record: IssuedPass) -> PassClaims:
     return wire.read_claims(wire.decode(record.qr_text).payload)
 
 
-def card_for_record(record: IssuedPass, settings: Settings) -> render.PassCard:
+def card_for_record(record: IssuedPass, settings: Settings, *, hotline: str = "") -> render.PassCard:
     # Only two display strings come from the application; reading them as plain JSON keeps an old pass
     # printable even if the application schema's validation has become stricter since it was issued.
     application = json.loads(record.application_json)
     enterprise = application.get("enterprise") or {}
     return _card(
-        claims_of(record), str(enterprise.get("name", "")), str(application.get("cargo", "")), settings
+        claims_of(record),
+        str(enterprise.get("name", "")),
+        str(application.get("cargo", "")),
+        settings,
+        hotline,
     )
 
 
-def render_file(record: IssuedPass, kind: Format, settings: Settings, *, page: str = "A5") -> DeliveryFile:
-    """One delivery file of a stored pass, rendered now (about 20-30 ms)."""
+def render_file(
+    record: IssuedPass, kind: Format, settings: Settings, *, page: str = "A5", hotline: str = ""
+) -> DeliveryFile:
+    """One delivery file of a stored pass, rendered now (about 20-30 ms); the PDF prints ``hotline``, the
+    service centre's phone in force now, not the one when the pass was issued."""
     if kind not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     # render writes files (the CLI's use); a private temporary folder keeps that code the only renderer.
@@ -89,6 +101,7 @@ def render_file(record: IssuedPass, kind: Format, settings: Settings, *, page: s
         elif kind == "svg":
             render.write_svg(record.qr_text, path)
         else:
-            render.write_pdf(record.qr_text, card_for_record(record, settings), path, page=page)
+            card = card_for_record(record, settings, hotline=hotline)
+            render.write_pdf(record.qr_text, card, path, page=page)
         content = path.read_bytes()
     return DeliveryFile(content, FORMATS[kind], f"pass-{record.serial}.{kind}")

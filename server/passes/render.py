@@ -54,6 +54,7 @@ class PassCard:
     valid_from: str
     valid_until: str
     issuer: str
+    hotline: str = ""  # the 24-hour service centre's phone (the policy's service_hotline); "" prints none
 
 
 def _qr_data(text: str) -> qrcode.QRCode:
@@ -166,6 +167,10 @@ def _rows(card: PassCard) -> list[tuple[str, list[str], float]]:
     ]
 
 
+def _hotline(card: PassCard) -> tuple[str, ...]:
+    return (f"24小时交通运输服务热线 24-hour service hotline  {card.hotline}",) if card.hotline else ()
+
+
 _Line = tuple[float, float, str, float, bool]  # x, baseline y, text, font size, is a label
 
 
@@ -206,7 +211,7 @@ def _pdf(qr: qrcode.QRCode, card: PassCard, path: Path, page: str) -> None:
     foot_size = 6.5 * scale
     footer = [
         part
-        for text in (_EQUAL, f"通行证编号 Pass ID  {card.pass_id}")
+        for text in (_EQUAL, f"通行证编号 Pass ID  {card.pass_id}", *_hotline(card))
         for part in _wrap(text, foot_size, width)
     ]
     details_floor = margin + (len(footer) + 0.6) * foot_size * 1.25

@@ -29,6 +29,7 @@ from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.passes import card, views
 from server.passes.models import IssuedPass, Revocation
 from server.passes.views import PASS_STATUSES, PassView, status_of
+from server.policy import service as policy_service
 
 __all__ = [
     "PASS_STATUSES",
@@ -295,4 +296,5 @@ def delivery_file(
         raise Conflict("this pass expired long ago and can no longer be downloaded", code="PASS_PURGED")
     if session.get(Revocation, record.pass_id) is not None:
         raise Conflict("this pass is revoked and can no longer be downloaded", code="PASS_REVOKED")
-    return card.render_file(record, kind, settings, page=page)
+    hotline = policy_service.current(session).service_hotline
+    return card.render_file(record, kind, settings, page=page, hotline=hotline)

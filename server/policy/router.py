@@ -86,6 +86,7 @@ def policy_save(
     pass_misuse: Later = None,
     repeat_window_minutes: Later = None,
     fever_referrals: Later = None,
+    service_hotline: Later = None,
     later_knobs: Later = None,
 ) -> Response:
     form = {
@@ -99,7 +100,11 @@ def policy_save(
         "max_validity_days": max_validity_days,
         "note": note,
     }
-    later = {"pass_misuse": pass_misuse, "repeat_window_minutes": repeat_window_minutes}
+    later = {
+        "pass_misuse": pass_misuse,
+        "repeat_window_minutes": repeat_window_minutes,
+        "service_hotline": service_hotline,
+    }
     form |= {name: value for name, value in later.items() if value is not None}
     # An emptied list arrives as nothing at all: the page marks that it sends the list.
     if fever_referrals is not None or later_knobs is not None:

@@ -36,6 +36,9 @@ class PolicyPublic(BaseModel):
         description="a pass decided at the same checkpoint within it: a repeat"
     )
     fever_referrals: list[str] = Field(description="where an officer may send a person with fever; [] any")
+    service_hotline: str = Field(
+        default="", description="the 24-hour service centre's phone, printed on passes; '' none"
+    )
 
     @classmethod
     def of(cls, policy: Policy) -> PolicyPublic:
@@ -59,6 +62,7 @@ class PolicyUpdate(BaseModel):
     pass_misuse: str | None = Field(default=None, max_length=20)
     repeat_window_minutes: int | None = None
     fever_referrals: list[str] | None = Field(default=None, max_length=50)
+    service_hotline: str | None = Field(default=None, max_length=30)
 
 
 class PolicyChangePublic(BaseModel):

@@ -152,6 +152,10 @@ def _note(value: Any) -> str:
     return value.strip()
 
 
+def _hotline(value: Any) -> str:
+    return Policy(service_hotline=value).service_hotline  # the policy's own check: a phone number or ""
+
+
 # field -> (parser, message key shown beside the field). The thresholds that are not here (plausible
 # temperature range, staleness, retention) keep their defaults: no page or command changes them yet.
 EDITABLE: dict[str, tuple[Callable[[Any], Any], str]] = {
@@ -167,6 +171,7 @@ EDITABLE: dict[str, tuple[Callable[[Any], Any], str]] = {
     "pass_misuse": (_one_of(MISUSE_REFUSE, MISUSE_AS_NO_PASS), "admin_choice_invalid"),
     "repeat_window_minutes": (_window, "admin_window_invalid"),
     "fever_referrals": (_places, "admin_referrals_invalid"),
+    "service_hotline": (_hotline, "admin_hotline_invalid"),
 }
 
 

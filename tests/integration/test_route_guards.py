@@ -22,8 +22,11 @@ PUBLIC = {
     # The driver's phone link (issue 13, B1): the token in the path is the authority; an unknown one is 404.
     ("GET", "/d/{token}"),
     ("GET", "/d/{token}/status"),
+    # The public checkpoint status page and its JSON (issue 13, E): names, places and states only.
+    ("GET", "/checkpoints/status"),
+    ("GET", "/api/v1/checkpoints/status"),
 }
-STAFF_PREFIXES = ("/admin/", "/review/", "/api/v1/admin/")
+STAFF_PREFIXES = ("/admin/", "/review/", "/api/v1/admin/", "/department/")
 
 
 def routes(app):

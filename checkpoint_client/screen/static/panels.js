@@ -330,6 +330,9 @@ const Panels = (() => {
     header(o);
     renderEscorts();
     renderRecent(o.recent);
+    const phone = o.policy.service_hotline || "";  // from the signed bundle: known offline too
+    $("hotline").hidden = !phone;
+    $("hotline").textContent = phone ? t("hotline", { phone }) : "";
   }
 
   async function refresh() {
