@@ -167,7 +167,7 @@ def _demo_users(session: Session, now: datetime) -> None:
 
 
 def _demo_queue(session: Session, now: datetime) -> None:
-    """An application waiting for review, so the reviewer's queue has something to show."""
+    """Applications waiting for review, so the reviewer's queue has something to show."""
     clerk = session.exec(select(User).where(User.username == "demo-enterprise")).one()
     data = _applications(now)["kunshan"] | {
         "vehicle": {"plate": "苏E·C5678", "plate_colour": "blue"},
@@ -175,6 +175,11 @@ def _demo_queue(session: Session, now: datetime) -> None:
         "cargo": "电子元器件",
     }
     applications.create(session=session, user=clerk, data=data, submit=True, now=now)
+    # And one from the hard-hit area, so the queue and the review page show risk flags (and the driver on the live
+    # Wuhan pass, shown as "also on other live passes").
+    wuhan = session.exec(select(User).where(User.username == "demo-enterprise-wuhan")).one()
+    data = _applications(now)["wuhan"] | {"vehicle": {"plate": "鄂A·E6789", "plate_colour": "blue"}}
+    applications.create(session=session, user=wuhan, data=data, submit=True, now=now)
 
 
 def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card: Any) -> dict[str, Any]:
