@@ -15,6 +15,7 @@ from server.accounts.deps import ClientAddress
 from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_DEPARTMENT, ROLE_ENTERPRISE, ROLE_REVIEWER
 from server.accounts.router_account import account, set_session_cookie
 from server.accounts.router_admin import admin
+from server.accounts.router_reset import check_email, recovery, store_email
 from server.deps import SESSION_COOKIE, ClockDep, PrincipalDep, SessionDep, SettingsDep
 from server.documents import uploads as document_uploads
 from server.documents.models import BUSINESS_LICENCE
@@ -26,6 +27,7 @@ __all__ = ["web"]
 web = APIRouter(include_in_schema=False)
 web.include_router(account)
 web.include_router(admin)
+web.include_router(recovery)
 
 HOME = {
     ROLE_ENTERPRISE: "/enterprise/applications",
@@ -129,6 +131,7 @@ def register(
     region: Annotated[str, Form(max_length=10)] = "",
     username: Annotated[str, Form(max_length=100)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=300)] = "",
     licence: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     form = {
@@ -138,10 +141,12 @@ def register(
         "phone": phone,
         "region": region,
         "username": username,
+        "email": email,
     }
     files = [f for f in [document_uploads.read_upload(licence, BUSINESS_LICENCE, settings)] if f]
     try:
         document_uploads.check(files, settings)  # the business licence, before anything is saved
+        check_email(email)  # the user's address for notices and password resets (optional)
         # The same page whether or not the name or enterprise was new: registration.py says why.
         enterprise = registration.register_enterprise(
             session=session,
@@ -182,4 +187,6 @@ def register(
             settings=settings,
             now=now,
         )
+    if enterprise is not None:
+        store_email(session, username, email)
     return page(request, "accounts/registered.html", principal, form=form)

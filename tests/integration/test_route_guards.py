@@ -14,6 +14,11 @@ PUBLIC = {
     ("POST", "/logout"),
     ("GET", "/register"),
     ("POST", "/register"),
+    # Password reset by e-mail (issue 13): for those who cannot sign in.
+    ("GET", "/password/forgot"),
+    ("POST", "/password/forgot"),
+    ("GET", "/password/reset"),
+    ("POST", "/password/reset"),
     ("GET", "/healthz"),
     ("POST", "/api/v1/auth/token"),
     ("GET", "/api/v1/trust-bundle"),
