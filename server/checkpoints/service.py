@@ -24,6 +24,7 @@ from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
 from server.config import Settings
 from server.errors import AppError, BadRequest, Conflict, NotFound
 from server.keyring import service as keyring
+from server.regions import table as regions
 
 __all__ = [
     "CodeExpired",
@@ -77,9 +78,9 @@ def register_checkpoint(
     if not 2 <= len(clean_name) <= 100 or not ids.usable_text(clean_name):
         fields["name"] = "checkpoint_name_invalid"
     try:
-        region = ids.validate_region(region)
-    except InputError:
-        fields["region"] = "region_invalid"
+        region = regions.check_exists(region)  # new input: only codes in the current table (server/regions)
+    except InputError as err:
+        fields["region"] = err.code.lower()
     if len(clean_location) > 200 or not ids.usable_text(clean_location):
         fields["location"] = "checkpoint_location_invalid"
     coordinates: dict[str, float | None] = {}

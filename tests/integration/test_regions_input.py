@@ -7,10 +7,12 @@ from __future__ import annotations
 from sqlmodel import Session, func, select
 
 from server.applications.models import Application
+from server.checkpoints.models import Checkpoint
 from server.enterprises.models import Enterprise
 from tests.factories import DRIVER_ID
 from tests.integration.test_accounts import registration
 from tests.integration.test_applications import body, form, submitted
+from tests.integration.test_checkpoints import form as checkpoint_form
 
 RARE = "\U00020000"  # CJK Extension B: not in the pass's font
 
@@ -109,3 +111,14 @@ def test_registration_refuses_an_unknown_region_and_an_unprintable_name(portal, 
     assert 'id="e-name"' in response.text and "通行证无法打印" in response.text
     with Session(app.state.engine) as session:
         assert session.get(Enterprise, "91320583MA1MQ3K8DC") is None
+
+
+def test_a_checkpoint_is_registered_only_in_a_region_that_exists(portal, app):
+    admin = portal("admin")
+    admin.csrf = admin.page_csrf("/admin/checkpoints")
+    page = admin.form("/admin/checkpoints", checkpoint_form(region="320599"))
+    assert page.status_code == 422
+    assert 'id="e-region"' in page.text and "不在现行行政区划代码表" in page.text
+    assert 'id="region-picker"' in page.text  # the admin picks from the same table
+    with Session(app.state.engine) as session:
+        assert session.exec(select(Checkpoint)).first() is None
