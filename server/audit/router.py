@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
 from passcore.reasons import OUTCOMES, describe
-from server.audit import dashboard, export, queries, stats
+from server.audit import dashboard, export, queries, report, report_routes, stats
 from server.audit import detail as details
 from server.audit.deps import BureauCrossing, EnterpriseUser, OwnedCrossing, RawFilter, RawRange, span_of
 from server.audit.filters import parse
@@ -201,6 +201,7 @@ def daily_page(
         names=stats.checkpoint_names(session),
         limit=limit,
         export_url=f"/audit/daily.csv?{_query(form, lang=lang_of(request, principal))}",
+        report_day=report.yesterday(now, settings.timezone).isoformat(),
         **helpers,
     )
 
@@ -226,6 +227,7 @@ def daily_csv(
 
 
 web.include_router(bureau)
+web.include_router(report_routes.web)  # auditors and admins only: its own guard
 
 
 # ---- an enterprise's own crossings ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from server.cli import (
     officers,
     passes,
     policy,
+    report,
     retention,
     serve,
     users,
@@ -45,6 +46,7 @@ app.add_typer(officers.app, name="officer")
 app.add_typer(policy.app, name="policy")
 app.add_typer(bundle.app, name="bundle")
 app.add_typer(audit.app, name="audit")
+app.add_typer(report.app, name="report")
 app.add_typer(notices.app, name="notices")
 
 
