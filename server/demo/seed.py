@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from dataclasses import replace
@@ -27,6 +28,7 @@ from server.applications import service as applications
 from server.applications.schemas import ApplicationCreate, parse_application
 from server.bundles import service as bundles
 from server.config import Settings
+from server.demo import problems as demo_problems
 from server.demo.crossings import seed_crossings
 from server.errors import AppError, BadRequest
 from server.keyring import service as keyring
@@ -194,6 +196,9 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
             now=now,
             by="checkpass demo",
         )
+    # Before the passes: their PDFs print the service centre's hotline.
+    policy = demo_problems.hotline(session=session, policy=policy, now=now)
+    card = functools.partial(card, hotline=policy.service_hotline)
     signer = keyring.active_issuer(session=session, settings=settings)
     texts: dict[str, str] = {}
     issued: dict[str, PassClaims] = {}
@@ -211,6 +216,7 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
         _write_pass(out / name, result.qr_text, result.claims, card(result.claims, application, settings))
         texts[name], issued[name], applications[name] = result.qr_text, result.claims, application
     _demo_users(session, now)
+    demo_problems.seed_problems(session=session, now=now, password=DEMO_PASSWORD)
     _demo_queue(session, now)
     fake = replace(issued["kunshan"], plate="苏EB9999", driver=replace(issued["kunshan"].driver, name="赵六"))
     texts["forged"] = forge_pass(fake, claimed_kid=signer.kid)
