@@ -282,7 +282,10 @@ def people_elsewhere(session: Session, application: Application, *, now: datetim
             col(PersonHash.digest).in_([h.digest for h in mine]),
             col(Revocation.pass_id).is_(None),
             col(IssuedPass.valid_until) > now,
-            col(IssuedPass.pass_id) != application.pass_id if application.pass_id else True,
+            # Its own pass, and the pass it replaces (ended when this one is issued), are not "elsewhere".
+            col(IssuedPass.pass_id).not_in(
+                [p for p in (application.pass_id, _replaced_id(session, application)) if p] or [""]
+            ),
         )
         .order_by(col(IssuedPass.valid_from), col(IssuedPass.serial))
     ).all()

@@ -140,13 +140,16 @@ def test_concurrent_approvals_for_one_plate_issue_one_pass(api, app):
     assert count(app, IssuedPass) == 1
 
 
-def test_the_pass_an_application_replaces_does_not_block_it(api, app):
+def test_the_pass_an_application_replaces_does_not_block_it(api, app, portal):
     clerk, reviewer = api("clerk"), api("reviewer")
     first = issued(clerk, reviewer)
     draft = clerk.post("/api/v1/applications", json=body()).json()["id"]
     with db.session_scope(app.state.engine) as session:
         session.get(Application, draft).replaces_pass_id = first["pass_id"]
     assert clerk.post(f"/api/v1/applications/{draft}/submit").status_code == 200
+    page = portal("reviewer").get(f"/review/applications/{draft}").text
+    # Neither a conflict nor "the same people elsewhere": that pass ends when this one is issued.
+    assert "plate-conflicts" not in page and "people-elsewhere" not in page
     # Another enterprise's pass cannot be named to get round the rule.
     rival = api("rival")
     theirs = rival.post("/api/v1/applications", json=body()).json()["id"]
