@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlmodel import Session
@@ -15,7 +16,7 @@ from sqlmodel import Session
 from server.accounts import service as accounts
 from server.accounts.models import BUREAU_ROLES, User, WebSession
 from server.config import Settings
-from server.errors import Forbidden, LoginRequired, Unauthorized
+from server.errors import Forbidden, LoginRequired, SessionExpired, Unauthorized
 
 __all__ = [
     "CSRF_COOKIE",
@@ -124,6 +125,19 @@ def require_bureau(user: CurrentUser) -> User:
     return user
 
 
+def _same_site_path(request: Request) -> str:
+    """Where a form came from (its page, by the Referer; the form's own path when there is none): the page to
+    return to after signing in again. Only a path of this site."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if (
+        referer.netloc == request.url.netloc
+        and referer.path.startswith("/")
+        and not referer.path.startswith("//")
+    ):
+        return referer.path
+    return request.url.path
+
+
 def csrf_value(request: Request, principal: Principal) -> str:
     """The token a form must send back: the session's when signed in, else the double-submit cookie's."""
     if principal.web is not None:
@@ -149,6 +163,10 @@ async def csrf_protect(request: Request, principal: PrincipalDep) -> None:
         sent = value if isinstance(value, str) else None
     expected = principal.web.csrf_token if principal.web is not None else request.cookies.get(CSRF_COOKIE)
     if not sent or not expected or not hmac.compare_digest(sent, expected):
+        if principal.web is None and request.cookies.get(SESSION_COOKIE):
+            # The browser still holds a session the server has ended (expired, or signed out elsewhere): that,
+            # not a forged form, is why the token is stale. Say so, and lead back to the page through sign-in.
+            raise SessionExpired(next_path=_same_site_path(request))
         raise Forbidden(
             "the form expired or came from another site; reload the page and try again", code="CSRF_FAILED"
         )

@@ -13,6 +13,7 @@ __all__ = [
     "LoginRequired",
     "NotFound",
     "ServerError",
+    "SessionExpired",
     "TooManyRequests",
     "Unauthorized",
 ]
@@ -62,6 +63,17 @@ class Unauthorized(AppError):
 
 class LoginRequired(Unauthorized):
     """A portal page needs a signed-in user: the handler redirects to the login page."""
+
+
+class SessionExpired(Unauthorized):
+    """A form was sent with a portal session that has ended: the page says so and leads to sign-in, back to
+    ``next`` (a same-site path), where the form's typed data is restored from the tab (static/form_draft.js)."""
+
+    code, title = "SESSION_EXPIRED", "Session expired"
+
+    def __init__(self, detail: str = "", *, next_path: str = "/") -> None:
+        super().__init__(detail or "your session has expired; sign in again", code=self.code)
+        self.next = next_path
 
 
 class Forbidden(AppError):
