@@ -22,6 +22,7 @@ from server.crossings.models import Crossing
 from server.deps import ClockDep, CurrentUser, PrincipalDep, SessionDep, require_bureau
 from server.errors import AppError
 from server.retention import schedule
+from server.web.i18n import translate
 from server.web.templating import lang_of, page
 
 __all__ = ["web"]
@@ -38,7 +39,9 @@ def _words(request: Request, principal: PrincipalDep) -> dict[str, Any]:
     """Reason codes and outcomes in the reader's language (passcore keeps the words of both)."""
     lang = lang_of(request, principal)
     return {
-        "reasons_text": lambda codes: "；".join(reasons.describe(code, lang) for code in codes),
+        "reasons_text": lambda codes: translate("punct.semicolon", lang).join(
+            reasons.describe(code, lang) for code in codes
+        ),
         "outcome_words": lambda outcome: reasons.outcome_words(outcome, lang) if outcome else "",
     }
 
