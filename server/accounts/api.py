@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from server.accounts import service as accounts
+from server.accounts.api_bureau import bureau_api
 from server.accounts.deps import AdminUser, ClientAddress
 from server.accounts.schemas import PasswordReset, TokenPublic, TokenRequest, TokenResponse, UserAdmin
 from server.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
@@ -103,3 +104,7 @@ def user_activate(username: str, admin: AdminUser, session: SessionDep, now: Clo
     """Reactivate an account (administrators); its old sessions and tokens stay ended."""
     user = accounts.set_active(session=session, username=username, active=True, now=now)
     return UserAdmin.of(user, 0)
+
+
+# Creating bureau accounts and generated passwords (issue 13): their own module.
+api.include_router(bureau_api)

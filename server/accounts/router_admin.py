@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from server.accounts import service as accounts
 from server.accounts.deps import AdminUser
 from server.accounts.models import ROLE_ADMIN
+from server.accounts.router_bureau import bureau_accounts
 from server.deps import ClockDep, PrincipalDep, SessionDep, require
 from server.errors import AppError
 from server.web.templating import page
@@ -92,3 +93,7 @@ def user_deactivate(username: str, by: AdminUser, session: SessionDep, now: Cloc
 def user_activate(username: str, session: SessionDep, now: ClockDep) -> Response:
     account = accounts.set_active(session=session, username=username, active=True, now=now)
     return RedirectResponse(f"/admin/users/{account.username}?done=activated", status_code=303)
+
+
+# Creating bureau accounts, generated passwords and the confirmation pages (issue 13): their own module.
+admin.include_router(bureau_accounts)
