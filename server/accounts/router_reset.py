@@ -16,7 +16,7 @@ from server.accounts.service import normalise_username
 from server.deps import ClockDep, CurrentUser, PrincipalDep, SessionDep, SettingsDep
 from server.errors import AppError, BadRequest
 from server.notices.channels import EMAIL
-from server.web.templating import page
+from server.web.templating import lang_of, page
 
 __all__ = ["check_email", "recovery", "store_email"]
 
@@ -164,6 +164,7 @@ def account_email(
             request, principal, session, now, status=err.status, errors=err.fields, email_form=email
         )
     user.email = address
+    user.lang = lang_of(request, principal)  # e-mails come in the language the user saved the address in
     session.add(user)
     session.commit()
     return RedirectResponse("/account?done=email", status_code=303)
