@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from server.applications import queries, service
+from server.accounts.models import BUREAU_ROLES, User
+from server.applications import queries, risk, service
 from server.applications.deps import ApplicationId, ClerkDep, ReviewerDep, expired_first
 from server.applications.models import STATUSES, Application
 from server.applications.schemas import (
@@ -19,6 +20,7 @@ from server.applications.schemas import (
     ApplicationSummary,
     EventPublic,
     ReasonBody,
+    RiskReason,
 )
 from server.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
 
@@ -34,9 +36,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _summary(row: queries.Row) -> ApplicationSummary:
+def _summary(row: queries.Row, viewer: User) -> ApplicationSummary:
     a = row.application
+    # Risk flags are the bureau's own assessment (server/applications/risk.py): not shown to enterprises.
+    bureau = viewer.role in BUREAU_ROLES
     return ApplicationSummary(
+        risk=a.risk if bureau else None,
+        risk_reasons=[RiskReason(**r) for r in risk.reasons_of(a)] if bureau else None,
         id=a.id or 0,
         status=a.status,
         enterprise_uscc=a.enterprise_uscc,
@@ -54,11 +60,11 @@ def _summary(row: queries.Row) -> ApplicationSummary:
     )
 
 
-def _public(session: Session, application: Application) -> ApplicationPublic:
+def _public(session: Session, application: Application, viewer: User) -> ApplicationPublic:
     row = queries.row_of(session, application)
     # Masked for every role: the reviewer's review page is the one place that shows full numbers.
     shown = ApplicationShown.masked(service.body_of(row.application))
-    return ApplicationPublic(**_summary(row).model_dump(), application=shown)
+    return ApplicationPublic(**_summary(row, viewer).model_dump(), application=shown)
 
 
 def _request_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -102,7 +108,7 @@ def create_application(
 
     Validated like `checkpass issue APPLICATION.json`, and the validity window against the current policy."""
     application = service.create(session=session, user=user, data=data, submit=submit, now=now)
-    return _public(session, application)
+    return _public(session, application, user)
 
 
 @api.get("", response_model=ApplicationList, responses=ERRORS)
@@ -118,7 +124,7 @@ def list_applications(
     rows, total = queries.list_for(
         session=session, user=user, status=status, plate=plate, limit=limit, offset=offset
     )
-    return ApplicationList(items=[_summary(r) for r in rows], total=total)
+    return ApplicationList(items=[_summary(r, user) for r in rows], total=total)
 
 
 @api.get("/{application_id}", response_model=ApplicationPublic, responses=ERRORS)
@@ -126,7 +132,7 @@ def get_application(
     application_id: ApplicationId, user: CurrentUser, session: SessionDep
 ) -> ApplicationPublic:
     application = service.get_visible(session=session, application_id=application_id, user=user)
-    return _public(session, application)
+    return _public(session, application, user)
 
 
 @api.get("/{application_id}/events", response_model=list[EventPublic], responses=ERRORS)
@@ -146,7 +152,7 @@ def submit_application(
     application_id: ApplicationId, user: ClerkDep, session: SessionDep, now: ClockDep
 ) -> ApplicationPublic:
     application = service.submit(session=session, user=user, application_id=application_id, now=now)
-    return _public(session, application)
+    return _public(session, application, user)
 
 
 @api.post("/{application_id}/approve", response_model=ApplicationPublic, responses=ERRORS)
@@ -176,7 +182,7 @@ def approve_application(
         now=now,
         replace=replace,
     )
-    return _public(session, application)
+    return _public(session, application, user)
 
 
 @api.post("/{application_id}/reject", response_model=ApplicationPublic, responses=ERRORS)
@@ -192,4 +198,4 @@ def reject_application(
     application = service.reject(
         session=session, reviewer=user, application_id=application_id, reason=reason, now=now
     )
-    return _public(session, application)
+    return _public(session, application, user)

@@ -223,6 +223,14 @@ class ReasonBody(BaseModel):
     reason: str = Field(default="", max_length=5000, description="why; required, at most 500 characters")
 
 
+class RiskReason(BaseModel):
+    code: str = Field(
+        description="origin, destination, travel_history, plate, driver_birthplace, escort_birthplace (the "
+        "place is in the hard-hit area), refusals, revocations (the enterprise's earlier ones)"
+    )
+    detail: str = Field(description="the region code, or the count")
+
+
 class ApplicationSummary(BaseModel):
     id: int
     status: str
@@ -238,6 +246,11 @@ class ApplicationSummary(BaseModel):
     reason: str = Field(description="the rejection's (or revocation's) reason")
     pass_id: str | None
     serial: str | None = Field(description="the pass's number, e.g. 320583-000001")
+    risk: int | None = Field(
+        default=None,
+        description="bureau staff only (null for enterprises): how many risk reasons, 0 = no flag",
+    )
+    risk_reasons: list[RiskReason] | None = Field(default=None, description="bureau staff only: the reasons")
 
 
 class PersonShown(BaseModel):

@@ -190,6 +190,15 @@ def test_a_hard_hit_application_is_flagged_with_why_and_follows_the_policy(api, 
     )
     assert stored(app, flagged) == (1, [{"code": "destination", "detail": "310000"}])
     assert stored(app, plain) == (0, [])
+    # The API answers the flags to bureau staff, never to the enterprise.
+    for viewer in ("reviewer", "auditor"):
+        shown = api(viewer).get(f"/api/v1/applications/{flagged}").json()
+        assert shown["risk"] == 1 and shown["risk_reasons"] == [{"code": "destination", "detail": "310000"}]
+    listed = {a["id"]: a["risk"] for a in api("reviewer").get("/api/v1/applications").json()["items"]}
+    assert listed == {flagged: 1, plain: 0}
+    own = clerk.get(f"/api/v1/applications/{flagged}").json()
+    assert own["risk"] is None and own["risk_reasons"] is None
+    assert all(a["risk"] is None for a in clerk.get("/api/v1/applications").json()["items"])
     desk = portal("reviewer")
     for lang, words in (
         ("zh", "目的地 上海市（310000）在重点疫区"),
