@@ -167,14 +167,18 @@ def reasons_of(application: Application) -> list[dict[str, str]]:
         return []
     if not isinstance(reasons, list):
         return []
-    return [r for r in reasons if isinstance(r, dict) and r.get("code") in REASONS]
+    return [
+        {"code": r["code"], "detail": str(r.get("detail", ""))}
+        for r in reasons
+        if isinstance(r, dict) and r.get("code") in REASONS
+    ]
 
 
 def describe(application: Application, lang: str) -> list[str]:
     """Each stored reason in words, e.g. ``始发地 湖北省 武汉市（420100）在重点疫区``."""
     texts = []
     for reason in reasons_of(application):
-        code, detail = reason["code"], str(reason.get("detail", ""))
+        code, detail = reason["code"], reason["detail"]
         if code in REGION_REASONS:
             texts.append(translate(f"risk.reason.{code}", lang, region=ids.region_name(detail), code=detail))
         else:

@@ -106,6 +106,13 @@ def test_the_stored_reasons_are_described_in_both_languages():
     assert en[0].startswith("Origin 湖北省 武汉市 (420100)") and en[1].startswith("The enterprise has had 3")
 
 
+def test_a_stored_reason_without_its_detail_reads_with_an_empty_one():
+    application = Application(
+        enterprise_uscc="x", created_by=1, body_json="{}", plate="x", risk_reasons='[{"code": "refusals"}]'
+    )
+    assert risk.reasons_of(application) == [{"code": "refusals", "detail": ""}]
+
+
 @pytest.mark.parametrize("stored", ["", "not json", "{}", '[{"code": "unknown"}, 5]'])
 def test_unreadable_stored_reasons_read_as_none(stored):
     application = Application(
