@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         default=10, ge=1, le=1440, description="periodic audit checks; the retention purge runs once a day"
     )
     audit_schedule: bool = Field(default=True, description="run the periodic checks and purge inside `serve`")
+    # The review desk (server/applications/desk.py).
+    review_claim_minutes: int = Field(
+        default=30, ge=1, le=1440, description="how long a reviewer's claim on an application holds it"
+    )
+    review_page_size: int = Field(default=50, ge=10, le=500, description="applications per page of the review queue")
     # Notices (server/notices): e-mail through SMTP, signed webhooks, password resets by e-mail.
     public_url: str = Field(
         default="",

@@ -12,7 +12,7 @@ from server.accounts.models import ROLE_ENTERPRISE, User
 from server.applications import queries, service
 from server.applications.deps import ActionDep, ApplicationId, FormDep, expired_first
 from server.applications.forms import ApplicationForm, form_errors
-from server.applications.models import DRAFT, Application
+from server.applications.models import Application
 from server.applications.rendering import detail_page, enterprise_verified, helpers, recover
 from server.config import Settings
 from server.deps import ClockDep, CurrentUser, Principal, PrincipalDep, SessionDep, SettingsDep, require
@@ -20,6 +20,7 @@ from server.documents import uploads as document_uploads
 from server.errors import AppError, Conflict
 from server.policy import service as policy_service
 from server.web.templating import page
+from server.workdays import local_day
 
 __all__ = ["clerk"]
 
@@ -118,7 +119,7 @@ def _save(
 
 @clerk.get("", response_class=HTMLResponse)
 def my_applications(
-    request: Request, principal: PrincipalDep, user: CurrentUser, session: SessionDep
+    request: Request, principal: PrincipalDep, user: CurrentUser, session: SessionDep, now: ClockDep
 ) -> Response:
     rows, total = queries.list_for(session=session, user=user, limit=200)
     return page(
@@ -128,6 +129,7 @@ def my_applications(
         rows=rows,
         total=total,
         verified=enterprise_verified(session, user),
+        today=local_day(now),  # the answer's deadline is past once this local day is later than it
         **helpers(request, principal),
     )
 
@@ -184,7 +186,7 @@ def edit_draft(
     settings: SettingsDep,
 ) -> Response:
     application = service.get_visible(session=session, application_id=application_id, user=user)
-    if application.status != DRAFT:
+    if application.status not in service.EDITABLE:  # a draft, or an application returned for correction
         raise Conflict("only a draft can be changed", code="STATUS_CONFLICT")
     form = ApplicationForm.of(service.body_of(application), zone=settings.timezone)
     target = f"/enterprise/applications/{application.id}/edit"
@@ -223,7 +225,7 @@ def submit_draft(
     except AppError as err:
         recover(session, principal)
         application = service.get_visible(session=session, application_id=application_id, user=user)
-        if err.fields and application.status == DRAFT:  # show what to fix, on the form itself
+        if err.fields and application.status in service.EDITABLE:  # show what to fix, on the form itself
             form = ApplicationForm.of(service.body_of(application), zone=settings.timezone)
             target = f"/enterprise/applications/{application_id}/edit"
             return _form_page(
