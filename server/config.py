@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     review_claim_minutes: int = Field(
         default=30, ge=1, le=1440, description="how long a reviewer's claim on an application holds it"
     )
-    review_page_size: int = Field(default=50, ge=10, le=500, description="applications per page of the review queue")
+    review_page_size: int = Field(
+        default=50, ge=10, le=500, description="applications per page of the review queue"
+    )
     # Notices (server/notices): e-mail through SMTP, signed webhooks, password resets by e-mail.
     public_url: str = Field(
         default="",
