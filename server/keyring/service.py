@@ -17,6 +17,7 @@ from server.config import Settings
 from server.errors import Conflict, NotFound
 from server.keyring import datakeys
 from server.keyring.models import ROLE_ISSUER, ROLE_ROOT, KeyRecord
+from server.notices import sealed as notices_sealed
 from server.passes.models import IssuedPass, Revocation
 
 __all__ = [
@@ -198,8 +199,13 @@ def rotate_data_key(*, session: Session, batch: int = 500) -> DataKeyRotation:
     while done := people.reseal(session, batch=batch):
         resealed += done
         session.commit()
+    resealed += notices_sealed.reseal(session)  # webhook secrets, unsent reset links (issue 13)
     session.commit()
-    retired = [old for old in keys.kids() if old != kid and people.unsealed_left(session, old) == 0]
+    retired = [
+        old
+        for old in keys.kids()
+        if old != kid and people.unsealed_left(session, old) == 0 and notices_sealed.left(session, old) == 0
+    ]
     for old in retired:
         keys.retire(old)
     return DataKeyRotation(kid, retired, resealed)

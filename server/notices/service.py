@@ -35,7 +35,7 @@ __all__ = [
 
 # Parameters holding a secret (a password-reset link) are sealed with the installation's data key until sent.
 SEALED_PARAMS = "v1:"
-_PARAMS_CONTEXT = "notice_delivery/params"
+PARAMS_CONTEXT = "notice_delivery/params"
 
 
 def _check(kind: str, params: dict[str, str]) -> None:
@@ -141,7 +141,7 @@ def open_params(session: Session, delivery: NoticeDelivery) -> dict[str, str]:
     """A delivery's parameters, opened when sealed."""
     text = delivery.params
     if text.startswith(SEALED_PARAMS):
-        text = datakeys.of(session).open(text, _PARAMS_CONTEXT)
+        text = datakeys.of(session).open(text, PARAMS_CONTEXT)
     params: dict[str, str] = json.loads(text)
     return params
 
@@ -161,7 +161,7 @@ def email(
     _check(kind, params)
     text = json.dumps(params, ensure_ascii=False, sort_keys=True)
     if sealed:
-        text = datakeys.of(session).seal(text, _PARAMS_CONTEXT)
+        text = datakeys.of(session).seal(text, PARAMS_CONTEXT)
     session.add(
         NoticeDelivery(
             channel=CHANNEL_EMAIL,

@@ -33,6 +33,7 @@ from sqlmodel import Session, col, select
 from passcore.crossing import anonymise
 from passcore.policy import Policy
 from server import db
+from server.accounts import reset as password_resets
 from server.accounts import throttle
 from server.alerts import rules
 from server.alerts import service as alerts
@@ -247,6 +248,7 @@ def purge(
     passes = issued.purge_passes(session, cutoff, now)
     notes = _purge_alert_notes(session, cutoff)
     attempts = throttle.forget(session=session, now=now)
+    password_resets.forget(session=session, now=now)  # requests past any throttling window (issue 13)
     report = PurgeReport(
         cutoff,
         days,

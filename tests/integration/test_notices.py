@@ -450,3 +450,43 @@ def test_the_escort_lists_refresh_themselves_from_a_fragment(app, portal, device
     filtered = portal("reviewer").get("/review/escorts?status=open").text
     assert 'data-live-url="/review/escorts?partial=1&amp;status=open"' in filtered
     assert portal("rival").get("/enterprise/escorts?partial=1").text.count("鄂A·12345") == 0
+
+
+def test_a_data_key_rotation_reseals_webhook_secrets_and_unsent_reset_links(app, hook):
+    from server.keyring import datakeys
+    from server.keyring import service as keyring
+
+    with Session(app.state.engine) as session:
+        secret = channels.save(
+            session,
+            app.state.settings,
+            DEMO_USCC,
+            emails="",
+            webhook_url=hook.url,
+            new_secret=False,
+            now=datetime.now(UTC),
+        )
+        notices.email(
+            session,
+            "x@example.com",
+            "account.password_reset",
+            {"url": "https://x/r?token=abc", "minutes": "30", "username": "clerk"},
+            lang="zh",
+            now=datetime.now(UTC),
+            sealed=True,
+        )
+        session.commit()
+        old_kid = datakeys.kid_of(session.get(NoticeConfig, DEMO_USCC).webhook_secret_sealed)
+        rotation = keyring.rotate_data_key(session=session)
+        assert old_kid in rotation.retired  # nothing depends on it any more: re-sealed under the new key
+        config = session.get(NoticeConfig, DEMO_USCC)
+        assert datakeys.kid_of(config.webhook_secret_sealed) == rotation.kid
+        [delivery] = session.exec(select(NoticeDelivery)).all()
+        assert notices.open_params(session, delivery)["url"] == "https://x/r?token=abc"
+        notices.notify(
+            session, "application.approved", PARAMS, now=datetime.now(UTC), enterprise_uscc=DEMO_USCC
+        )
+        session.commit()
+    send(app, smtp_host="")  # the e-mail fails (no SMTP here); the webhook is what this test looks at
+    headers, body = hook.calls[-1]
+    assert webhooks.verify(secret, headers["x-checkpass-signature"], body, now=time.time())
