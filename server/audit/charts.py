@@ -62,6 +62,16 @@ def _style(colours: tuple[str, ...] = SERIES_COLOURS) -> Style:
         label_font_size=12,
         major_label_font_size=12,
         colors=colours,
+        # Full colour, not pygal's translucent default, and light grid lines: the data stand out from the grid.
+        opacity="1",
+        opacity_hover=".85",
+        stroke_opacity="1",
+        stroke_opacity_hover="1",
+        guide_stroke_color="#d6dae0",
+        major_guide_stroke_color="#b8bec6",
+        guide_stroke_dasharray="3,3",
+        stroke_width="2.5",
+        stroke_width_hover="3.5",
     )
 
 
@@ -74,7 +84,10 @@ def _chart(
         style=_style(colours),
         title=title,
         width=960,
-        height=400,
+        height=440,  # room for the axis titles and the legend below
+        # pygal places the legend below the x axis's title without counting the title's height: this keeps the
+        # legend inside the picture.
+        margin_bottom=36,
         legend_at_bottom=True,
         legend_at_bottom_columns=4,
         truncate_legend=24,
@@ -109,7 +122,11 @@ def _wide(text: str) -> int:
 
 
 def _label(key: str) -> str:
-    return f"{key[5:10]} {key[11:13]}:00" if len(key) > 10 else key[5:10]
+    """A bucket as the axis names it: a day as a date (2026-02-10), an hour as 14:00 — the first hour of a day
+    as its date, so a chart over several days reads as dates and one over a day as hours."""
+    if len(key) == 10:
+        return key
+    return key[:10] if key.endswith(" 00") else f"{key[11:13]}:00"
 
 
 def _top(
@@ -131,8 +148,11 @@ def per_hour(data: dict[int, dict[str, int]], names: dict[int, str], span: Span,
         t("audit.chart.per_hour"),
         show_dots=False,
         fill=False,
+        stroke_style={"width": 2.5, "linejoin": "round"},  # thin lines vanish on a projector
+        x_title=t("audit.chart.axis.local_time"),
+        y_title=t("audit.chart.axis.crossings"),
         show_minor_x_labels=False,
-        x_labels_major=[_label(k) for k in keys if k.endswith(" 00")] or None,
+        x_labels_major=[_label(k) for k in keys if k.endswith(" 00")] or None,  # midnights: the dates
         x_label_rotation=30,
         no_data_text=t("audit.chart.no_data"),
     )
@@ -151,6 +171,8 @@ def outcomes(data: dict[str, dict[str, int]], span: Span, t: Translate, lang: st
         pygal.StackedBar,
         t("audit.chart.outcomes_" + span.unit),
         tuple(OUTCOME_COLOURS[o] for o in OUTCOMES),
+        x_title=t("audit.chart.axis.local_time" if span.unit == "hour" else "audit.chart.axis.day"),
+        y_title=t("audit.chart.axis.crossings"),
         show_minor_x_labels=len(keys) <= 31,
         x_labels_major_every=max(len(keys) // 12, 1),
         x_label_rotation=30,
@@ -168,6 +190,8 @@ def escort_waits(counts: list[int], limit: int, t: Translate) -> str:
         pygal.StackedBar,
         t("audit.chart.escort_waits", limit=limit),
         ("#1e7b34", "#b3261e"),
+        x_title=t("audit.chart.axis.minutes_waited"),
+        y_title=t("audit.chart.axis.escorts"),
         no_data_text=t("audit.chart.no_data"),
     )
     labels, within, over = [], [], []
@@ -189,6 +213,8 @@ def fever(data: dict[int, dict[str, int]], names: dict[int, str], span: Span, t:
     chart = _chart(
         pygal.StackedBar,
         t("audit.chart.fever"),
+        x_title=t("audit.chart.axis.day"),
+        y_title=t("audit.chart.axis.held"),
         x_label_rotation=30,
         show_minor_x_labels=len(keys) <= 31,
         x_labels_major_every=max(len(keys) // 12, 1),
@@ -209,6 +235,7 @@ def top_enterprises(rows: list[tuple[str, str, dict[str, int]]], t: Translate) -
         pygal.HorizontalStackedBar,
         t("audit.chart.top_enterprises"),
         tuple(OUTCOME_COLOURS[o] for o in OUTCOMES),
+        y_title=t("audit.chart.axis.crossings"),  # a horizontal chart's values run along its y axis
         truncate_label=-1,
         # pygal sizes the label column as if every character were half a square wide; Chinese ones are square.
         margin_left=int(WIDE_CHAR_PX * max((_wide(label) for label in labels), default=0)),
