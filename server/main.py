@@ -31,10 +31,11 @@ from server.crossings import api as crossings_api
 from server.crossings import router as crossings_pages
 from server.db import make_engine
 from server.departments import router as departments_pages
-from server.deps import Principal, csrf_protect
+from server.deps import SESSION_COOKIE, Principal, csrf_protect
 from server.documents import api as documents_api
 from server.documents import router as documents_pages
 from server.documents import uploads as documents_uploads
+from server.driver_links import router as driver_links_pages
 from server.enterprises import api as enterprises_api
 from server.enterprises import router as enterprises_pages
 from server.errors import AppError, BadRequest, ContentTooLarge, LoginRequired, NotFound, ServerError
@@ -65,7 +66,9 @@ def _wants_html(request: Request) -> bool:
 
 def _render_error(request: Request, err: AppError) -> Response:
     if isinstance(err, LoginRequired) and request.method == "GET" and _wants_html(request):
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        # A session cookie the server no longer knows: it expired (or was ended), and the login page says so.
+        expired = "&expired=1" if request.cookies.get(SESSION_COOKIE) else ""
+        return RedirectResponse(f"/login?next={request.url.path}{expired}", status_code=303)
     if _wants_html(request):
         principal = getattr(request.state, "principal", None) or Principal()
         return page(request, "error.html", principal, status=err.status, error=err)
@@ -166,6 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
         crossings_pages,
         audit_pages,
         alerts_pages,
+        driver_links_pages,
         notices_pages,
         checkpoint_traffic,
         departments_pages,
@@ -187,7 +191,6 @@ def create_app(settings: Settings) -> FastAPI:
         crossings_api,
         audit_api,
         alerts_api,
-        checkpoint_traffic,
     ):
         app.include_router(api.api)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
