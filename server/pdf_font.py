@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
+import unicodedata
 from pathlib import Path
 
 from reportlab.pdfbase import pdfmetrics
@@ -22,7 +23,7 @@ from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 from passcore.errors import CheckpassError
 
-__all__ = ["DEFAULT_FONT", "FontMissing", "font_name", "unrenderable", "use"]
+__all__ = ["DEFAULT_FONT", "FontMissing", "font_name", "printable", "unrenderable", "use"]
 
 DEFAULT_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 _NAME = "CheckpassCJK"
@@ -85,10 +86,21 @@ def font_name() -> str:
     return _font()[0]
 
 
+def _invisible(ch: str) -> bool:
+    # Line breaks and tabs are layout; format characters (RLM, zero-width space and joiner) are never drawn.
+    return ch in "\n\r\t" or unicodedata.category(ch) == "Cf"
+
+
 def unrenderable(text: str) -> str:
     """The characters of ``text`` the font has no glyph for, each once, in order; "" when all render.
 
-    Line breaks and tabs are layout, not glyphs, so they never count.
+    Invisible characters (line breaks, format characters such as U+200F) never count: ``printable`` drops them.
     """
     glyphs = _font()[1]
-    return "".join(dict.fromkeys(ch for ch in text if ord(ch) not in glyphs and ch not in "\n\r\t"))
+    return "".join(dict.fromkeys(ch for ch in text if ord(ch) not in glyphs and not _invisible(ch)))
+
+
+def printable(text: str) -> str:
+    """``text`` without the invisible characters the font has no glyph for (they would print as boxes)."""
+    glyphs = _font()[1]
+    return "".join(ch for ch in text if ord(ch) in glyphs or not _invisible(ch))

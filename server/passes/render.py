@@ -114,7 +114,9 @@ def _svg(qr: qrcode.QRCode, path: Path) -> None:
 
 def _runs(text: str) -> list[tuple[str, str]]:
     """(font, run) pairs. One embedded font sets everything, Latin too: a viewer's Helvetica is not embedded
-    either, and a pass is to print the same everywhere (server/pdf_font.py)."""
+    either, and a pass is to print the same everywhere (server/pdf_font.py). Invisible format characters (a
+    right-to-left mark, a zero-width space in a registered name) have no glyph and would print as boxes: dropped."""
+    text = pdf_font.printable(text)
     return [(pdf_font.font_name(), text)] if text else []
 
 

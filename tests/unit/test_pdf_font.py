@@ -49,3 +49,14 @@ def test_a_file_that_is_not_truetype_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(pdf_font.FontMissing, match="cannot be embedded"):
         pdf_font.use(bogus)
     assert pdf_font.font_name() == "CheckpassCJK"  # a failed use() leaves the working font in place
+
+
+def test_invisible_format_characters_are_not_glyphs_and_are_not_printed() -> None:
+    # A registered enterprise name may hold a right-to-left mark or a zero-width space (usable text); the pass
+    # prints the name without them rather than as boxes.
+    name = "企业\u200f名\u200b称"
+    assert pdf_font.unrenderable(name) == ""
+    assert pdf_font.printable(name) == "企业名称"
+    assert (
+        pdf_font.printable("张\U00020000") == "张\U00020000"
+    )  # visible but missing: refused earlier, not hidden
