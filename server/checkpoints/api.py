@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from passcore import ids
 from server.checkpoints import service as checkpoints
+from server.checkpoints import traffic
 from server.checkpoints.deps import AdminUser, BureauUser, CheckpointDep, CheckpointDevice
 from server.checkpoints.models import Checkpoint, Device
 from server.checkpoints.schemas import (
@@ -25,6 +26,25 @@ __all__ = ["api"]
 api = APIRouter(prefix="/api/v1", tags=["checkpoints"])
 
 NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a secret shown once
+
+
+@api.get("/checkpoints/status")
+def checkpoint_status(session: SessionDep, response: Response) -> dict[str, list[dict[str, str | None]]]:
+    """Every active checkpoint's traffic state (open, closed, green), for anyone: no credentials needed."""
+    response.headers.update(traffic.PUBLIC_CACHE)
+    return {
+        "checkpoints": [
+            {
+                "name": row.name,
+                "region": row.region,
+                "location": row.location,
+                "state": row.state,
+                "note": row.note,
+                "changed_at": row.changed_at.isoformat() if row.changed_at else None,
+            }
+            for row in traffic.public_list(session)
+        ]
+    }
 
 
 def _public(checkpoint: Checkpoint, devices: int) -> CheckpointPublic:

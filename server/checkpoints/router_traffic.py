@@ -1,5 +1,6 @@
 """The public checkpoint status page (no sign-in; 高速公路通道查询) and the administrator's form that sets a
-checkpoint's traffic state. The page names checkpoints, places and states only, and may be cached a minute."""
+checkpoint's traffic state. The page names checkpoints, places and states only, and may be cached a minute; the
+same list as JSON is in server/checkpoints/api.py."""
 
 from __future__ import annotations
 
@@ -15,44 +16,21 @@ from server.errors import AppError
 from server.policy import service as policy_service
 from server.web.templating import page
 
-__all__ = ["CACHE", "api", "web"]
+__all__ = ["web"]
 
 web = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["checkpoints"])
-# The same for everyone, and a minute old at worst: a proxy or browser may keep it (the language is in the URL
-# or its cookie, hence Vary).
-CACHE = {"Cache-Control": "public, max-age=60", "Vary": "Cookie"}
 
 
 @web.get("/checkpoints/status", response_class=HTMLResponse)
 def status_page(request: Request, principal: PrincipalDep, session: SessionDep) -> Response:
     rows = traffic.public_list(session)
-    hotline = getattr(policy_service.current(session), "service_hotline", "")
+    hotline = policy_service.current(session).service_hotline
     # Rendered as nobody: the page must be the same for everyone to be cacheable, and shows no account.
     anonymous = type(principal)()
     response = page(request, "checkpoints/status.html", anonymous, rows=rows, hotline=hotline)
     del response.headers["set-cookie"]  # no form here needs the CSRF cookie; a cached answer must carry none
-    response.headers.update(CACHE)
+    response.headers.update(traffic.PUBLIC_CACHE)
     return response
-
-
-@api.get("/checkpoints/status")
-def status_json(session: SessionDep, response: Response) -> dict[str, object]:
-    """Every active checkpoint's traffic state (open, closed, green), for anyone."""
-    response.headers.update(CACHE)
-    return {
-        "checkpoints": [
-            {
-                "name": row.name,
-                "region": row.region,
-                "location": row.location,
-                "state": row.state,
-                "note": row.note,
-                "changed_at": row.changed_at.isoformat() if row.changed_at else None,
-            }
-            for row in traffic.public_list(session)
-        ]
-    }
 
 
 @web.post("/admin/checkpoints/{checkpoint_id}/traffic", response_class=HTMLResponse)

@@ -13,11 +13,14 @@ from passcore import ids
 from server.checkpoints.models import Checkpoint
 from server.errors import BadRequest
 
-__all__ = ["STATES", "PublicCheckpoint", "public_list", "set_state"]
+__all__ = ["PUBLIC_CACHE", "STATES", "PublicCheckpoint", "public_list", "set_state"]
 
 OPEN, CLOSED, GREEN = "open", "closed", "green"
 STATES = (OPEN, CLOSED, GREEN)
 MAX_NOTE = 200
+# The status page and its JSON are the same for everyone and a minute old at worst: a proxy or browser may keep
+# them (the page's language comes from the URL or its cookie, hence Vary).
+PUBLIC_CACHE = {"Cache-Control": "public, max-age=60", "Vary": "Cookie"}
 
 
 @dataclass(frozen=True)

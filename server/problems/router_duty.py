@@ -37,7 +37,7 @@ def duty(
         now=now,
         hours=duty_view.RECENT_HOURS,
         refresh=REFRESH_SECONDS,
-        hotline=getattr(policy, "service_hotline", ""),
+        hotline=policy.service_hotline,
         wait_limit=policy.escort_wait_limit_minutes,
         waited=lambda moment: int((now - moment).total_seconds() // 60),
         overdue=lambda p: problems.is_overdue(p, now),

@@ -264,11 +264,13 @@ DOMAINS = (
     "bundles",
     "checkpoints",
     "crossings",
+    "departments",
     "enterprises",
     "keyring",
     "officers",
     "passes",
     "policy",
+    "problems",
     "retention",
     "web",
 )
