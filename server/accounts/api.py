@@ -1,14 +1,22 @@
 """The accounts JSON API: bearer tokens for scripts, listed and revoked by their owner and by administrators;
-administrators also deactivate and reactivate accounts."""
+administrators also deactivate and reactivate accounts, create bureau accounts and generate one-time passwords."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from server.accounts import bureau
 from server.accounts import service as accounts
-from server.accounts.api_bureau import bureau_api
 from server.accounts.deps import AdminUser, ClientAddress
-from server.accounts.schemas import PasswordReset, TokenPublic, TokenRequest, TokenResponse, UserAdmin
+from server.accounts.schemas import (
+    BureauAccountCreate,
+    OneTimePassword,
+    PasswordReset,
+    TokenPublic,
+    TokenRequest,
+    TokenResponse,
+    UserAdmin,
+)
 from server.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
 
 __all__ = ["api"]
@@ -106,5 +114,29 @@ def user_activate(username: str, admin: AdminUser, session: SessionDep, now: Clo
     return UserAdmin.of(user, 0)
 
 
-# Creating bureau accounts and generated passwords (issue 13): their own module.
-api.include_router(bureau_api)
+@api.post(
+    "/users", response_model=OneTimePassword, status_code=201, responses={401: {}, 403: {}, 409: {}, 422: {}}
+)
+def api_bureau_user_create(
+    body: BureauAccountCreate, admin: AdminUser, session: SessionDep, now: ClockDep
+) -> OneTimePassword:
+    """Create a bureau account (administrators): a reviewer, auditor or administrator with a generated password,
+    returned in this answer only (only its hash is kept)."""
+    user, password = bureau.create_bureau_user(
+        session=session, username=body.username, role=body.role, display_name=body.display_name, now=now
+    )
+    return OneTimePassword(user=UserAdmin.of(user, 0), password=password)
+
+
+@api.post(
+    "/users/{username}/password/generate",
+    response_model=OneTimePassword,
+    responses={401: {}, 403: {}, 404: {}},
+)
+def api_generate_password(
+    username: str, admin: AdminUser, session: SessionDep, now: ClockDep
+) -> OneTimePassword:
+    """Replace the account's password by a generated one (administrators), returned in this answer only; every
+    session and token of the account ends."""
+    user, password = bureau.reset_with_generated(session=session, username=username, now=now)
+    return OneTimePassword(user=UserAdmin.of(user, 0), password=password)

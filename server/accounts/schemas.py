@@ -10,7 +10,15 @@ from pydantic import AfterValidator, BaseModel, Field
 from passcore import ids
 from server.accounts.models import ApiToken, User
 
-__all__ = ["PasswordReset", "TokenPublic", "TokenRequest", "TokenResponse", "UserAdmin"]
+__all__ = [
+    "BureauAccountCreate",
+    "OneTimePassword",
+    "PasswordReset",
+    "TokenPublic",
+    "TokenRequest",
+    "TokenResponse",
+    "UserAdmin",
+]
 
 
 def _usable(text: str) -> str:
@@ -79,3 +87,14 @@ class UserAdmin(BaseModel):
             created_at=user.created_at,
             live_tokens=live_tokens,
         )
+
+
+class BureauAccountCreate(BaseModel):
+    username: str = Field(max_length=100)
+    display_name: str = Field(max_length=200)
+    role: str = Field(max_length=20, description="reviewer, auditor or admin")
+
+
+class OneTimePassword(BaseModel):
+    user: UserAdmin
+    password: str = Field(description="shown this once; only its hash is kept")

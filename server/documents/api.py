@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
 
-from server.accounts.models import User
 from server.applications import service as applications
 from server.applications.deps import ApplicationId
-from server.deps import ClockDep, SessionDep, SettingsDep, require
+from server.deps import ClockDep, SessionDep, SettingsDep
 from server.documents import service as documents
 from server.documents import uploads
-from server.documents.models import APPLICATION_KINDS, Document
-from server.documents.router import UPLOADABLE, DocumentId, file_response
+from server.documents.deps import ClerkDep, DocumentId, ViewerDep
+from server.documents.models import APPLICATION_KINDS
+from server.documents.schemas import DocumentPublic
+from server.documents.serving import file_response
 from server.errors import BadRequest, Conflict
 
 __all__ = ["api"]
 
 api = APIRouter(prefix="/api/v1", tags=["documents"])
-ViewerDep = Annotated[User, Depends(require(*documents.VIEW_ROLES))]
-
-
-class DocumentPublic(BaseModel):
-    id: int
-    kind: str
-    application_id: int | None
-    display_name: str
-    media_type: str
-    size: int
-    uploaded_at: datetime
-
-    @classmethod
-    def of(cls, document: Document) -> DocumentPublic:
-        return cls.model_validate(document.model_dump())
 
 
 @api.get(
@@ -60,7 +44,7 @@ def api_application_documents(
 )
 def api_application_upload(
     application_id: ApplicationId,
-    user: Annotated[User, Depends(require("enterprise"))],
+    user: ClerkDep,
     session: SessionDep,
     settings: SettingsDep,
     now: ClockDep,
@@ -70,7 +54,7 @@ def api_application_upload(
     """Add a vehicle licence (``vehicle_licence``) or driving licence (``driving_licence``) to the enterprise's
     own application while it is a draft, submitted or returned: multipart, JPEG/PNG/PDF checked by content."""
     application = applications.get_visible(session=session, application_id=application_id, user=user)
-    if application.status not in UPLOADABLE:
+    if application.status not in documents.UPLOADABLE:
         raise Conflict("documents can no longer be added to this application", code="DOCUMENT_CLOSED")
     if kind not in APPLICATION_KINDS:
         raise BadRequest("kind is vehicle_licence or driving_licence", code="DOCUMENT_KIND")

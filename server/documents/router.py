@@ -5,56 +5,31 @@ ask for verification again)."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from server.accounts.models import ROLE_ENTERPRISE, User
+from server.accounts.models import User
 from server.applications import service as applications
 from server.applications.deps import ApplicationId
-from server.applications.models import DRAFT, RETURNED, SUBMITTED, Application
+from server.applications.models import Application
 from server.applications.rendering import detail_page, recover
-from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep, require
+from server.deps import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from server.documents import service as documents
 from server.documents import uploads
-from server.documents.models import APPLICATION_KINDS, BUSINESS_LICENCE, Document
+from server.documents.deps import ClerkDep, DocumentId, ViewerDep
+from server.documents.models import APPLICATION_KINDS, BUSINESS_LICENCE
+from server.documents.serving import file_response
 from server.enterprises import service as enterprises
 from server.enterprises.models import Enterprise
 from server.errors import AppError, BadRequest, Conflict, NotFound
 from server.web.templating import page
 
-__all__ = ["UPLOADABLE", "file_response", "web"]
+__all__ = ["web"]
 
 web = APIRouter(include_in_schema=False)
-DocumentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-ViewerDep = Annotated[User, Depends(require(*documents.VIEW_ROLES))]
-ClerkDep = Annotated[User, Depends(require(ROLE_ENTERPRISE))]
 FileDep = Annotated[UploadFile | None, File()]
-UPLOADABLE = (DRAFT, SUBMITTED, RETURNED)  # documents can be added until the application is decided
-REMOVABLE = (DRAFT, RETURNED)  # and taken away only while the enterprise may still change it
-
-
-def _disposition(document: Document, download: bool) -> str:
-    # A PDF is never shown in the page's origin (its viewer runs scripts); images may be, under a CSP that allows
-    # nothing else. The file name goes in RFC 6266's UTF-8 form, with a plain ASCII fallback.
-    inline = document.media_type.startswith("image/") and not download
-    fallback = f"document-{document.id}" + document.display_name[document.display_name.rfind(".") :]
-    return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{quote(document.display_name)}"
-
-
-def file_response(session: Session, document: Document, *, download: bool = False) -> Response:
-    return Response(
-        documents.content(session, document),
-        media_type=document.media_type,
-        headers={
-            "Content-Disposition": _disposition(document, download),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
-            "Cache-Control": "no-store, private",
-        },
-    )
 
 
 @web.get("/documents/{document_id}")
@@ -84,7 +59,7 @@ def application_upload(
     upload = uploads.read_upload(file, kind, settings)
     application = _own_application(session, user, application_id)
     try:
-        if application.status not in UPLOADABLE:
+        if application.status not in documents.UPLOADABLE:
             raise Conflict("documents can no longer be added to this application", code="DOCUMENT_CLOSED")
         if upload is None:
             raise BadRequest("choose a file", code="DOCUMENT_MISSING")
@@ -116,7 +91,7 @@ def application_document_delete(document_id: DocumentId, user: ClerkDep, session
     application = session.get(Application, document.application_id) if document.application_id else None
     if application is None:
         raise NotFound("no such document", code="DOCUMENT_NOT_FOUND")  # a business licence stays on record
-    if application.status not in REMOVABLE:
+    if application.status not in documents.REMOVABLE:
         raise Conflict("the bureau may be reading this document: it stays", code="DOCUMENT_CLOSED")
     documents.delete(session, document)
     session.commit()

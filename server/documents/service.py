@@ -15,6 +15,8 @@ from server.documents.models import APPLICATION_KINDS, BUSINESS_LICENCE, KINDS, 
 from server.errors import BadRequest, Forbidden, NotFound
 
 __all__ = [
+    "REMOVABLE",
+    "UPLOADABLE",
     "VIEW_ROLES",
     "add",
     "content",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 VIEW_ROLES = (ROLE_ENTERPRISE, ROLE_REVIEWER, ROLE_ADMIN)  # auditors see statistics, not people's papers
+UPLOADABLE = ("draft", "submitted", "returned")  # an application takes documents until it is decided
+REMOVABLE = ("draft", "returned")  # and gives them up only while the enterprise may still change it
 _EXTENSIONS = {sniff.JPEG: ".jpg", sniff.PNG: ".png", sniff.PDF: ".pdf"}
 
 

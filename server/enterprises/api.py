@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
-from pydantic import Field as PydanticField
 
 from server.deps import ClockDep, SessionDep
 from server.enterprises import service as enterprises
 from server.enterprises.deps import AdminUser
-from server.enterprises.schemas import EnterpriseAdmin
+from server.enterprises.schemas import EnterpriseAdmin, Refusal
 
 __all__ = ["api"]
 
@@ -27,10 +25,6 @@ def api_enterprise_verify(uscc: str, admin: AdminUser, session: SessionDep, now:
     """Verify an enterprise (administrators): from then on it can apply for passes. Idempotent."""
     enterprise = enterprises.verify(session=session, uscc=uscc, admin=admin, now=now)
     return EnterpriseAdmin.of(enterprise, enterprises.verifier(session, enterprise))
-
-
-class Refusal(BaseModel):
-    reason: str = PydanticField(max_length=2000)
 
 
 @api.post(

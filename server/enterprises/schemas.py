@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from server.enterprises.models import Enterprise
 
-__all__ = ["EnterpriseAdmin"]
+__all__ = ["EnterpriseAdmin", "Refusal"]
 
 
 class EnterpriseAdmin(BaseModel):
@@ -27,3 +27,9 @@ class EnterpriseAdmin(BaseModel):
     @classmethod
     def of(cls, enterprise: Enterprise, verified_by: str | None) -> EnterpriseAdmin:
         return cls(**enterprise.model_dump(exclude={"verified_by", "rejected_by"}), verified_by=verified_by)
+
+
+class Refusal(BaseModel):
+    """An administrator's reason for rejecting an enterprise's verification (the enterprise sees it)."""
+
+    reason: str = Field(max_length=2000)

@@ -119,7 +119,9 @@ def reject(*, session: Session, uscc: str, admin: User, reason: str, now: dateti
     text = " ".join(reason.split())
     if not 2 <= len(text) <= 500 or not ids.usable_text(text):
         raise BadRequest(
-            "give the reason (2 to 500 characters)", code="REASON_INVALID", fields={"reason": "verify_reason_invalid"}
+            "give the reason (2 to 500 characters)",
+            code="REASON_INVALID",
+            fields={"reason": "verify_reason_invalid"},
         )
     if enterprise.verified:
         raise Conflict("the enterprise is already verified", code="ENTERPRISE_VERIFIED")

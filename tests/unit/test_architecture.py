@@ -265,6 +265,7 @@ DOMAINS = (
     "checkpoints",
     "crossings",
     "departments",
+    "documents",
     "enterprises",
     "keyring",
     "officers",
