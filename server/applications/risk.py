@@ -31,6 +31,7 @@ from server.web.i18n import translate
 __all__ = [
     "REASONS",
     "REPLACED_PREFIX",
+    "HardHit",
     "assess",
     "columns",
     "describe",
@@ -49,13 +50,20 @@ REPLACED_PREFIX = "replaced by "
 _BATCH = 500
 
 
-def _covered(code: Any, hard_hit: Sequence[str]) -> bool:
-    if not isinstance(code, str):
-        return False
-    try:
-        return any(ids.covers(area, code) for area in hard_hit)
-    except InputError:  # not a region code (a purged or odd body): nothing to flag
-        return False
+class HardHit:
+    """The hard-hit list as sets, so that testing a code costs three lookups however long the list is (the same
+    rule as ``ids.covers``: a province or city code covers what is under it, a district itself)."""
+
+    def __init__(self, codes: Sequence[str]) -> None:
+        self.provinces = {c[:2] for c in codes if c.endswith("0000")}
+        self.cities = {c[:4] for c in codes if c.endswith("00") and not c.endswith("0000")}
+        self.districts = {c for c in codes if not c.endswith("00")}
+
+    def covers(self, code: Any) -> bool:
+        # Anything but six digits (a purged or odd body) is nothing to flag.
+        if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
+            return False
+        return code[:2] in self.provinces or code[:4] in self.cities or code in self.districts
 
 
 def _birthplace(number: Any) -> str | None:
@@ -71,7 +79,7 @@ def _plate_province(plate: Any) -> str | None:
 
 
 def assess(
-    body: Mapping[str, Any], hard_hit: Sequence[str], *, refusals: int = 0, revocations: int = 0
+    body: Mapping[str, Any], hard_hit: Sequence[str] | HardHit, *, refusals: int = 0, revocations: int = 0
 ) -> list[dict[str, str]]:
     """The reasons to look closer at an application ``body`` (its JSON form; ID numbers may be masked), in a fixed
     order, each ``{"code": ..., "detail": ...}`` (a region code, or a count); none repeated."""
@@ -83,10 +91,11 @@ def assess(
     found.append((PLATE, _plate_province((body.get("vehicle") or {}).get("plate"))))
     found.append((DRIVER_BIRTHPLACE, _birthplace((body.get("driver") or {}).get("id_number"))))
     found += [(ESCORT_BIRTHPLACE, _birthplace(e.get("id_number"))) for e in body.get("escorts") or []]
+    area = hard_hit if isinstance(hard_hit, HardHit) else HardHit(hard_hit)
     reasons: list[dict[str, str]] = []
     for code, region in found:
         reason = {"code": code, "detail": region or ""}
-        if region and _covered(region, hard_hit) and reason not in reasons:
+        if region and area.covers(region) and reason not in reasons:
             reasons.append(reason)
     if refusals:
         reasons.append({"code": REFUSALS, "detail": str(refusals)})
@@ -130,6 +139,7 @@ def columns(session: Session, application: Application, hard_hit: Sequence[str])
 def reassess(*, session: Session, hard_hit: Sequence[str]) -> int:
     """Work out the flags of every submitted application again under ``hard_hit`` (not committed); returns how many
     changed. Batched by id, one query per enterprise for its history."""
+    area = HardHit(hard_hit)
     histories: dict[str, tuple[int, int]] = {}
     changed, after = 0, 0
     while True:
@@ -148,9 +158,7 @@ def reassess(*, session: Session, hard_hit: Sequence[str]) -> int:
             if uscc not in histories:
                 histories[uscc] = history(session, uscc)
             refusals, revocations = histories[uscc]
-            values = _values(
-                assess(json.loads(body_json), hard_hit, refusals=refusals, revocations=revocations)
-            )
+            values = _values(assess(json.loads(body_json), area, refusals=refusals, revocations=revocations))
             if values["risk_reasons"] != stored:
                 updates.append({"id": application_id, **values})
         if updates:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from passcore import ids
 from server.applications import risk
 from server.applications.models import Application
 
@@ -119,3 +120,26 @@ def test_unreadable_stored_reasons_read_as_none(stored):
         enterprise_uscc="x", created_by=1, body_json="{}", plate="x", risk_reasons=stored
     )
     assert risk.describe(application, "zh") == []
+
+
+AREAS = ("420000", "320500", "320583", "110000", "650100")
+CODES = (
+    "420102",
+    "420000",
+    "429021",
+    "320500",
+    "320583",
+    "320585",
+    "320000",
+    "110105",
+    "650102",
+    "650200",
+    "310000",
+)
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_the_hard_hit_sets_cover_exactly_what_ids_covers_does(area):
+    hard_hit = risk.HardHit([area])
+    assert [hard_hit.covers(code) for code in CODES] == [ids.covers(area, code) for code in CODES]
+    assert risk.HardHit(AREAS).covers("420102") and not risk.HardHit(AREAS).covers("310000")
