@@ -138,3 +138,26 @@ def test_the_pages_speak_english_too(portal, app):
     assert "Reason for rejecting" in page and "Check the licence" not in page
     assert "Check the licence" in admin.get("/admin/enterprises?lang=en").text
     assert "Business licence" in portal("newclerk").get("/enterprise/licence?lang=en").text
+
+
+def test_the_api_lists_and_uploads_business_licences(portal, api, app):
+    register(portal, ("licence.png", image("PNG"), "image/png"))
+    assert (
+        api("admin").post(f"/api/v1/enterprises/{NEW_USCC}/reject", json={"reason": "模糊"}).status_code
+        == 200
+    )
+    clerk = api("newclerk")
+    sent = clerk.post("/api/v1/enterprise/licence", files={"file": ("new.pdf", pdf(), "application/pdf")})
+    assert sent.status_code == 201 and sent.json()["kind"] == BUSINESS_LICENCE
+    assert enterprise(app).rejected_at is None
+    listed = api("reviewer").get(f"/api/v1/enterprises/{NEW_USCC}/licences").json()
+    assert [d["display_name"] for d in listed] == ["new.pdf", "licence.png"]
+    assert clerk.get(f"/api/v1/enterprises/{NEW_USCC}/licences").status_code == 200
+    assert api("clerk").get(f"/api/v1/enterprises/{NEW_USCC}/licences").status_code == 404
+    assert api("auditor").get(f"/api/v1/enterprises/{NEW_USCC}/licences").status_code == 403
+    bad = clerk.post("/api/v1/enterprise/licence", files={"file": ("x.jpg", b"<svg/>", "image/jpeg")})
+    assert bad.status_code == 422 and bad.json()["code"] == "DOCUMENT_TYPE"
+    assert (
+        api("reviewer").post("/api/v1/enterprise/licence", files={"file": ("n.pdf", pdf())}).status_code
+        == 403
+    )
