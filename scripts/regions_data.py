@@ -12,6 +12,7 @@ the browser need no pinyin library: the picker searches the file as it is.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
@@ -19,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 import stdnum
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style, lazy_pinyin, pinyin
 
 OUT = Path(__file__).resolve().parent.parent / "server" / "web" / "static" / "regions.json"
 _DATED = re.compile(r"\[(\d*)-(\d*)\](.*)")
@@ -59,18 +60,40 @@ def regions() -> list[list[object]]:
         code = province + part
         if code in STALE:
             continue
-        pinyin = lazy_pinyin(name)
+        spellings = readings(name)
         out.append(
-            [code, name, "".join(pinyin), "".join(p[0] for p in lazy_pinyin(name, style=Style.FIRST_LETTER)),
+            [code, name, " ".join(dict.fromkeys("".join(s) for s in spellings)),
+             " ".join(dict.fromkeys("".join(syllable[0] for syllable in s) for s in spellings)),
              int(name in PLACEHOLDERS)]
         )  # fmt: skip
     return sorted(out)
 
 
+def readings(name: str) -> list[list[str]]:
+    """The name's syllables as pypinyin reads it, then with the two commonest readings of its first two characters.
+
+    Place names keep old readings that the phrase dictionary misses (长治 chang-zhi, 曾都 zeng-du, 涡阳 guo-yang); the
+    first two characters are what people type first, so their other readings are offered too (a few needless
+    ones, such as zhang-zhi, find nothing else). The rest of the name keeps the dictionary's reading.
+    """
+    default = lazy_pinyin(name)
+    spellings = [default]
+    if len(default) == len(name):  # one syllable a character (every name in the table is in Han characters)
+        heads = [options[:2] for options in pinyin(name[:2], style=Style.NORMAL, heteronym=True)]
+        spellings += [[*combo, *default[2:]] for combo in itertools.product(*heads)]
+    return spellings
+
+
 def document() -> str:
     data = {
         "source": f"GB/T 2260 current codes from python-stdnum {stdnum.__version__} cn/loc; pinyin by pypinyin",
-        "fields": ["code", "name", "pinyin", "initials", "placeholder"],
+        "fields": [
+            "code",
+            "name",
+            "pinyin (readings, space-separated)",
+            "initials (likewise)",
+            "placeholder",
+        ],
         "regions": regions(),
     }
     # One region a line: diffs of a regenerated file show which codes changed.

@@ -23,15 +23,18 @@ DATA = Path(__file__).resolve().parent.parent / "web" / "static" / "regions.json
 class Region:
     code: str
     name: str
-    pinyin: str  # "kunshanshi"
-    initials: str  # "kss"
+    pinyin: tuple[str, ...]  # ("changzhishi", …): the dictionary's reading first, then other readings
+    initials: tuple[str, ...]  # ("czs", …)
     placeholder: bool  # 市辖区, 县, 省直辖县级行政单位: groups its children, not a place
 
 
 @functools.cache
 def _table() -> dict[str, Region]:
     rows = json.loads(DATA.read_text(encoding="utf-8"))["regions"]
-    return {row[0]: Region(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows}
+    return {
+        row[0]: Region(row[0], row[1], tuple(row[2].split()), tuple(row[3].split()), bool(row[4]))
+        for row in rows
+    }
 
 
 def get(code: str) -> Region | None:
@@ -86,7 +89,12 @@ def search(query: str, limit: int = 20) -> list[Region]:
         r
         for r in _table().values()
         if not r.placeholder
-        and (q in r.name or r.pinyin.startswith(q) or r.initials.startswith(q) or r.code.startswith(q))
+        and (
+            q in r.name
+            or any(p.startswith(q) for p in r.pinyin)
+            or any(i.startswith(q) for i in r.initials)
+            or r.code.startswith(q)
+        )
     ]
     level = {True: 0, False: 1}
     found.sort(key=lambda r: (level[r.code.endswith("0000")], level[r.code.endswith("00")], r.code))

@@ -1,5 +1,6 @@
 // Region picker (issue 13): fills six-digit GB/T 2260 codes into the inputs named by #region-picker's
-// data-fields, by searching (name, pinyin, initials: 昆山 / kunshan / ks) or by province → city → county.
+// data-fields, by searching (name, pinyin, initials: 昆山 / kunshan / ks; a place's other readings too, 长治
+// changzhi) or by province → city → county.
 // The data is /static/regions.json, the table the server checks new input against, so the picker offers exactly
 // the codes the server accepts. Without this script (or before the data arrives) the inputs take typed codes.
 // A field listed in data-list-fields holds several codes (travel history): a pick adds to it.
@@ -17,7 +18,7 @@
   function Table(rows) {
     var byCode = {};
     rows.forEach(function (r) {
-      byCode[r[0]] = { code: r[0], name: r[1], pinyin: r[2], initials: r[3], placeholder: r[4] === 1 };
+      byCode[r[0]] = { code: r[0], name: r[1], pinyin: r[2].split(" "), initials: r[3].split(" "), placeholder: r[4] === 1 };
     });
     this.byCode = byCode;
     this.rows = rows.map(function (r) { return byCode[r[0]]; });
@@ -55,9 +56,10 @@
     var q = query.replace(/\s+/g, "").toLowerCase();
     if (!q) return [];
     var level = function (c) { return /0000$/.test(c) ? 0 : /00$/.test(c) ? 1 : 2; };
+    var starts = function (s) { return s.indexOf(q) === 0; };
     return this.rows.filter(function (r) {
-      return !r.placeholder && (r.name.indexOf(q) >= 0 || r.pinyin.indexOf(q) === 0 ||
-        r.initials.indexOf(q) === 0 || r.code.indexOf(q) === 0);
+      return !r.placeholder && (r.name.indexOf(q) >= 0 || r.pinyin.some(starts) ||
+        r.initials.some(starts) || r.code.indexOf(q) === 0);
     }).sort(function (a, b) {
       return level(a.code) - level(b.code) || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
     }).slice(0, MAX_RESULTS);
