@@ -28,6 +28,7 @@ from server.applications import service as applications
 from server.applications.schemas import ApplicationCreate, parse_application
 from server.bundles import service as bundles
 from server.config import Settings
+from server.demo import documents as demo_documents
 from server.demo import problems as demo_problems
 from server.demo.crossings import seed_crossings
 from server.errors import AppError, BadRequest
@@ -218,6 +219,7 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
     _demo_users(session, now)
     demo_problems.seed_problems(session=session, now=now, password=DEMO_PASSWORD)
     _demo_queue(session, now)
+    demo_documents.seed_documents(session=session, now=now)  # licences to open; an enterprise waiting for them
     fake = replace(issued["kunshan"], plate="苏EB9999", driver=replace(issued["kunshan"].driver, name="赵六"))
     texts["forged"] = forge_pass(fake, claimed_kid=signer.kid)
     _write_pass(out / "forged", texts["forged"], fake, card(fake, applications["kunshan"], settings))
