@@ -1,6 +1,7 @@
 """Notices in a real browser, both languages (issue 13): e-mails a real SMTP server receives after a submission and
 a decision, sent by `checkpass serve`'s own sender thread; the notification list with its unread count, updating
-by itself; the forgot-password flow end to end through the SMTP server."""
+by itself; a webhook set on the settings page, received and its signature verified; the forgot-password flow end to
+end through the SMTP server (last: it changes the clerks' passwords)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import httpx
 import pytest
 
 from server.demo.seed import DEMO_PASSWORD
+from server.notices import webhooks
 from tests.e2e.conftest import BIN, _free_port, screenshot
 from tests.integration.test_applications import body
-from tests.notice_servers import Mailbox, smtp_server
+from tests.notice_servers import Mailbox, smtp_server, webhook_server
 
 # Each language has its own enterprise (and plate), so the two runs do not meet in one module's server.
 CASES = {
-    "zh": {"clerk": "demo-enterprise", "plate": "苏E·D5501"},
-    "en": {"clerk": "demo-enterprise-wuhan", "plate": "苏E·D5502"},
+    "zh": {"clerk": "demo-enterprise", "plate": "苏E·D5501", "hook_plate": "苏E·D5511"},
+    "en": {"clerk": "demo-enterprise-wuhan", "plate": "苏E·D5502", "hook_plate": "苏E·D5512"},
 }
 NEW_PASSWORD = {"zh": "新密码-足够长的一句话-1", "en": "a-brand-new-long-password-2"}
 
@@ -55,6 +57,7 @@ def notices_server(tmp_path_factory, mailbox) -> Iterator[dict]:
         "CHECKPASS_NOTICES_INTERVAL_SECONDS": "1",
         "CHECKPASS_PUBLIC_URL": base,
         "CHECKPASS_AUDIT_SCHEDULE": "false",
+        "CHECKPASS_WEBHOOK_ALLOW_PRIVATE": "true",  # the test's receiver listens on loopback
     }
     process = subprocess.Popen(
         [str(BIN / "checkpass"), "serve", "--port", str(port)],
@@ -147,6 +150,46 @@ def test_submission_and_decision_emails_and_the_live_notification_list(
     clerk.locator("form[action='/notices/read'] button").first.click()
     clerk.wait_for_url("**/notices")
     assert clerk.locator("a.notices-link .badge").count() == 0
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_webhook_set_on_the_settings_page_is_received_and_verified(notices_server, new_page, lang):
+    base, case = notices_server["url"], CASES[lang]
+    with webhook_server() as hook:
+        clerk = new_page(lang)
+        sign_in(clerk, base, case["clerk"], lang)
+        clerk.goto(f"{base}/enterprise/notices")
+        clerk.fill("#f-webhook_url", hook.url)
+        clerk.click("form[action='/enterprise/notices'] button.primary")
+        secret = clerk.locator("#webhook-secret").inner_text().strip()
+        assert secret.startswith("whsec_")
+        screenshot(clerk, f"notice-settings-secret-{lang}")
+        clerk.goto(f"{base}/enterprise/notices")
+        assert clerk.locator("#webhook-secret").count() == 0  # shown once
+        data = body(vehicle={"plate": case["hook_plate"], "plate_colour": "yellow"})
+        submitted = httpx.post(
+            f"{base}/api/v1/applications?submit=true", json=data, headers=token(base, case["clerk"])
+        )
+        assert submitted.status_code == 201, submitted.text
+        application_id = submitted.json()["id"]
+        rejected = httpx.post(
+            f"{base}/api/v1/applications/{application_id}/reject",
+            json={"reason": "webhook test"},
+            headers=token(base, "demo-reviewer"),
+        )
+        assert rejected.status_code == 200, rejected.text
+        deadline = time.monotonic() + 30
+        while not hook.calls and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [(headers, raw)] = hook.calls
+        assert webhooks.verify(secret, headers["x-checkpass-signature"], raw, now=time.time())
+        assert headers["x-checkpass-event"] == "application.rejected"
+        # The enterprise sees the delivery on its settings page.
+        clerk.goto(f"{base}/enterprise/notices")
+        assert clerk.locator(f"#delivery-{headers['x-checkpass-delivery']}").count() == 1
+        # Clear the webhook for the other language's run (another enterprise, but the same server).
+        clerk.fill("#f-webhook_url", "")
+        clerk.click("form[action='/enterprise/notices'] button.primary")
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
