@@ -9,8 +9,10 @@ from sqlmodel import Session, func, select
 from server.applications.models import Application
 from server.checkpoints.models import Checkpoint
 from server.enterprises.models import Enterprise
+from server.policy import service as policy_service
 from tests.factories import DRIVER_ID
 from tests.integration.test_accounts import registration
+from tests.integration.test_admin import policy_form
 from tests.integration.test_applications import body, form, submitted
 from tests.integration.test_checkpoints import form as checkpoint_form
 
@@ -122,3 +124,15 @@ def test_a_checkpoint_is_registered_only_in_a_region_that_exists(portal, app):
     assert 'id="region-picker"' in page.text  # the admin picks from the same table
     with Session(app.state.engine) as session:
         assert session.exec(select(Checkpoint)).first() is None
+
+
+def test_the_hard_hit_area_takes_only_codes_of_the_current_table(portal, app):
+    admin = portal("admin")
+    with Session(app.state.engine) as session:
+        version = policy_service.current(session).version
+    page = admin.form("/admin/policy", policy_form(hard_hit="420000, 320599"))
+    assert page.status_code == 422
+    assert 'id="e-hard_hit"' in page.text and "现行代码表" in page.text
+    assert 'data-fields="hard_hit"' in page.text  # the picker adds codes to the list
+    with Session(app.state.engine) as session:
+        assert policy_service.current(session).version == version
