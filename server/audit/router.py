@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
 from passcore.reasons import OUTCOMES, describe
-from server.audit import dashboard, export, queries, report, report_routes, stats
+from server.audit import dashboard, export, queries, report, router_report, stats
 from server.audit import detail as details
 from server.audit.deps import BureauCrossing, EnterpriseUser, OwnedCrossing, RawFilter, RawRange, span_of
 from server.audit.filters import parse
@@ -227,7 +227,7 @@ def daily_csv(
 
 
 web.include_router(bureau)
-web.include_router(report_routes.web)  # auditors and admins only: its own guard
+web.include_router(router_report.web)  # auditors and admins only: its own guard
 
 
 # ---- an enterprise's own crossings ---------------------------------------------------------------------------
