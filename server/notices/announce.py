@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from passcore import ids
 from server.accounts.models import ROLE_REVIEWER
 from server.enterprises.models import Enterprise
 from server.notices import service as notices
@@ -30,7 +31,7 @@ def application_moved(
     enterprise = session.get(Enterprise, application.enterprise_uscc)
     params = {
         "id": str(application.id),
-        "plate": application.plate,
+        "plate": ids.format_plate(application.plate),
         "enterprise": enterprise.name if enterprise else application.enterprise_uscc,
     }
     if to == SUBMITTED:
@@ -68,7 +69,7 @@ def _escort_params(session: Session, escort: Any) -> dict[str, str]:
     crossing = session.get(Crossing, escort.crossing_id)
     issued = session.get(IssuedPass, crossing.pass_id) if crossing and crossing.pass_id else None
     return {
-        "plate": escort.plate,
+        "plate": ids.format_plate(escort.plate),
         "checkpoint": checkpoint.name if checkpoint else "",
         "serial": issued.serial if issued else "",
     }

@@ -147,7 +147,7 @@ def test_a_submission_and_a_decision_arrive_by_email_but_nothing_is_sent_in_the_
     assert send(app).sent == 1
     [message] = mailbox.to("reviewer@example.com")
     assert message["From"] == "checkpass@bureau.example"
-    assert str(message["Subject"]) == f"新的通行证申请 #{application_id}（苏EA1234）"
+    assert str(message["Subject"]) == f"新的通行证申请 #{application_id}（苏E·A1234）"
     assert "昆山精密机械有限公司" in message.get_content()
     assert f"/review/applications/{application_id}" in message.get_content()
     assert rows(app, NoticeDelivery)[0].state == SENT
@@ -159,7 +159,7 @@ def test_a_submission_and_a_decision_arrive_by_email_but_nothing_is_sent_in_the_
     assert mailbox.to("clerk@example.com") == []
     assert send(app).sent == 1
     [decision] = mailbox.to("clerk@example.com")
-    assert str(decision["Subject"]) == f"申请 #{application_id}（苏EA1234）已批准"
+    assert str(decision["Subject"]) == f"申请 #{application_id}（苏E·A1234）已批准"
     assert "320583-" in decision.get_content()  # the pass's number
 
 
@@ -421,7 +421,7 @@ def test_an_escort_request_and_its_answer_notify_the_enterprise(app, portal, dev
     assert notice.kind == "escort.requested" and notice.link == f"/enterprise/escorts/{escort.id}"
     send(app)
     [message] = mailbox.wait_for("clerk@example.com")
-    assert "鄂A12345" in str(message["Subject"]) and "G312 昆山东卡口" in str(message["Subject"])
+    assert "鄂A·12345" in str(message["Subject"]) and "G312 昆山东卡口" in str(message["Subject"])
     clerk = portal("clerk")
     eta = (
         (datetime.now(UTC) + timedelta(minutes=40))
