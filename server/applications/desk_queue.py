@@ -178,34 +178,60 @@ def _conditions(filters: Filters, user: User, now: datetime) -> list[Any]:
 def _order(sort: str) -> list[Any]:
     oldest = [col(Application.submitted_at).asc(), col(Application.id).asc()]
     if sort == "deadline":
-        # NULLs (no deadline: not submitted) last, on SQLite and PostgreSQL alike.
-        return [col(Application.due_on).is_(None), col(Application.due_on).asc(), *oldest]
+        # No deadline (not submitted) last, on SQLite and PostgreSQL alike.
+        return [col(Application.due_on).asc().nulls_last(), *oldest]
     if sort == "risk":
         return [col(Application.risk).desc(), *oldest]
     return oldest
 
 
+def _joins(filters: Filters) -> tuple[bool, bool]:
+    """Whether the filters read the enterprise (its name) and the pass (its number): only then are they joined
+    before paging, so that the usual queue pages over the application's own indexes."""
+    q = filters.q.strip()
+    number = _number_condition(q) if q else None
+    enterprise = bool(q and number is None) or bool(filters.enterprise.strip())
+    return enterprise, q != "" and _SERIAL.fullmatch(q) is not None
+
+
 def _select(columns: Any, filters: Filters, user: User, now: datetime) -> Any:
-    return (
-        select(*columns)
-        .select_from(Application)
-        .join(Enterprise, col(Enterprise.uscc) == col(Application.enterprise_uscc))
-        .outerjoin(IssuedPass, col(IssuedPass.pass_id) == col(Application.pass_id))
-        .where(*_conditions(filters, user, now))
-    )
+    enterprise, issued = _joins(filters)
+    query = select(*columns).select_from(Application)
+    if enterprise:
+        query = query.join(Enterprise, col(Enterprise.uscc) == col(Application.enterprise_uscc))
+    if issued:
+        query = query.outerjoin(IssuedPass, col(IssuedPass.pass_id) == col(Application.pass_id))
+    return query.where(*_conditions(filters, user, now))
 
 
 def find(*, session: Session, filters: Filters, user: User, now: datetime, size: int) -> Page:
-    """One page of the queue as ``filters`` ask, and how many match in all."""
+    """One page of the queue as ``filters`` ask, and how many match in all.
+
+    Two steps: the page's ids (ordered and counted over the application's indexes, nothing but ids read for the
+    rows skipped), then those rows with their enterprise and pass number."""
     total = int(session.exec(_select([func.count()], filters, user, now)).one())
     pages = max((total + size - 1) // size, 1)
     page = min(max(filters.page, 1), pages)
-    found = session.exec(
-        _select([Application, Enterprise.name, IssuedPass.serial], filters, user, now)
-        .order_by(*_order(filters.sort))
-        .offset((page - 1) * size)
-        .limit(size)
-    ).all()
+    ids = list(
+        session.exec(
+            _select([Application.id], filters, user, now)
+            .order_by(*_order(filters.sort))
+            .offset((page - 1) * size)
+            .limit(size)
+        ).all()
+    )
+    fetched = (
+        session.exec(
+            select(Application, Enterprise.name, IssuedPass.serial)
+            .join(Enterprise, col(Enterprise.uscc) == col(Application.enterprise_uscc))
+            .outerjoin(IssuedPass, col(IssuedPass.pass_id) == col(Application.pass_id))
+            .where(col(Application.id).in_(ids))
+        ).all()
+        if ids
+        else []
+    )
+    by_id = {application.id: (application, name, serial) for application, name, serial in fetched}
+    found = [by_id[i] for i in ids if i in by_id]
     holders = {
         a.claimed_by
         for a, _, _ in found

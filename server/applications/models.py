@@ -24,10 +24,11 @@ STATUSES = (DRAFT, SUBMITTED, APPROVED, REJECTED, ISSUED, REVOKED, EXPIRED, RETU
 
 
 class Application(SQLModel, table=True):
-    # The review queue's orders within a status (server/applications/desk_queue.py): oldest first, deadline first.
+    # The review queue's orders within a status (server/applications/desk_queue.py): oldest, deadline, risk first.
     __table_args__ = (
         Index("ix_application_status_submitted", "status", "submitted_at"),
         Index("ix_application_status_due_on", "status", "due_on"),
+        Index("ix_application_status_risk", "status", "risk", "submitted_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -90,7 +90,8 @@ def test_register_verify_apply_approve_download_scan_decide_sync(server, new_pag
     assert "320583198503121234" in reviewer.content()  # the reviewer's screen is where full numbers belong
     screenshot(reviewer, "review-detail-zh")
     reviewer.click(f"form[action='/review/applications/{application_id}/approve'] button")
-    reviewer.wait_for_load_state()
+    reviewer.click("dialog.desk-confirm button.primary")  # approval asks for confirmation (issue 13)
+    reviewer.wait_for_url("**notice=issued**")
 
     # 5. The clerk opens the issued pass and downloads the PDF.
     clerk.goto(f"{base}/enterprise/applications/{application_id}")

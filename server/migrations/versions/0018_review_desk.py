@@ -1,6 +1,6 @@
 """The reviewer's desk (issue 13): an application's answer deadline (due_on, 3 working days on the Chinese holiday
 calendar), the texts the queue searches (names and plate) and filters (region codes), a claim (who works it, until
-when), indexes for the queue's orders, and internal review notes. Submitted applications get their deadline from
+when), indexes for the queue's orders (oldest, deadline, risk: 0014's risk column), and internal review notes. Submitted applications get their deadline from
 their submission; every application gets its search texts from its stored body.
 
 Revision ID: 0018
@@ -32,6 +32,7 @@ def upgrade() -> None:
     op.create_index("ix_application_due_on", "application", ["due_on"])
     op.create_index("ix_application_status_submitted", "application", ["status", "submitted_at"])
     op.create_index("ix_application_status_due_on", "application", ["status", "due_on"])
+    op.create_index("ix_application_status_risk", "application", ["status", "risk", "submitted_at"])
     op.create_table(
         "review_note",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -83,7 +84,12 @@ def _backfill() -> None:
 def downgrade() -> None:
     op.drop_index("ix_review_note_application_id", table_name="review_note")
     op.drop_table("review_note")
-    for index in ("ix_application_status_due_on", "ix_application_status_submitted", "ix_application_due_on"):
+    for index in (
+        "ix_application_status_risk",
+        "ix_application_status_due_on",
+        "ix_application_status_submitted",
+        "ix_application_due_on",
+    ):
         op.drop_index(index, table_name="application")
     # Not in batch mode: SQLite ≥ 3.35 drops a plain column in place (see 0009).
     for column in ("claim_until", "claimed_by", "regions", "search_text", "due_on"):
