@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from server.accounts.models import BUREAU_ROLES, User
-from server.applications import queries, risk, service
+from server.applications import enterprise_work, queries, risk, service
 from server.applications.deps import ApplicationId, ClerkDep, ReviewerDep, expired_first
 from server.applications.models import STATUSES, Application
 from server.applications.schemas import (
@@ -199,3 +200,62 @@ def reject_application(
         session=session, reviewer=user, application_id=application_id, reason=reason, now=now
     )
     return _public(session, application, user)
+
+
+# --- the enterprise's own work (issue 13; server/applications/enterprise_work.py) ----------------------------
+
+
+def _derive(session: Session, user: User, application_id: int, kind: str, now: datetime) -> ApplicationPublic:
+    draft = enterprise_work.derive(
+        session=session, user=user, application_id=application_id, kind=kind, now=now
+    )
+    return _public(session, draft, user)
+
+
+@api.post("/{application_id}/copy", response_model=ApplicationPublic, status_code=201, responses=ERRORS)
+def copy_application(
+    application_id: ApplicationId, user: ClerkDep, session: SessionDep, now: ClockDep
+) -> ApplicationPublic:
+    """A new draft with the same content (any of the enterprise's own applications); a window that has started
+    is moved to start in the next hour, as long as before (within the policy's limit)."""
+    return _derive(session, user, application_id, enterprise_work.COPY, now)
+
+
+@api.post("/{application_id}/renew", response_model=ApplicationPublic, status_code=201, responses=ERRORS)
+def renew_application(
+    application_id: ApplicationId, user: ClerkDep, session: SessionDep, now: ClockDep
+) -> ApplicationPublic:
+    """A new draft for the same vehicle and people, valid from when the pass ends (issued or expired only). It
+    replaces the pass, which is revoked at the new one's issue only if the two overlap."""
+    return _derive(session, user, application_id, enterprise_work.RENEW, now)
+
+
+@api.post("/{application_id}/amend", response_model=ApplicationPublic, status_code=201, responses=ERRORS)
+def amend_application(
+    application_id: ApplicationId, user: ClerkDep, session: SessionDep, now: ClockDep
+) -> ApplicationPublic:
+    """A new draft with the pass's content and window (a pass still valid only), to change (e.g. the driver) and
+    submit; the old pass stays valid until the new one is issued, then is revoked."""
+    return _derive(session, user, application_id, enterprise_work.AMEND, now)
+
+
+@api.post("/{application_id}/withdraw", response_model=ApplicationPublic, responses=ERRORS)
+def withdraw_application(
+    application_id: ApplicationId,
+    user: ClerkDep,
+    session: SessionDep,
+    now: ClockDep,
+    body: Annotated[ReasonBody | None, Body()] = None,
+) -> ApplicationPublic:
+    """Take back a submitted (or returned) application; the reason is optional."""
+    application = enterprise_work.withdraw(
+        session=session, user=user, application_id=application_id, reason=body.reason if body else "", now=now
+    )
+    return _public(session, application, user)
+
+
+@api.delete("/{application_id}", status_code=204, responses=ERRORS)
+def delete_application(application_id: ApplicationId, user: ClerkDep, session: SessionDep) -> Response:
+    """Delete a draft for good, with its documents (only a draft: 409 otherwise)."""
+    enterprise_work.delete_draft(session=session, user=user, application_id=application_id)
+    return Response(status_code=204)

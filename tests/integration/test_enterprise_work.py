@@ -226,3 +226,22 @@ def test_only_a_live_pass_is_amended_and_only_an_issued_or_expired_one_renewed(p
     with Session(app.state.engine) as session:
         drafts = session.exec(select(Application).where(col(Application.status) == "draft")).all()
     assert [d.id for d in drafts] == [copy]
+
+
+def test_the_api_copies_withdraws_and_deletes(api, app):
+    clerk = api("clerk")
+    waiting = submitted(clerk)
+    copy = clerk.post(f"/api/v1/applications/{waiting}/copy")
+    assert copy.status_code == 201 and copy.json()["status"] == "draft"
+    assert application(app, copy.json()["id"]).derived_from == waiting
+    withdrawn = clerk.post(f"/api/v1/applications/{waiting}/withdraw", json={"reason": "不再需要"})
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    again = clerk.post(f"/api/v1/applications/{waiting}/withdraw")
+    assert again.status_code == 409 and again.json()["code"] == "STATUS_CONFLICT"
+    assert clerk.delete(f"/api/v1/applications/{waiting}").status_code == 409
+    assert api("rival").delete(f"/api/v1/applications/{copy.json()['id']}").status_code == 404
+    assert api("reviewer").delete(f"/api/v1/applications/{copy.json()['id']}").status_code == 403
+    renew = clerk.post(f"/api/v1/applications/{waiting}/renew")
+    assert renew.status_code == 409 and renew.json()["code"] == "STATUS_CONFLICT"
+    assert clerk.delete(f"/api/v1/applications/{copy.json()['id']}").status_code == 204
+    assert application(app, copy.json()["id"]) is None
