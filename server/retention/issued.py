@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from server.applications import people
+from server.applications import desk_index, people
 from server.applications.models import REJECTED, Application, ApplicationEvent, PersonHash
 from server.documents import service as documents
 from server.passes.models import IssuedPass, Revocation
@@ -111,6 +111,9 @@ def purge_applications(session: Session, cutoff: datetime, now: datetime) -> int
             documents.delete_for_application(session, application.id or 0)  # the files go at the commit
             application.body_json = _reblank(application.body_json, blank_body)
             application.reason, application.purged_at = "", now
+            # The review queue's copy of the names and the travel history goes with them (the plate stays).
+            indexed = desk_index.columns(application.body_json)
+            application.search_text, application.regions = indexed["search_text"], indexed["regions"]
             session.add(application)
         session.execute(
             update(ApplicationEvent)

@@ -329,3 +329,17 @@ def test_desk_pages_in_english(app, api, portal):
     assert "Return for correction" in page and "Internal notes" in page and not untranslated.findall(page)
     zh = portal("reviewer").get(f"/review/applications/{application_id}?lang=zh").text
     assert "退回补正" in zh and "内部备注" in zh and not untranslated.findall(zh)
+
+
+def test_retention_takes_the_names_out_of_the_queues_search(app, api, portal):
+    from server.retention.issued import purge_applications
+
+    application_id = apply(api("clerk"), 1, driver="欧阳娜娜")
+    api("reviewer").post(f"/api/v1/applications/{application_id}/reject", json={"reason": "不符合要求"})
+    assert "欧阳娜娜" in stored(app, application_id).search_text
+    with Session(app.state.engine) as session:
+        later = datetime.now(UTC) + timedelta(days=1)
+        assert purge_applications(session, later, later) == 1
+    purged = stored(app, application_id)
+    assert "欧阳娜娜" not in purged.search_text and "B0001" in purged.search_text
+    assert listed(portal("reviewer").get("/review/queue?q=欧阳娜娜").text) == []
