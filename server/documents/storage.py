@@ -2,8 +2,9 @@
 
 The directory travels with the database engine (``attach`` in ``server.db.make_engine``, like the data keys), so
 that any code holding a session — the retention purge, a draft's deletion — can remove a document's file without
-being handed the settings. Files are removed only once the transaction that deleted their rows has committed: a
-rollback keeps both.
+being handed the settings. Files are removed only once the transaction that deleted their rows has committed (a
+rollback keeps both), and a file written in a transaction that rolls back goes with it: no row without its file,
+no file without its row.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from server.errors import ServerError
 __all__ = ["attach", "read", "remove_after_commit", "root_of", "write"]
 
 _INFO_KEY = "checkpass_documents"
-_PENDING = "checkpass_documents_unlink"
+_PENDING = "checkpass_documents_unlink"  # removed rows' files: unlinked at the commit
+_WRITTEN = "checkpass_documents_written"  # new rows' files: unlinked at a rollback
 
 
 def attach(engine: Engine, root: Path) -> None:
@@ -48,13 +50,16 @@ def _directory(root: Path) -> Path:
 
 
 def write(session: Session, data: bytes) -> str:
-    """Store ``data`` in a new file readable by the server's user only; its random name."""
+    """Store ``data`` in a new file readable by the server's user only; its random name. Should ``session``'s
+    transaction roll back instead of committing, the file is removed again (no file without its row)."""
     directory = _directory(root_of(session))
     name = secrets.token_hex(20)
     # O_EXCL: a name that somehow exists is never overwritten; 0600 from the start, not chmod'ed afterwards.
     descriptor = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
+    _hook(session)
+    session.info.setdefault(_WRITTEN, []).append(directory / name)
     return name
 
 
@@ -76,16 +81,23 @@ def remove_after_commit(session: Session, names: list[str]) -> None:
     root = root_of(session)
     pending: list[Path] = session.info.setdefault(_PENDING, [])
     pending.extend(root / _checked(name) for name in names)
+    _hook(session)
+
+
+def _hook(session: Session) -> None:
     if not session.info.get(_PENDING + "_hooked"):
         session.info[_PENDING + "_hooked"] = True
-        event.listen(session, "after_commit", _unlink)
-        event.listen(session, "after_soft_rollback", _forget)
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_soft_rollback", _rolled_back)
 
 
-def _unlink(session: Session) -> None:
+def _committed(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
     for path in session.info.pop(_PENDING, []):
         path.unlink(missing_ok=True)
 
 
-def _forget(session: Session, _previous_transaction: Any) -> None:
+def _rolled_back(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(_PENDING, None)
+    for path in session.info.pop(_WRITTEN, []):
+        path.unlink(missing_ok=True)

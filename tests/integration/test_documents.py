@@ -18,6 +18,7 @@ from server.applications.models import Application
 from server.documents import service as documents
 from server.documents.models import Document
 from server.retention import service as retention
+from tests.integration.conftest import DEMO_USCC
 from tests.integration.test_applications import body, form
 from tests.unit.test_document_sniff import image, pdf
 
@@ -244,6 +245,23 @@ def test_a_draft_removes_its_document_and_the_file_goes_at_the_commit(portal, ap
     with Session(app.state.engine) as session:
         documents.delete_for_application(session, application_id)
         session.commit()
+    assert stored(app_settings) == [] and rows(app) == []
+
+
+def test_a_document_added_in_a_transaction_that_rolls_back_leaves_no_file(app, app_settings):
+    with Session(app.state.engine) as session:
+        documents.add(
+            session=session,
+            kind="business_licence",
+            data=pdf(),
+            filename="x.pdf",
+            enterprise_uscc=DEMO_USCC,
+            user=None,
+            now=datetime.now(UTC),
+            max_bytes=app_settings.max_document_bytes,
+        )
+        assert len(stored(app_settings)) == 1
+        session.rollback()
     assert stored(app_settings) == [] and rows(app) == []
 
 
