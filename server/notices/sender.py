@@ -180,6 +180,8 @@ def _send_one(engine: Engine, settings: Settings, delivery_id: int, report: Repo
         except (OSError, smtplib.SMTPException, CheckpassError) as err:
             # CheckpassError: the URL no longer passes the check (InputError), or the secret does not open.
             error = f"{type(err).__name__}: {err}"[:300]
+        except Exception as err:  # anything else still ends this try: a row must never stay claimed for ever
+            error = f"{type(err).__name__}"
         session.rollback()  # nothing of the reads above stays open while the outcome is written
         delivery = session.get(NoticeDelivery, delivery_id)
         if delivery is None:

@@ -99,11 +99,13 @@ def notify(
     users = recipients(session, enterprise_uscc=enterprise_uscc, role=role, user_ids=user_ids)
     emailed: set[str] = set()
 
-    def deliver(channel: str, target: str, lang: str) -> None:
+    def deliver(channel: str, target: str, lang: str, uscc: str | None) -> None:
+        # ``uscc`` marks what the enterprise sees in its own delivery log: its users' and its own addresses and
+        # webhook, never a bureau user's address that the same notice also reached.
         session.add(
             NoticeDelivery(
                 channel=channel,
-                enterprise_uscc=enterprise_uscc,
+                enterprise_uscc=uscc,
                 target=target,
                 lang=lang,
                 kind=kind,
@@ -120,16 +122,16 @@ def notify(
         address = (user.email or "").strip()
         if address and address.lower() not in emailed:
             emailed.add(address.lower())
-            deliver(CHANNEL_EMAIL, address, user.lang or "zh")
+            deliver(CHANNEL_EMAIL, address, user.lang or "zh", user.enterprise_uscc)
     if enterprise_uscc:
         config = session.get(NoticeConfig, enterprise_uscc)
         if config is not None:
             for address in (a.strip() for a in config.emails.split(",")):
                 if address and address.lower() not in emailed:
                     emailed.add(address.lower())
-                    deliver(CHANNEL_EMAIL, address, "zh")
+                    deliver(CHANNEL_EMAIL, address, "zh", enterprise_uscc)
             if config.webhook_url:
-                deliver(CHANNEL_WEBHOOK, config.webhook_url, "zh")
+                deliver(CHANNEL_WEBHOOK, config.webhook_url, "zh", enterprise_uscc)
 
 
 def secret_context(uscc: str) -> str:

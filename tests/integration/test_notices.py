@@ -119,6 +119,14 @@ def test_notify_writes_a_notice_per_recipient_and_the_outbox_in_the_callers_tran
             ("email", "admin@example.com", "application.submitted", PENDING),
         ]
     )
+    # The enterprise's log holds its own deliveries only, not the administrator's address the same call reached.
+    with Session(app.state.engine) as session:
+        notices.notify(
+            session, "application.approved", PARAMS, now=now, enterprise_uscc=DEMO_USCC, user_ids=[admin_id]
+        )
+        session.commit()
+        mine = {d.target for d in channels.deliveries(session, uscc=DEMO_USCC)}
+    assert "admin@example.com" not in mine and "clerk@example.com" in mine
     with Session(app.state.engine) as session, pytest.raises(ValueError, match="no text"):
         notices.notify(session, "no.such.kind", {}, now=now, role="reviewer")
     with Session(app.state.engine) as session, pytest.raises(ValueError, match="string"):
