@@ -266,6 +266,7 @@ DOMAINS = (
     "crossings",
     "departments",
     "documents",
+    "driver_links",
     "enterprises",
     "keyring",
     "officers",
