@@ -57,6 +57,9 @@ def test_picker_fills_codes_by_pinyin_initials_name_and_cascade(server, new_page
     page.fill("#f-travel_history-search", "昆山")
     page.click("#f-travel_history-results li[role=option]:has-text('昆山市')")
     assert page.input_value("#f-travel_history") == "320500, 320583"
+    both = page.inner_text("#f-travel_history ~ .region-picker .region-name")
+    assert both == ("320500 江苏省 苏州市；320583 江苏省 苏州市 昆山市" if lang == "zh" else
+                    "320500 江苏省 苏州市; 320583 江苏省 苏州市 昆山市")  # fmt: skip
     screenshot(page, f"region-picker-{lang}")
 
     # The cascade: province, city, county; each choice fills the code down to where it stops.

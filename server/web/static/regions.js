@@ -121,7 +121,7 @@
       shown.textContent = current.filter(function (c) { return c; }).map(function (c) {
         if (!/^\d{6}$/.test(c)) return "";
         return table.byCode[c] ? c + " " + table.label(c) : c + " " + words.unknown;
-      }).filter(function (t) { return t; }).join("；");
+      }).filter(function (t) { return t; }).join(words.separator);
     }
 
     function choose(code) {
