@@ -104,6 +104,13 @@ def list_cases(session: Session, now: datetime) -> dict[str, CrossingFilter]:
             enterprises=(biggest,), start=day, end=day + timedelta(days=1)
         ),
         "checkpoint + a plate never seen there": CrossingFilter(checkpoint_id=3, plate="京A00000"),
+        # Part of a plate (issue 13): PostgreSQL's trigram index (migration 0020) rather than the whole table.
+        "part of a plate (5 characters)": CrossingFilter(plate_part=sample.plate[2:7]),
+        "part of a plate never seen": CrossingFilter(plate_part="Z9Z9Z"),
+        "part of a plate + one day": CrossingFilter(
+            plate_part=sample.plate[3:7], start=day, end=day + timedelta(days=1)
+        ),
+        "province and city (a prefix)": CrossingFilter(plate_part=sample.plate[:2]),
     }
 
 
