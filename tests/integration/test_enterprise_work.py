@@ -3,12 +3,18 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
+from PIL import Image
 from sqlmodel import Session, col, select
 
+from server.accounts.models import User
 from server.applications.models import Application, ApplicationEvent, PersonHash
+from server.documents import service as documents
+from server.documents import storage
+from server.documents.models import Document
 from server.passes.models import IssuedPass, Revocation
 from tests.factories import DRIVER_ID
 from tests.integration.test_applications import application, body, form, history, stored_body, submitted
@@ -245,3 +251,29 @@ def test_the_api_copies_withdraws_and_deletes(api, app):
     assert renew.status_code == 409 and renew.json()["code"] == "STATUS_CONFLICT"
     assert clerk.delete(f"/api/v1/applications/{copy.json()['id']}").status_code == 204
     assert application(app, copy.json()["id"]) is None
+
+
+def test_a_deleted_drafts_documents_go_with_it_files_included(portal, api, app):
+    draft = api("clerk").post("/api/v1/applications", json=body()).json()["id"]
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(picture, format="PNG")
+    with Session(app.state.engine) as session:
+        clerk_user = session.exec(select(User).where(User.username == "clerk")).one()
+        document = documents.add(
+            session=session,
+            kind="vehicle_licence",
+            data=picture.getvalue(),
+            filename="行驶证.png",
+            enterprise_uscc=clerk_user.enterprise_uscc,
+            user=clerk_user,
+            now=datetime.now(UTC),
+            max_bytes=5 * 2**20,
+            application_id=draft,
+        )
+        session.commit()
+        (stored,) = storage.root_of(session).rglob(document.stored_name)
+    assert stored.exists()
+    assert post(portal("clerk"), f"/enterprise/applications/{draft}/delete").status_code == 303
+    with Session(app.state.engine) as session:
+        assert session.exec(select(Document).where(Document.application_id == draft)).all() == []
+    assert not stored.exists()
