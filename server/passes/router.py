@@ -132,7 +132,24 @@ def pass_revoke(
     session: SessionDep,
     now: ClockDep,
     reason: Annotated[str, Form(max_length=2000)] = "",
+    confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    if confirm != "yes" and reason.strip():
+        # Revocation cannot be undone: it is confirmed first (a <dialog> in the browser, review_desk.js; without
+        # JavaScript this page asks). A missing reason is reported at once, by the revocation itself.
+        view = passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now)
+        if passes.can_revoke(user) and view.status != "revoked":
+            return _detail(
+                request,
+                principal,
+                session,
+                view,
+                status=200,
+                errors={},
+                reason=reason,
+                notice="",
+                confirm_revoke=True,
+            )
     try:
         revocation = passes.revoke_pass(session=session, pass_id=pass_id, viewer=user, reason=reason, now=now)
     except AppError as err:

@@ -183,9 +183,12 @@ def test_the_phone_page_shows_the_qr_big_with_serial_and_plate(app, portal):
 def test_an_enterprise_revokes_its_own_pass_with_a_reason(app, portal):
     record = issue_pass(app)
     clerk = portal("clerk")
-    response = clerk.form(
-        f"/enterprise/passes/{record.pass_id}/revoke", {"reason": "车辆故障，停运"}, follow_redirects=False
-    )
+    path = f"/enterprise/passes/{record.pass_id}/revoke"
+    # Asked first (issue 13): the page repeats the reason and asks; nothing is revoked yet.
+    asked = clerk.form(path, {"reason": "车辆故障，停运"})
+    assert asked.status_code == 200 and 'id="confirm-revoke"' in asked.text and "车辆故障，停运" in asked.text
+    assert revocation_of(app, record.pass_id) is None
+    response = clerk.form(path, {"reason": "车辆故障，停运", "confirm": "yes"}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == f"/enterprise/passes/{record.pass_id}?done=revoked"
     stored = revocation_of(app, record.pass_id)

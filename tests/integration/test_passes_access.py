@@ -46,7 +46,9 @@ def test_revoking_a_pass_in_the_portal(app, portal, api):
         record = issue_pass(app)
         web, _ = client_pair(portal, api, who)
         response = web.form(
-            f"/enterprise/passes/{record.pass_id}/revoke", {"reason": "测试"}, follow_redirects=False
+            f"/enterprise/passes/{record.pass_id}/revoke",
+            {"reason": "测试", "confirm": "yes"},
+            follow_redirects=False,
         )
         expected = (303 if REVOKE[who] == 200 else REVOKE[who]) if who else 401
         assert response.status_code == expected, who
