@@ -8,7 +8,8 @@ without it (``ApplicationCreate.model_validate``): it was valid when it was ente
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError, ValidationInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -17,9 +18,6 @@ from passcore import ids
 from passcore.errors import InputError
 from server import pdf_font
 from server.regions import table
-
-if TYPE_CHECKING:
-    from server.applications.schemas import ApplicationCreate
 
 __all__ = ["NEW_INPUT", "check_plate", "check_region", "printable_name", "unprintable_message", "whole"]
 
@@ -83,19 +81,19 @@ def _colour_problem(plate: str, colour: str) -> PydanticCustomError | None:
     return None
 
 
-def whole(application: ApplicationCreate, info: ValidationInfo) -> None:
+def whole(
+    info: ValidationInfo, *, plate: str, plate_colour: str, driver_id: str, escort_ids: Sequence[str]
+) -> None:
     """The checks across fields, each reported at its field (``vehicle.plate_colour``, ``escorts.1.id_number``)."""
     if not _is_new(info):
         return
     problems: list[InitErrorDetails] = []
-    vehicle = application.vehicle
-    if (colour := _colour_problem(vehicle.plate, vehicle.plate_colour)) is not None:
-        problems.append(_at(colour, ("vehicle", "plate_colour"), vehicle.plate_colour))
-    driver = application.driver.id_number
-    for position, escort in enumerate(application.escorts):
-        if escort.id_number == driver:
+    if (colour := _colour_problem(plate, plate_colour)) is not None:
+        problems.append(_at(colour, ("vehicle", "plate_colour"), plate_colour))
+    for position, escort_id in enumerate(escort_ids):
+        if escort_id == driver_id:
             problem = _problem("driver_is_escort", "the driver cannot also be an escort (same ID number)")
-            problems.append(_at(problem, ("escorts", position, "id_number"), ids.mask_id(escort.id_number)))
+            problems.append(_at(problem, ("escorts", position, "id_number"), ids.mask_id(escort_id)))
     if problems:
         raise ValidationError.from_exception_data("ApplicationCreate", problems)
 

@@ -156,7 +156,13 @@ class ApplicationCreate(_Strict):
 
     @model_validator(mode="after")
     def _new_input(self, info: ValidationInfo) -> ApplicationCreate:
-        new_input.whole(self, info)
+        new_input.whole(
+            info,
+            plate=self.vehicle.plate,
+            plate_colour=self.vehicle.plate_colour,
+            driver_id=self.driver.id_number,
+            escort_ids=[escort.id_number for escort in self.escorts],
+        )
         return self
 
 

@@ -273,6 +273,7 @@ DOMAINS = (
     "passes",
     "policy",
     "problems",
+    "regions",
     "retention",
     "web",
 )
