@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path as PathLib
 from typing import Annotated
 
 import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from server.deps import ClockDep, CurrentUser, PrincipalDep, SessionDep, SettingsDep
 from server.driver_links import service as links
@@ -23,6 +24,7 @@ __all__ = ["web"]
 web = APIRouter(include_in_schema=False)
 
 Token = Annotated[str, Path(max_length=64)]
+_WORKER = PathLib(__file__).resolve().parents[1] / "web" / "static" / "driver_sw.js"
 
 
 def _png_uri(qr_text: str) -> str:
@@ -75,6 +77,12 @@ def revoke_link(
 ) -> Response:
     link = links.revoke(session=session, pass_id=pass_id, link_id=link_id, viewer=user, now=now)
     return RedirectResponse(f"/enterprise/passes/{link.pass_id}#driver-links", status_code=303)
+
+
+@web.get("/d/sw.js", include_in_schema=False)
+def phone_worker() -> Response:
+    """The phone page's service worker, from /d/ so that it may control the pages under /d/."""
+    return FileResponse(_WORKER, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 @web.get("/d/{token}", response_class=HTMLResponse)

@@ -202,6 +202,7 @@ def test_a_driver_link_opens_with_no_sign_in_works_offline_and_is_refused_once_w
     qr = phone.locator("#driver-qr img")
     assert qr.is_visible() and qr.get_attribute("src").startswith("data:image/png;base64,")
     assert words["valid"] in phone.locator("#driver-state").inner_text()
+    expect(phone.locator("#driver-phone")).to_have_attribute("data-kept", "yes")  # kept for offline use
     # Offline, the loaded page keeps its QR and says it cannot confirm the state.
     phone.context.set_offline(True)
     expect(phone.locator("#driver-checked")).not_to_be_empty()
@@ -209,6 +210,10 @@ def test_a_driver_link_opens_with_no_sign_in_works_offline_and_is_refused_once_w
     expect(phone.locator("#driver-checked")).to_contain_text(words["offline"])
     assert qr.is_visible()
     screenshot(phone, f"driver-phone-offline-{lang}")
+    # Reloaded offline (or reopened), the page comes from the copy its service worker keeps, QR included.
+    phone.reload()
+    expect(phone.locator("#driver-qr img")).to_be_visible()
+    assert phone.locator("#driver-qr img").get_attribute("src").startswith("data:image/png;base64,")
     phone.context.set_offline(False)
 
     # The enterprise withdraws the link: the open page takes the QR away at its next check, and the link is refused.

@@ -27,6 +27,7 @@ PUBLIC = {
     # The driver's phone link (issue 13, B1): the token in the path is the authority; an unknown one is 404.
     ("GET", "/d/{token}"),
     ("GET", "/d/{token}/status"),
+    ("GET", "/d/sw.js"),  # the phone page's service worker (no data in it)
     # The public checkpoint status page and its JSON (issue 13, E): names, places and states only.
     ("GET", "/checkpoints/status"),
     ("GET", "/api/v1/checkpoints/status"),

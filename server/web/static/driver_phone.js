@@ -10,6 +10,19 @@
   var seconds = parseInt(box.dataset.statusSeconds || "60", 10);
   var lastChecked = new Date();
   var SHOWS_QR = { valid: true, not_yet_valid: true };
+  var CACHE = "checkpass-driver-v1";  // static/driver_sw.js keeps this page for offline use
+
+  // Keep this page and what it needs for a reload without a network (only while it shows a QR: a page that says
+  // the pass is no longer valid needs no copy). The worker answers from the copy when the phone is offline.
+  if ("serviceWorker" in navigator && window.caches && SHOWS_QR[box.dataset.state]) {
+    navigator.serviceWorker.register("/d/sw.js").then(function () {
+      return caches.open(CACHE);
+    }).then(function (cache) {
+      return cache.addAll([window.location.href, "/static/portal.css", "/static/driver_phone.js"]);
+    }).then(function () {
+      box.dataset.kept = "yes";
+    }).catch(function () { /* no worker (plain http, private mode): the loaded page still holds its QR */ });
+  }
 
   function text(name) {
     return box.dataset["text" + name.split("_").map(function (w) {
@@ -28,6 +41,7 @@
     if (!SHOWS_QR[state]) {
       var qr = document.getElementById("driver-qr");
       if (qr) qr.remove();  // a pass no longer valid is never shown as if it were
+      if (window.caches) caches.open(CACHE).then(function (c) { c.delete(window.location.href); });
     }
   }
 
