@@ -28,13 +28,14 @@ __all__ = [
     "save",
 ]
 
-# Routes whose bodies may carry documents, with ids: the form's own limit plus three documents.
+# Routes whose bodies may carry documents (paths with ids as patterns), and how many each may carry: the form's own
+# limit is added. Registration, the one anonymous route among them, takes a single licence.
 UPLOAD_PATHS = (
-    r"/register",
-    r"/enterprise/licence",
-    r"/enterprise/applications/(new|\d{1,10}/(edit|documents))",
-    r"/api/v1/applications/\d{1,10}/documents",
-    r"/api/v1/enterprise/licence",
+    (r"/register", 1),
+    (r"/enterprise/licence", 1),
+    (r"/enterprise/applications/(new|\d{1,10}/(edit|documents))", 2),
+    (r"/api/v1/applications/\d{1,10}/documents", 1),
+    (r"/api/v1/enterprise/licence", 1),
 )
 APPLICATION_FORM_FILES = APPLICATION_KINDS  # the form's file inputs are named after the kinds
 
@@ -47,8 +48,7 @@ class Upload:
 
 
 def body_limits(settings: Settings) -> list[tuple[str, int]]:
-    limit = settings.max_body_bytes + 3 * settings.max_document_bytes
-    return [(path, limit) for path in UPLOAD_PATHS]
+    return [(path, settings.max_body_bytes + n * settings.max_document_bytes) for path, n in UPLOAD_PATHS]
 
 
 def read_upload(item: object, field: str, settings: Settings) -> Upload | None:

@@ -153,7 +153,7 @@ def test_a_refused_file_is_told_and_nothing_is_stored(portal, api, app, app_sett
 
 def test_a_body_past_the_upload_limit_is_refused_before_it_is_read(portal, api, app, app_settings):
     application_id = draft(api)
-    limit = app_settings.max_body_bytes + 3 * app_settings.max_document_bytes
+    limit = app_settings.max_body_bytes + app_settings.max_document_bytes  # one document on this route
     response = upload(
         portal("clerk"), application_id, "vehicle_licence", ("x.pdf", b"%PDF-1.4" + b"0" * limit)
     )
