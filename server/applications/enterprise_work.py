@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 
 from passcore import ids
 from server.accounts.models import User
-from server.applications import service
+from server.applications import people, service
 from server.applications.models import DRAFT, EXPIRED, ISSUED, WITHDRAWN, Application
 from server.applications.schemas import ApplicationCreate
 from server.documents import service as documents
@@ -73,7 +73,7 @@ def derive(*, session: Session, user: User, application_id: int, kind: str, now:
         raise BadRequest(f"unknown kind {kind!r}", code="DERIVATION_UNKNOWN")
     service.require_clerk(user)
     source = service.get_visible(session=session, application_id=application_id, user=user)
-    if source.purged_at is not None or source.people_sealed == "purged":
+    if source.purged_at is not None or source.people_sealed == people.PURGED:
         raise Conflict(
             "the people of this application were removed by retention; start a new application",
             code="PEOPLE_PURGED",
