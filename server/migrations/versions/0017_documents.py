@@ -50,11 +50,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("enterprise", schema=None) as batch_op:
-        batch_op.drop_column("rejected_reason")
-        batch_op.drop_column("rejected_by")
-        batch_op.drop_column("rejected_at")
-    with op.batch_alter_table("document", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_document_enterprise_uscc"))
-        batch_op.drop_index(batch_op.f("ix_document_application_id"))
+    # Plain DROP COLUMN (SQLite 3.35+ does it in place): batch mode would copy enterprise, which other tables
+    # refer to, and SQLite refuses to drop the old copy.
+    for column in ("rejected_reason", "rejected_by", "rejected_at"):
+        op.drop_column("enterprise", column)
+    op.drop_index(op.f("ix_document_enterprise_uscc"), table_name="document")
+    op.drop_index(op.f("ix_document_application_id"), table_name="document")
     op.drop_table("document")
