@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from server.accounts.models import User
@@ -213,3 +214,12 @@ def mark_read(session: Session, user_id: int, *, now: datetime, notice_id: int |
         marked += 1
     session.commit()
     return marked
+
+
+def forget(session: Session, cutoff: datetime) -> int:
+    """Delete the notices and deliveries made before ``cutoff`` (retention): their parameters can hold a reason
+    or an answer that names people. Returns how many notices went."""
+    deliveries = delete(NoticeDelivery).where(col(NoticeDelivery.created_at) < cutoff)
+    session.execute(deliveries)
+    result = session.execute(delete(Notice).where(col(Notice.created_at) < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

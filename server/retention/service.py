@@ -9,7 +9,8 @@ What goes (docs/design.md "Retention"):
   names and phones of the enterprise staff sent for an escorted vehicle, and the name and ID ending of the one who
   took it over (the officer's number stays, like the crossing's);
 - applications and issued passes: the people (``server.retention.issued``);
-- alerts: the notes staff wrote on them, free text that may name anyone.
+- alerts: the notes staff wrote on them, free text that may name anyone;
+- notices and their deliveries: a rejection's reason or an answer may name people.
 What stays is what statistics and chain verification need: the record's columns (time, checkpoint, device, plate,
 pass, enterprise, outcome, versions, hashes), its reasons and checks, how many people were aboard in which roles,
 and whether each had a fever. A purged body no longer hashes to ``record_hash`` — ``purged_at`` says why — so
@@ -39,6 +40,8 @@ from server.alerts import rules
 from server.alerts import service as alerts
 from server.alerts.models import Alert, AlertEvent
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
+from server.notices import service as notices
+from server.notices.models import Notice
 from server.policy import service as policy_service
 from server.policy.models import PolicyVersion
 from server.retention import issued
@@ -59,6 +62,8 @@ PURGED_TABLES = (
     "person_hash",
     "alert",
     "alert_event",
+    "notice",
+    "notice_delivery",
     "login_attempt",
     "registration_attempt",
 )
@@ -76,6 +81,7 @@ class PurgeReport:
     applications: int = 0
     passes: int = 0
     alerts: int = 0  # alerts whose notes were removed
+    notices: int = 0  # portal notices (and their e-mail/webhook deliveries) made before the cutoff
     attempts: int = (
         0  # sign-in and registration attempts (an account and an address) past every throttle window
     )
@@ -89,8 +95,10 @@ class PurgeReport:
     @property
     def changed(self) -> int:
         return (
-            self.crossings + self.conflicts + self.escorts + self.applications + self.passes + self.alerts
-        ) + self.attempts
+            (self.crossings + self.conflicts + self.escorts + self.applications + self.passes + self.alerts)
+            + self.attempts
+            + self.notices
+        )
 
 
 def _thresholds(session: Session) -> dict[int, Decimal]:
@@ -229,6 +237,7 @@ def _dry_run(session: Session, cutoff: datetime, days: int, now: datetime) -> Pu
         passes=issued.count_passes(session, cutoff),
         alerts=old(Alert, _old_alert(cutoff)),
         attempts=throttle.forget(session=session, now=now, dry_run=True),
+        notices=old(Notice, col(Notice.created_at) < cutoff),
     )
 
 
@@ -247,6 +256,7 @@ def purge(
     applications = issued.purge_applications(session, cutoff, now)
     passes = issued.purge_passes(session, cutoff, now)
     notes = _purge_alert_notes(session, cutoff)
+    forgotten = notices.forget(session, cutoff)
     attempts = throttle.forget(session=session, now=now)
     password_resets.forget(session=session, now=now)  # requests past any throttling window (issue 13)
     report = PurgeReport(
@@ -261,6 +271,7 @@ def purge(
         passes,
         notes,
         attempts=attempts,
+        notices=forgotten,
     )
     session.commit()  # no transaction of ours left open: VACUUM FULL would wait for it forever
     if report.changed or full_vacuum:
