@@ -269,6 +269,7 @@ DOMAINS = (
     "driver_links",
     "enterprises",
     "keyring",
+    "notices",
     "officers",
     "passes",
     "policy",
