@@ -109,13 +109,17 @@ class Settings(BaseSettings):
         default="",
         description="the portal's address as users reach it (links in e-mails); default: the request's own address",
     )
-    smtp_host: str = Field(default="", description="SMTP server for notices and password resets; empty: no e-mail")
+    smtp_host: str = Field(
+        default="", description="SMTP server for notices and password resets; empty: no e-mail"
+    )
     smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port")
     smtp_starttls: bool = Field(default=False, description="upgrade the SMTP connection with STARTTLS")
     smtp_user: str = Field(default="", description="SMTP login; empty: no login")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
     smtp_from: str = Field(default="checkpass@localhost", description="From address of notice e-mails")
-    notices_schedule: bool = Field(default=True, description="send the notice outbox from a thread inside `serve`")
+    notices_schedule: bool = Field(
+        default=True, description="send the notice outbox from a thread inside `serve`"
+    )
     notices_interval_seconds: int = Field(
         default=5, ge=1, le=3600, description="how often `serve`'s sender looks for notices due"
     )
@@ -123,7 +127,10 @@ class Settings(BaseSettings):
         default=8, ge=1, le=50, description="tries of one e-mail or webhook call before it is marked failed"
     )
     notice_retry_seconds: int = Field(
-        default=30, ge=1, le=86400, description="wait before the first retry; doubled after each failure (max 6 h)"
+        default=30,
+        ge=1,
+        le=86400,
+        description="wait before the first retry; doubled after each failure (max 6 h)",
     )
     webhook_timeout_seconds: int = Field(default=10, ge=1, le=120, description="a webhook call's time limit")
     webhook_allow_private: bool = Field(
@@ -134,7 +141,10 @@ class Settings(BaseSettings):
         default=30, ge=5, le=1440, description="lifetime of a password-reset link"
     )
     password_reset_max_per_hour: int = Field(
-        default=5, ge=1, le=1000, description="password-reset requests per address and per account within an hour"
+        default=5,
+        ge=1,
+        le=1000,
+        description="password-reset requests per address and per account within an hour",
     )
     pdf_font: Path = Field(
         default=Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),

@@ -60,7 +60,9 @@ def account_page(
     now: ClockDep,
     done: str = "",
 ) -> Response:
-    return _page(request, principal, session, now, done=done if done in ("password", "revoked", "email") else "")
+    return _page(
+        request, principal, session, now, done=done if done in ("password", "revoked", "email") else ""
+    )
 
 
 @account.post("/account/tokens", response_class=HTMLResponse)

@@ -181,7 +181,9 @@ def answer(
         raise Conflict("the vehicle has already been handed over", code="ESCORT_CLOSED")
     assert arrival is not None
     eta_text = arrival.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
-    announce.escort_answered(session, escort, eta=eta_text, now=now)  # the enterprise's other users (issue 13)
+    announce.escort_answered(
+        session, escort, eta=eta_text, now=now
+    )  # the enterprise's other users (issue 13)
     session.commit()
     session.refresh(escort)
     return escort

@@ -219,7 +219,8 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
     _demo_users(session, now)
     demo_problems.seed_problems(session=session, now=now, password=DEMO_PASSWORD)
     _demo_queue(session, now)
-    demo_documents.seed_documents(session=session, now=now)  # licences to open; an enterprise waiting for them
+    # Licences to open, and an enterprise waiting for them.
+    demo_documents.seed_documents(session=session, now=now)
     fake = replace(issued["kunshan"], plate="苏EB9999", driver=replace(issued["kunshan"].driver, name="赵六"))
     texts["forged"] = forge_pass(fake, claimed_kid=signer.kid)
     _write_pass(out / "forged", texts["forged"], fake, card(fake, applications["kunshan"], settings))
