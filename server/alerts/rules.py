@@ -12,7 +12,7 @@ import hashlib
 import math
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from passcore.chain import GENESIS
@@ -61,6 +61,8 @@ DECISION_DIFFERS, UPLOAD_CONFLICT = "decision_differs", "upload_conflict"
 # A record's claimed context against what the server served the device (server/alerts/context.py).
 STALE_RULES, BUNDLE_NOT_SERVED = "stale_rules", "bundle_not_served"
 DECIDED_AT_IMPLAUSIBLE, RELEASE_FORBIDDEN = "decided_at_implausible", "release_forbidden"
+# An enterprise's problem not answered by the end of its deadline (seed 002's service discipline; server/problems).
+PROBLEM_OVERDUE = "problem_overdue"
 KINDS = (
     PASS_FORGED,
     PASS_MISMATCH,
@@ -76,6 +78,7 @@ KINDS = (
     CHAIN_GAP,
     CHAIN_TAMPERED,
     UPLOAD_CONFLICT,
+    PROBLEM_OVERDUE,
 )
 
 FORGED_CODES = frozenset({"PASS_SIGNATURE_INVALID", "PASS_MALFORMED", "PASS_UNKNOWN_KEY"})
@@ -365,6 +368,19 @@ def first_problem(
             return checked, ChainProblem(LINK_BROKEN, link.seq, link.crossing_id)
         expect_seq, expect_prev = link.seq + 1, link.record_hash
     return checked, None
+
+
+def problem_overdue_finding(
+    *, problem_id: int, due_on: date, department_id: int | None, checkpoint_id: int | None, now: datetime
+) -> Finding:
+    """One alert per deadline: passing the problem on sets a new deadline, and missing that one is new again."""
+    return Finding(
+        kind=PROBLEM_OVERDUE,
+        dedupe_key=f"{PROBLEM_OVERDUE}:{problem_id}:{due_on.isoformat()}",
+        occurred_at=now,
+        checkpoint_id=checkpoint_id,
+        detail={"problem": problem_id, "due_on": due_on.isoformat(), "department": department_id},
+    )
 
 
 def chain_finding(device_id: str, checkpoint_id: int | None, problem: ChainProblem, at: datetime) -> Finding:

@@ -26,6 +26,7 @@ from server.alerts.models import ALERT_ACKNOWLEDGED, ALERT_CLOSED, ALERT_OPEN, A
 from server.alerts.replay import ReplayContext
 from server.checkpoints.models import Device
 from server.crossings.models import ESCORT_ANSWERED, ESCORT_HANDED_OVER, ESCORT_OPEN, Crossing, EscortRequest
+from server.problems import service as problems
 
 __all__ = ["Limits", "escort_checked", "on_ingest", "raise_findings", "sweep", "verify_chains"]
 
@@ -175,10 +176,24 @@ def escort_checked(*, session: Session, escort: EscortRequest, now: datetime) ->
         logger.error("escort wait check failed: %s", type(err).__name__)
 
 
+def _problems_overdue(session: Session, now: datetime) -> list[rules.Finding]:
+    return [
+        rules.problem_overdue_finding(
+            problem_id=problem.id,
+            due_on=problem.due_on,
+            department_id=problem.department_id,
+            checkpoint_id=problem.checkpoint_id,
+            now=now,
+        )
+        for problem in problems.overdue(session, now)
+        if problem.id is not None
+    ]
+
+
 def sweep(*, session: Session, now: datetime, limits: Limits) -> int:
-    """The periodic check: escorts waiting (or just handed over) past the limit, and uploads whose audit never
-    ran (the server stopped between storing and auditing them, or the audit failed). Committed; returns how
-    many alerts are new."""
+    """The periodic check: escorts waiting (or just handed over) past the limit, enterprises' problems past their
+    deadline, and uploads whose audit never ran (the server stopped between storing and auditing them, or the
+    audit failed). Committed; returns how many alerts are new."""
     recent = now - 2 * limits.interval
     escorts = session.exec(
         select(EscortRequest).where(
@@ -192,6 +207,7 @@ def sweep(*, session: Session, now: datetime, limits: Limits) -> int:
     raised = raise_findings(
         session, facts.escort_findings(session, escorts, now, ReplayContext(session)), now
     )
+    raised += raise_findings(session, _problems_overdue(session, now), now)
     query = (
         select(Crossing)
         .where(col(Crossing.audited_at).is_(None), col(Crossing.received_at) <= now - AUDIT_GRACE)

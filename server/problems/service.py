@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from passcore import ids
+from server import workdays
 from server.accounts.models import (
     BUREAU_ROLES,
     ROLE_ADMIN,
@@ -49,6 +50,7 @@ __all__ = [
     "forward",
     "is_overdue",
     "list_for",
+    "overdue",
     "raise_problem",
     "timeline",
     "visible_problem",
@@ -71,6 +73,13 @@ def _text(value: str, field: str, *, minimum: int = 2) -> str:
 
 def is_overdue(problem: Problem, now: datetime) -> bool:
     return deadlines.is_overdue(problem.due_on, now, answered=problem.status == ANSWERED)
+
+
+def overdue(session: Session, now: datetime) -> list[Problem]:
+    """Every unanswered problem whose deadline ended before today (local), for the periodic alert sweep."""
+    today = workdays.local_day(now)
+    query = select(Problem).where(col(Problem.status) != ANSWERED, col(Problem.due_on) < today)
+    return list(session.exec(query.order_by(col(Problem.due_on), col(Problem.id))))
 
 
 def _event(

@@ -4,6 +4,7 @@ view; the department pages."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,8 @@ from sqlmodel import select
 
 from server import db
 from server.accounts.models import User
+from server.alerts import service as alerts
+from server.alerts.models import Alert
 from server.checkpoints.models import Checkpoint, Device
 from server.crossings.models import Crossing
 from server.departments import service as departments
@@ -206,6 +209,56 @@ def test_a_forwarded_problem_is_overdue_on_the_sixth_working_day(app, portal):
     # Today is long after 2026-03-09: the pages mark it overdue.
     page = portal("police4").get(f"/department/problems/{problem.id}")
     assert 'id="problem-overdue"' in page.text
+
+
+def test_an_unanswered_problem_past_its_deadline_raises_one_alert_per_deadline(app, portal):
+    police = department(app, "市公安局", "police5")
+    problem = _raised_at(app, local("2026-03-02", 9))  # due 2026-03-05 (3 working days)
+    limits = alerts.Limits.of(app.state.settings)
+
+    def overdue_alerts(session) -> list[Alert]:
+        return list(session.exec(select(Alert).where(Alert.kind == "problem_overdue")))
+
+    with db.session_scope(app.state.engine) as session:
+        alerts.sweep(session=session, now=local("2026-03-05", 23), limits=limits)
+        assert overdue_alerts(session) == []  # the deadline's own day
+        alerts.sweep(session=session, now=local("2026-03-06", 9), limits=limits)
+        alerts.sweep(session=session, now=local("2026-03-06", 10), limits=limits)  # raised once, not twice
+        [first] = overdue_alerts(session)
+        assert json.loads(first.detail) == {"problem": problem.id, "due_on": "2026-03-05", "department": None}
+        reviewer = session.exec(select(User).where(User.username == "reviewer")).one()
+        row = session.get(Problem, problem.id)
+        problems.forward(
+            session=session,
+            problem=row,
+            user=reviewer,
+            department_id=police,
+            note="",
+            now=local("2026-03-06", 11),
+        )  # late, and a new deadline: 2026-03-13
+        alerts.sweep(session=session, now=local("2026-03-13", 20), limits=limits)
+        assert len(overdue_alerts(session)) == 1
+        alerts.sweep(session=session, now=local("2026-03-16", 9), limits=limits)
+        assert sorted(json.loads(a.detail)["due_on"] for a in overdue_alerts(session)) == [
+            "2026-03-05",
+            "2026-03-13",
+        ]
+        alert_id = overdue_alerts(session)[-1].id
+    page = portal("auditor").get(f"/audit/alerts/{alert_id}")
+    assert page.status_code == 200
+    assert f'href="/review/problems/{problem.id}"' in page.text
+    # Answered: nothing more is raised, however late.
+    with db.session_scope(app.state.engine) as session:
+        staff = session.exec(select(User).where(User.username == "police5")).one()
+        problems.answer(
+            session=session,
+            problem=session.get(Problem, problem.id),
+            user=staff,
+            text="已核查，系误判。",
+            now=local("2026-03-17", 9),
+        )
+        alerts.sweep(session=session, now=local("2026-04-01", 9), limits=limits)
+        assert len(overdue_alerts(session)) == 2
 
 
 def test_the_duty_view_lists_waiting_problems_and_vehicles_stopped(app, portal):
