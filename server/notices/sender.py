@@ -14,10 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
-import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from passcore.errors import CheckpassError
+from server import background
 from server.config import Settings
 from server.keyring import datakeys
 from server.notices import mail, webhooks
@@ -221,33 +219,20 @@ def send_due(engine: Engine, settings: Settings, now: datetime | None = None) ->
             return report
 
 
-def _loop(engine: Engine, settings: Settings, stop: threading.Event) -> None:
-    delay = FIRST_ROUND_DELAY
-    while not stop.wait(delay):
-        try:
-            report = send_due(engine, settings)
-        except Exception as err:  # the serving app must outlive a failing round (the database away, say)
-            logger.error("notice sender round failed: %s", type(err).__name__)
-        else:
-            if report.ids:
-                logger.info("notices: %s", report.to_dict())
-        delay = settings.notices_interval_seconds
-
-
-@asynccontextmanager
-async def lifespan(app: Any) -> AsyncIterator[None]:
-    """Start the sender thread with the app (not in tests that never start the app's lifespan)."""
-    settings: Settings = app.state.settings
-    if not settings.notices_schedule:
-        yield
-        return
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_loop, args=(app.state.engine, settings, stop), name="checkpass-notices", daemon=True
-    )
-    thread.start()
+def _round(engine: Engine, settings: Settings) -> None:
     try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=2)
+        report = send_due(engine, settings)
+    except Exception as err:  # the serving app must outlive a failing round (the database away, say)
+        logger.error("notice sender round failed: %s", type(err).__name__)
+    else:
+        if report.ids:
+            logger.info("notices: %s", report.to_dict())
+
+
+lifespan = background.periodic(
+    "checkpass-notices",
+    enabled=lambda settings: settings.notices_schedule,
+    run=_round,
+    interval_seconds=lambda settings: settings.notices_interval_seconds,
+    first_delay=FIRST_ROUND_DELAY,
+)

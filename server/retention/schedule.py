@@ -9,9 +9,6 @@ inserted first, and its unique key lets only one worker win it.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from server import background
 from server.alerts import service as alerts
 from server.config import Settings
 from server.retention import service as retention
@@ -74,31 +72,10 @@ def tick(engine: Engine, settings: Settings, now: datetime) -> None:
             logger.info("audit %s: %s", name, result if name == "daily" else f"{result} new alerts")
 
 
-def _loop(engine: Engine, settings: Settings, stop: threading.Event) -> None:
-    # A moment's grace first: the app answers requests before the first round, and a short-lived app (a test
-    # client) stops before doing any.
-    delay = FIRST_ROUND_DELAY
-    while not stop.wait(delay):
-        tick(engine, settings, datetime.now(UTC))
-        delay = settings.audit_interval_minutes * 60
-
-
-@asynccontextmanager
-async def lifespan(app: Any) -> AsyncIterator[None]:
-    """Start the audit thread with the app (not in tests that never start the app's lifespan)."""
-    settings: Settings = app.state.settings
-    if not settings.audit_schedule:
-        yield
-        return
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_loop, args=(app.state.engine, settings, stop), name="checkpass-audit", daemon=True
-    )
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        # A round in progress is not waited for long: each is a transaction (a stopped one rolls back and the
-        # next start does it again), and the thread is a daemon, so a server stops promptly on SIGTERM.
-        thread.join(timeout=2)
+lifespan = background.periodic(
+    "checkpass-audit",
+    enabled=lambda settings: settings.audit_schedule,
+    run=lambda engine, settings: tick(engine, settings, datetime.now(UTC)),
+    interval_seconds=lambda settings: settings.audit_interval_minutes * 60,
+    first_delay=FIRST_ROUND_DELAY,
+)
