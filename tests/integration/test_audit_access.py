@@ -41,7 +41,8 @@ def status_of(client, path: str) -> int:
 def test_every_audit_route_is_for_the_bureau_and_enterprise_routes_for_enterprises(api, portal, world):
     crossing = world["ids"]["release"]  # the clerk's enterprise's
     paths = [route.replace("{crossing_id}", crossing) for route in audit_routes()]
-    assert len(paths) == 17
+    paths = [path + "?day=2026-12-04" if path == "/audit/report.pdf" else path for path in paths]
+    assert len(paths) == 18  # with the daily report (issue 13)
     web = {user: portal(user) for user in USERS}
     tokens = {user: api(user) for user in USERS}
     anonymous_page, anonymous_api, device = portal(), api(), world["ours"]
@@ -53,6 +54,8 @@ def test_every_audit_route_is_for_the_bureau_and_enterprise_routes_for_enterpris
             expected = {"clerk": 200, "rival": 404 if own else 200} | {
                 u: 403 for u in ("reviewer", "auditor", "admin")
             }
+        elif path.startswith("/audit/report.pdf"):
+            expected = BUREAU | {"reviewer": 403}  # the leadership's report: auditors and administrators
         else:
             expected = BUREAU
         assert results == expected, path

@@ -18,8 +18,6 @@ from passcore.chain import record_hash
 from passcore.reasons import OUTCOMES as OUTCOME_WORDS
 from server import db
 from server.audit import rollup
-from server.checkpoints.models import Checkpoint
-from server.checkpoints.models import Device as DeviceRow
 from server.config import get_settings
 from server.crossings.models import Crossing, CrossingEnterpriseDay, CrossingHour
 from tests.integration import checkpoint_devices
@@ -167,15 +165,35 @@ def _alembic(engine, action, revision: str) -> None:
         action(config, revision)
 
 
+CHECKPOINT_0004 = ("id", "name", "region", "location", "active", "created_at")
+DEVICE_0004 = ("id", "checkpoint_id", "name", "enrolled_at")
+
+
 def test_the_migration_counts_crossings_already_stored(tmp_path, database_url):
     engine = db.make_engine(get_settings(home=tmp_path, database_url=database_url))
     _alembic(engine, command.upgrade, "0004")
     rng, now = random.Random(3), datetime.now(UTC)
     with Session(engine) as session:
-        session.add(Checkpoint(id=1, name="卡口", region="320583", created_at=now))
-        session.add(DeviceRow(id="d" * 32, checkpoint_id=1, enrolled_at=now))
+        # The tables as 0004 made them: only their columns (the models have gained some since, e.g. the
+        # crossing's officer in 0010, the checkpoint's traffic state in 0019), so no ORM rows.
+        session.execute(
+            sa.insert(sa.table("checkpoint", *map(sa.column, CHECKPOINT_0004))),
+            [
+                {
+                    "id": 1,
+                    "name": "卡口",
+                    "region": "320583",
+                    "location": "",
+                    "active": True,
+                    "created_at": now,
+                }
+            ],
+        )
+        session.execute(
+            sa.insert(sa.table("device", *map(sa.column, DEVICE_0004))),
+            [{"id": "d" * 32, "checkpoint_id": 1, "name": "", "enrolled_at": now}],
+        )
         session.commit()
-        # The table as 0004 made it: only its columns (the model has gained some since, e.g. officer in 0010).
         rows = []
         for seq in range(1, 201):
             at = T0 + timedelta(minutes=rng.randrange(3 * 24 * 60), seconds=rng.random() * 60)
