@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import update
 
 from server import db
@@ -217,7 +218,9 @@ def test_bulk_approval_then_a_confirmed_approval_and_the_next(server, new_page, 
     dialog = reviewer.locator("dialog.desk-confirm")
     assert dialog.is_visible()
     dialog.locator("button:not(.primary)").click()
-    assert reviewer.locator("dialog.desk-confirm").count() == 0 and "approve" not in reviewer.url
+    # The dialog leaves on its close event, a moment after the click: wait for it rather than count at once.
+    expect(reviewer.locator("dialog.desk-confirm")).to_have_count(0)
+    assert "approve" not in reviewer.url
     reviewer.click(f"form[action='/review/applications/{third}/approve'] button.primary")
     screenshot(reviewer, f"review-desk-approve-dialog-{lang}")
     reviewer.locator("dialog.desk-confirm button.primary").click()
