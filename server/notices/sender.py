@@ -150,7 +150,9 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return min(timedelta(seconds=settings.notice_retry_seconds * 2 ** (attempts - 1)), MAX_BACKOFF)
 
 
-def _send_one(engine: Engine, settings: Settings, delivery_id: int, report: Report) -> None:
+def _send_one(
+    engine: Engine, settings: Settings, delivery_id: int, report: Report, at: datetime | None = None
+) -> None:
     with Session(engine, expire_on_commit=False) as session:
         delivery = session.get(NoticeDelivery, delivery_id)
         if delivery is None or delivery.state != SENDING:
@@ -184,7 +186,7 @@ def _send_one(engine: Engine, settings: Settings, delivery_id: int, report: Repo
         delivery = session.get(NoticeDelivery, delivery_id)
         if delivery is None:
             return
-        now = datetime.now(UTC)
+        now = at or datetime.now(UTC)  # after the call: it may have taken its whole timeout
         delivery.attempts += 1
         delivery.status_code = status
         delivery.lease_until = None
@@ -208,13 +210,14 @@ def _send_one(engine: Engine, settings: Settings, delivery_id: int, report: Repo
 
 
 def send_due(engine: Engine, settings: Settings, now: datetime | None = None) -> Report:
-    """Claim and send what is due at ``now`` (default: the clock), batch after batch until nothing is left."""
+    """Claim and send what is due at ``now`` (default: the clock, read again after each call), batch after batch
+    until nothing is left; a given ``now`` also dates the outcomes (sent, next try)."""
     report = Report()
     while True:
         with Session(engine) as session:
             claimed = claim(session, now or datetime.now(UTC))
         for delivery_id in claimed:
-            _send_one(engine, settings, delivery_id, report)
+            _send_one(engine, settings, delivery_id, report, now)
         if len(claimed) < BATCH:
             return report
 
