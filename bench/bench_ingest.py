@@ -279,16 +279,35 @@ def serve(home: Path, database_url: str | None, port: int) -> subprocess.Popen[b
         sys.executable, "-m", "uvicorn", "server.main:create_app_from_env", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    process = subprocess.Popen(command, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    return wait_healthy(subprocess.Popen(command, env=env), port)
+
+
+def wait_healthy(process: subprocess.Popen[bytes], port: int, seconds: float = 30) -> subprocess.Popen[bytes]:
+    """``process`` once the server it started answers /healthz on ``port``; stopped, and an error, if it never
+    does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return process
         except httpx.TransportError:
             time.sleep(0.1)
     process.terminate()
-    raise RuntimeError("the server did not start within 30 s")
+    raise RuntimeError(f"the server did not start within {seconds:.0f} s")
+
+
+def enrol(base: str, codes: list[str]) -> list[httpx.Client]:
+    """Enrol one device per code over HTTP, like `checkpoint enroll`; a keep-alive client per device, with its
+    token."""
+    sessions = []
+    for number, code in enumerate(codes):
+        enrolled = httpx.post(f"{base}/api/v1/devices/enroll", json={"code": code, "name": f"bench {number}"})
+        enrolled.raise_for_status()
+        token = enrolled.json()["token"]
+        sessions.append(
+            httpx.Client(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=120)
+        )
+    return sessions
 
 
 def upload(client: httpx.Client, batches: list[list[dict[str, Any]]], expect: str) -> list[float]:
@@ -317,16 +336,7 @@ def run_one(
         process = serve(home, database_url, port)
         try:
             base = f"http://127.0.0.1:{port}"
-            sessions = []
-            for number, code in enumerate(codes):
-                enrolled = httpx.post(
-                    f"{base}/api/v1/devices/enroll", json={"code": code, "name": f"bench {number}"}
-                )
-                enrolled.raise_for_status()
-                token = enrolled.json()["token"]
-                sessions.append(
-                    httpx.Client(base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=120)
-                )
+            sessions = enrol(base, codes)
             chains = (
                 [decided_records(share, start, fleet) for fleet in fleets]
                 if issued

@@ -40,6 +40,7 @@ from passcore.chain import GENESIS, canonical
 from server import db
 from server.audit import rollup
 from server.config import get_settings
+from server.crossings import partitions
 from server.policy import service as policy_service
 
 PG_ADMIN_URL = os.environ.get("CHECKPASS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -123,6 +124,9 @@ def setup(session_url: str, rng: random.Random, args: argparse.Namespace, now: d
     db.migrate(engine)
     with db.session_scope(engine) as session:
         policy_service.ensure_default(session=session, now=now)
+    # Crossing is partitioned by day of receipt (migration 0027): every day of the load gets its partition, as the
+    # workers would have made it, instead of all of it landing in the default partition.
+    partitions.ensure(engine, now - timedelta(days=args.days + 1), days_ahead=args.days + 2)
     engine.dispose()
     checkpoints = [
         (i + 1, f"卡口 {i + 1:02d}", "320583", 31.0 + i / 10, 120.0 + i / 10) for i in range(args.checkpoints)
@@ -268,7 +272,8 @@ def escort_row(rng: random.Random, row: tuple[Any, ...], now: datetime) -> tuple
 
 def fill(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
-    now = datetime.now(UTC).replace(microsecond=0)
+    # The load ends now, or at ``args.end`` (gen_national_day.py: a whole UTC day, one partition).
+    now = getattr(args, "end", None) or datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=args.days)
     drop(args.database)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
@@ -297,6 +302,11 @@ def fill(args: argparse.Namespace) -> dict[str, Any]:
                     copy.write_row(row)
                     if row[8] == "ESCORT_REQUIRED":
                         escorts.append((*escort_row(rng, row, now), row[6]))
+        # Ingest writes each crossing's key beside it (ids unique across partitions); COPY went past it.
+        conn.execute(
+            "INSERT INTO crossing_key (id, device_id, seq, record_hash, received_at)"
+            " SELECT id, device_id, seq, record_hash, received_at FROM crossing"
+        )
         with conn.cursor().copy(
             "COPY escort_request (crossing_id, checkpoint_id, enterprise_uscc, plate, status, staff_name,"
             " staff_phone, eta, answered_at, answered_by, handed_over_at, requested_at) FROM STDIN"
@@ -309,7 +319,8 @@ def fill(args: argparse.Namespace) -> dict[str, Any]:
             " SELECT id, device_id, received_at + interval '1 hour', body_json FROM crossing TABLESAMPLE SYSTEM (0.01) LIMIT 50"
         ).rowcount
         for _name, definition in indexes:
-            conn.execute(definition)
+            # A partitioned table's index reads "ON ONLY crossing" (the parent alone): made on every partition.
+            conn.execute(definition.replace(" ON ONLY ", " ON "))
         conn.commit()
     # COPY went past ingest, which keeps the dashboard's roll-ups: count them once from the crossings.
     engine = db.make_engine(get_settings(home=args.home, database_url=url))
@@ -318,7 +329,9 @@ def fill(args: argparse.Namespace) -> dict[str, Any]:
     engine.dispose()
     with psycopg.connect(admin_url(args.database), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-        size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('crossing'))").fetchone()[0]
+        size = conn.execute(
+            "SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('crossing')"
+        ).fetchone()[0]
         rolled = {
             table: conn.execute(
                 f"SELECT count(*), coalesce(sum(released + escorted + refused + held), 0) FROM {table}"

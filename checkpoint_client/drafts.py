@@ -31,7 +31,8 @@ EXPIRE = timedelta(hours=12)  # longer than any shift: a draft left overnight is
 MAX_FORM_BYTES = 16 * 1024  # twenty people with every field full is under 8 KiB
 MAX_PEOPLE = 20  # as the decision form
 _KEY = re.compile(r"(?:pass|claimed|vehicle):[0-9A-Za-z._-]{1,64}|nopass")
-ROLES = ("driver", "escort", "passenger")
+ROLES = ("driver", "escort", "passenger", "manager")
+MAX_ROLL = 100  # a bus's manifest holds at most 100 passengers (issue 14)
 # Field -> longest text kept (the form's own maxlength, with room for a typed separator).
 _TEXTS = {
     "plate": 20,
@@ -72,7 +73,7 @@ def check_form(form: Any) -> dict[str, Any]:
     the field) for anything else — nothing is saved then."""
     if not isinstance(form, dict):
         raise _invalid("form", "expected an object")
-    unknown = set(form) - {*_TEXTS, "people", "checks"}
+    unknown = set(form) - {*_TEXTS, "people", "checks", "roll", "rest_normal"}
     if unknown:
         raise _invalid(sorted(unknown)[0], "unknown field")
     clean: dict[str, Any] = {name: _text(form.get(name), name, longest) for name, longest in _TEXTS.items()}
@@ -98,7 +99,39 @@ def check_form(form: Any) -> dict[str, Any]:
         if checks.get(name) not in (True, False, None):
             raise _invalid(f"checks.{name}", "expected true, false or null")
     clean["checks"] = {name: checks.get(name) for name in _CHECKS}
+    clean |= _roll(form)
     return clean
+
+
+def _roll(form: dict[str, Any]) -> dict[str, Any]:
+    """A bus's roll call as typed (issue 14): the passengers with a reading or marked absent, and whether the
+    rest-normal key was pressed. Absent from a freight vehicle's draft."""
+    if "roll" not in form and "rest_normal" not in form:
+        return {}
+    roll = form.get("roll") or []
+    if not isinstance(roll, list) or len(roll) > MAX_ROLL:
+        raise _invalid("roll", f"expected a list of at most {MAX_ROLL} passengers")
+    clean, seen = [], set()
+    for index, entry in enumerate(roll):
+        field = f"roll.{index}"
+        if not isinstance(entry, dict) or set(entry) - {"n", "temperature", "absent"}:
+            raise _invalid(field, "expected an object with n, temperature, absent")
+        number = entry.get("n")
+        if type(number) is not int or not 1 <= number <= MAX_ROLL or number in seen:
+            raise _invalid(f"{field}.n", f"expected a passenger number 1–{MAX_ROLL}, each once")
+        if not isinstance(entry.get("absent", False), bool):
+            raise _invalid(f"{field}.absent", "expected true or false")
+        seen.add(number)
+        clean.append(
+            {
+                "n": number,
+                "temperature": _text(entry.get("temperature"), f"{field}.temperature", 8),
+                "absent": entry.get("absent", False),
+            }
+        )
+    if not isinstance(form.get("rest_normal", False), bool):
+        raise _invalid("rest_normal", "expected true or false")
+    return {"roll": clean, "rest_normal": form.get("rest_normal", False)}
 
 
 @dataclass(frozen=True)

@@ -145,9 +145,11 @@ class Store:
         repeat_of: str | None = None,
         claimed: dict[str, Any] | None = None,
         referral: str | None = None,
+        bus: dict[str, Any] | None = None,
     ) -> StoredCrossing:
         """Chain, store and commit one decision (fsync'd) before returning it. ``officer``, ``repeat_of``,
-        ``claimed`` and ``referral`` go into the record as ``passcore.crossing.contents`` takes them.
+        ``claimed``, ``referral`` and ``bus`` (a bus's manifest and roll call, issue 14) go into the record as
+        ``passcore.crossing.contents`` takes them.
 
         Raises InputError(RECORD_INVALID) for a decision the server would refuse (nothing stored; correct the
         input) and StoreError (STORE_FULL, STORE_BUSY, STORE_FAILED) when it could not be written: the decision
@@ -164,6 +166,7 @@ class Store:
             repeat_of=repeat_of,
             claimed=claimed,
             referral=referral,
+            **({"bus": bus} if bus is not None else {}),  # a freight record is written as before
         )
         with self._db.write("recording the decision") as conn:
             last = conn.execute(_LAST).fetchone()

@@ -183,13 +183,18 @@ def _bundle(api: Api, store: Store, settings: Settings, report: SyncReport, now:
     if response.status_code == 304:
         report.bundle = {"status": "unchanged"}
     elif response.status_code == 200:
+        pinned = truststore.pinned_root(settings).kid
         try:
-            bundle = truststore.accept_bundle(settings, response.content, now=now)
+            verified = truststore.accept_verified(settings, response.content, now=now)
         except BundleError as err:
             report.bundle = {"status": "refused", "code": err.code, "message": err.message}
+            if err.detail:
+                report.bundle["detail"] = err.detail
         else:
             store.set_state("bundle_etag", response.headers.get("ETag"))
-            report.bundle = {"status": "updated" if bundle.version != before else "unchanged"}
+            report.bundle = {"status": "updated" if verified.bundle.version != before else "unchanged"}
+            if verified.root.kid != pinned:  # the bureau rolled its root over: followed, now pinned
+                report.bundle["root_rollover"] = {"from": pinned.hex(), "to": verified.root.kid.hex()}
     else:
         code, text = problem_of(response)
         report.bundle = {"status": "refused", "code": code, "message": text}

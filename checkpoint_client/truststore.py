@@ -2,6 +2,11 @@
 
 Both are files under CHECKPOINT_HOME. A bundle is verified against the pinned root every time it is read,
 so a file edited on disk is refused like any forged bundle.
+
+Root rollover (issue 15): a bundle may carry the pinned root's cross-signature of its successor. When such a bundle
+is accepted, the checkpoint pins the successor (after storing the bundle: a power cut between the two leaves a
+bundle that still verifies from the old root), so it follows the bureau's new root through an ordinary sync,
+without enrolling again. Only ``accept_bundle`` moves the pin, and only forward along signed statements.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from passcore.policy import Policy
 
 __all__ = [
     "accept_bundle",
+    "accept_verified",
     "held_bundle",
     "held_policy",
     "import_bundle",
@@ -131,8 +137,14 @@ def import_bundle(
 def accept_bundle(settings: Settings, data: bytes, *, now: datetime) -> trust.TrustBundle:
     """Bundle bytes from a file or the server: verified against the pinned root, refused when forged, older than
     the held one or expired; kept as the checkpoint's current bundle when accepted."""
-    bundle = trust.load_bundle(
-        data, root=pinned_root(settings), now=now, held_version=_held_version(settings)
-    )
+    return accept_verified(settings, data, now=now).bundle
+
+
+def accept_verified(settings: Settings, data: bytes, *, now: datetime) -> trust.VerifiedBundle:
+    """``accept_bundle`` saying which root the bundle chains to; a new root it was cross-signed to is pinned."""
+    pinned = pinned_root(settings)
+    verified = trust.open_bundle(data, root=pinned, now=now, held_version=_held_version(settings))
     _write_atomic(settings.bundle_path, data)
-    return bundle
+    if verified.root.kid != pinned.kid:
+        _write_atomic(settings.root_path, verified.root.pem.encode())
+    return verified

@@ -21,15 +21,25 @@ from passcore.extensions import ClaimPath
 __all__ = [
     "CLAIM_ISS",
     "CLAIM_PASS",
+    "KIND_FREIGHT",
+    "KIND_PERSONNEL",
+    "K_BUS",
+    "MANIFEST_DIGEST_BYTES",
+    "MAX_BUS_PASSENGERS",
     "MAX_ESCORTS",
+    "MAX_MANIFEST_PAGES",
+    "MAX_SEATS",
+    "MAX_STATION",
     "PLATE_COLOURS",
     "PLATE_COLOUR_NAMES_ZH",
     "VOCABULARY",
+    "Bus",
     "Decoded",
     "Driver",
     "PassClaims",
     "Person",
     "from_cwt",
+    "is_masked",
     "read_cwt",
     "to_cwt",
 ]
@@ -41,10 +51,19 @@ CLAIM_PASS = -65537
 # Keys inside the pass claim's map: small integers keep the QR small.
 K_SERIAL, K_PLATE, K_COLOUR, K_DRIVER, K_ESCORTS = 1, 2, 3, 4, 5
 K_ENTERPRISE, K_ORIGIN, K_DESTINATION, K_HISTORY = 6, 7, 8, 9
+# The bus of a personnel-transport pass (issue 14). Not 10 or 11: those are the published examples of members a
+# version-1 decoder does not know (tests/vectors/passes), and must stay unknown for the vectors to keep their meaning.
+K_BUS = 12
+# Inside the bus map. 2 and 3 (the stations) are reserved and not carried: a bus pass with its manager, its
+# manifest binding and the critical mark measured v13-M with them (bench/bench_manifest_qr.py), and the windscreen
+# QR stays <= v12-M. Like the cargo, the stations are not compared at a checkpoint: they are printed on the card
+# and the manifest pages and kept by the server.
+B_SEATS, B_MANAGER, B_DIGEST, B_PAGES, B_PASSENGERS = 1, 4, 5, 6, 7
+_BUS_MEMBERS = frozenset({B_SEATS, B_MANAGER, B_DIGEST, B_PAGES, B_PASSENGERS})
 # What this version understands; any other claim, or member of the pass claim, is unknown (reported, skipped).
 VOCABULARY = extensions.Vocabulary(
     claims=frozenset({CLAIM_ISS, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI, CLAIM_PASS}),
-    members={CLAIM_PASS: frozenset(range(K_SERIAL, K_HISTORY + 1))},
+    members={CLAIM_PASS: frozenset({*range(K_SERIAL, K_HISTORY + 1), K_BUS})},
 )
 # Cargo is not compared at a checkpoint, so it stays off the QR (it is on the printed card and the server).
 
@@ -81,6 +100,12 @@ MAX_ESCORTS = 6
 MAX_NAME = 32
 MAX_HISTORY = 16
 PASS_ID_BYTES = 12
+KIND_FREIGHT, KIND_PERSONNEL = "freight", "personnel"
+MAX_SEATS = 120
+MAX_STATION = 40
+MAX_MANIFEST_PAGES = 50
+MAX_BUS_PASSENGERS = 100
+MANIFEST_DIGEST_BYTES = 16
 # Visible head (up to 6), at least 4 stars, the last 4: an unmasked number never passes.
 _MASKED = re.compile(r"^[0-9A-Z]{0,6}\*{4,10}[0-9A-Z]{4}$")
 
@@ -94,6 +119,21 @@ class Person:
 @dataclass(frozen=True)
 class Driver(Person):
     licence_masked: str
+
+
+@dataclass(frozen=True)
+class Bus:
+    """What a personnel-transport pass says about its bus; the passengers travel on signed manifest pages
+    (``passcore.manifest``) that the pass binds by ``digest``, ``pages`` and ``passengers``."""
+
+    seats: int  # passenger seats, the driver's not counted
+    # The stations (站到站) are printed, not on the QR: "" in claims read from a QR, and not compared.
+    departure: str = field(compare=False)
+    arrival: str = field(compare=False)
+    manager: Person  # the employing enterprise's manager on board: the receiving staff for quarantine
+    digest: bytes  # manifest digest: first 16 bytes of SHA-256 over the passengers (passcore.manifest.digest)
+    pages: int  # manifest pages
+    passengers: int  # passengers on the manifest
 
 
 @dataclass(frozen=True)
@@ -112,10 +152,16 @@ class PassClaims:
     origin: str
     destination: str
     travel_history: tuple[str, ...] = ()
+    bus: Bus | None = None  # present on a personnel-transport pass, absent on a freight pass
     people: tuple[Person, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "people", (self.driver, *self.escorts))
+        manager = (self.bus.manager,) if self.bus else ()
+        object.__setattr__(self, "people", (self.driver, *self.escorts, *manager))
+
+    @property
+    def kind(self) -> str:
+        return KIND_PERSONNEL if self.bus else KIND_FREIGHT
 
     def readable(self) -> dict[str, Any]:
         """The claims as people read them (the ``claims`` object of ``checkpoint verify --json``)."""
@@ -138,7 +184,21 @@ class PassClaims:
             "origin": {"code": self.origin, "name": ids.region_name(self.origin)},
             "destination": {"code": self.destination, "name": ids.region_name(self.destination)},
             "travel_history": [{"code": c, "name": ids.region_name(c)} for c in self.travel_history],
+            "kind": self.kind,
+            "bus": None if self.bus is None else _readable_bus(self.bus),
         }
+
+
+def _readable_bus(bus: Bus) -> dict[str, Any]:
+    stations = {"departure": bus.departure, "arrival": bus.arrival} if bus.departure or bus.arrival else {}
+    return {
+        "seats": bus.seats,
+        **stations,  # known where the pass was issued, not where its QR was read
+        "manager": {"name": bus.manager.name, "id_number": bus.manager.id_masked},
+        "manifest": bus.digest.hex(),
+        "pages": bus.pages,
+        "passengers": bus.passengers,
+    }
 
 
 def normalise_colour(value: str) -> str:
@@ -178,6 +238,10 @@ def to_cwt(claims: PassClaims) -> dict[int, Any]:
         K_DESTINATION: int(claims.destination),
         K_HISTORY: [int(c) for c in claims.travel_history],
     }
+    if claims.bus is not None:
+        if claims.escorts:
+            raise ValueError("a personnel-transport pass has no escorts: its manager is the receiving staff")
+        members[K_BUS] = _bus_members(claims.bus)
     # Empty optional members are left out (every byte counts in the QR); keys stay in ascending order.
     body = {key: value for key, value in members.items() if value != []}
     return {
@@ -188,6 +252,24 @@ def to_cwt(claims: PassClaims) -> dict[int, Any]:
         CLAIM_CTI: bytes.fromhex(claims.pass_id),
         CLAIM_PASS: body,
     }
+
+
+def _bus_members(bus: Bus) -> dict[int, Any]:
+    for what, station in (("departure", bus.departure), ("arrival", bus.arrival)):
+        if station and (len(station) > MAX_STATION or not station.strip()):
+            raise ValueError(f"the {what} station must be text of at most {MAX_STATION} characters")
+    members = {
+        B_SEATS: bus.seats,
+        B_MANAGER: [bus.manager.name, bus.manager.id_masked],
+        B_DIGEST: bus.digest,
+        B_PAGES: bus.pages,
+        B_PASSENGERS: bus.passengers,
+    }
+    try:
+        _read_bus(members)  # the reader's checks before signing: never issue what a checkpoint would refuse
+    except PassMalformed as err:
+        raise ValueError(err.message) from err
+    return members
 
 
 # --- decoding hostile input -------------------------------------------------------------------------------
@@ -216,10 +298,48 @@ def _region(value: Any, what: str) -> str:
     return f"{value:06d}"
 
 
+def is_masked(value: Any) -> bool:
+    """Whether ``value`` is a masked ID number as a pass carries it (an unmasked number never is)."""
+    return isinstance(value, str) and _MASKED.match(value) is not None
+
+
 def _masked(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _MASKED.match(value):
+    if not is_masked(value):
         raise _fail(f"{what} must be a masked number")
     return value
+
+
+def _count(value: Any, what: str, top: int) -> int:
+    if type(value) is not int or not 1 <= value <= top:
+        raise _fail(f"{what} must be a whole number from 1 to {top}")
+    return value
+
+
+def _read_bus(raw: Any) -> Bus:
+    """The bus map: exactly its five members, each checked (a member added later comes as a new pass member)."""
+    if not isinstance(raw, dict):
+        raise _fail("the bus must be a map")
+    if len(raw) != len(_BUS_MEMBERS) or not all(type(key) is int and key in _BUS_MEMBERS for key in raw):
+        raise _fail(f"the bus map must hold exactly the members {sorted(_BUS_MEMBERS)}")
+    manager = raw[B_MANAGER]
+    if not isinstance(manager, list) or len(manager) != 2:
+        raise _fail("the bus manager must be [name, id]")
+    digest = raw[B_DIGEST]
+    if not isinstance(digest, bytes) or len(digest) != MANIFEST_DIGEST_BYTES:
+        raise _fail(f"the manifest digest must be {MANIFEST_DIGEST_BYTES} bytes")
+    passengers = _count(raw[B_PASSENGERS], "the bus's passengers", MAX_BUS_PASSENGERS)
+    pages = _count(raw[B_PAGES], "the manifest's pages", MAX_MANIFEST_PAGES)
+    if pages > passengers:
+        raise _fail("the manifest has more pages than passengers")
+    return Bus(
+        seats=_count(raw[B_SEATS], "the bus's seats", MAX_SEATS),
+        departure="",
+        arrival="",
+        manager=Person(_text(manager[0], "manager name", MAX_NAME), _masked(manager[1], "manager id")),
+        digest=digest,
+        pages=pages,
+        passengers=passengers,
+    )
 
 
 @dataclass(frozen=True)
@@ -301,6 +421,9 @@ def _read_pass(cwt_claims: dict[Any, Any], cti: bytes, body: dict[Any, Any]) -> 
     valid_until = _time(cwt_claims[CLAIM_EXP], "exp")
     if valid_until <= valid_from:
         raise _fail("exp must be after nbf")
+    bus = _read_bus(body[K_BUS]) if K_BUS in body else None
+    if bus is not None and escorts:
+        raise _fail("a personnel-transport pass carries no escorts")
     return PassClaims(
         pass_id=cti.hex(),
         serial=f"{issuer}-{serial_number:06d}",
@@ -320,4 +443,5 @@ def _read_pass(cwt_claims: dict[Any, Any], cti: bytes, body: dict[Any, Any]) -> 
         origin=_region(body[K_ORIGIN], "origin"),
         destination=_region(body[K_DESTINATION], "destination"),
         travel_history=tuple(_region(c, "travel history entry") for c in history_raw),
+        bus=bus,
     )

@@ -13,7 +13,9 @@ bureau checks, replays and purges it. The one contract between the two programs 
 
 Keys added later (``LATER_KEYS``, issue 12: officer, repeat_of, claimed, referral, absent) are optional: a record an
 older device wrote without them is valid and reads as null/[]; a newer device always writes them all. The server
-hashes the JSON as received, so an older record's hash still checks.
+hashes the JSON as received, so an older record's hash still checks. ``bus`` (issue 14: a bus's manifest and roll
+call, ``BusRecord``) is null for freight.
+``bus_contents`` makes it from a ``bus_rules.BusDecision``; ``bus_inputs`` gives the bus rules' inputs back.
 
 Pure: no database, network or clock.
 """
@@ -27,11 +29,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from passcore import ids, rules
+from passcore import bus_rules, ids, rules
 from passcore.chain import GENESIS, record_hash
+from passcore.claims import MAX_BUS_PASSENGERS, MAX_MANIFEST_PAGES, MAX_SEATS, PassClaims
 from passcore.errors import InputError
+from passcore.manifest import MANIFEST_INCOMPLETE, MANIFEST_INVALID, MANIFEST_VALID, Passenger
 from passcore.reasons import MEDICAL_HOLD, Outcome
 from passcore.trust import Verification
 
@@ -50,6 +54,8 @@ __all__ = [
     "OFFICER",
     "REASON_CODE",
     "TEMPERATURE_RANGE_C",
+    "BusPassengerRecord",
+    "BusRecord",
     "Checks",
     "ClaimedPass",
     "CrossingContents",
@@ -57,6 +63,8 @@ __all__ = [
     "OccupantRecord",
     "Personal",
     "anonymise",
+    "bus_contents",
+    "bus_inputs",
     "contents",
     "link",
     "plausible",
@@ -84,6 +92,7 @@ LATER_KEYS = (
     "claimed",
     "referral",
     "absent",
+    "bus",
 )  # optional: older devices do not write them
 OFFICER = r"^[0-9A-Za-z-]{1,16}$"
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -174,6 +183,55 @@ class ClaimedPass(_Strict):
     pass_id: Token | None = Field(description="the pass id it claimed")
 
 
+class BusPassengerRecord(_Strict):
+    """One manifest passenger of a bus at the roll call, and what was decided for them."""
+
+    n: int = Field(ge=1, le=MAX_BUS_PASSENGERS, description="the passenger's place on the manifest, from 1")
+    name: Annotated[Name, Personal("")]
+    origin: Annotated[Region | None, Personal(None)]
+    travel_history: Annotated[list[Region], Personal([])] = Field(
+        max_length=MAX_HISTORY, description="14-day travel history, as on the manifest"
+    )
+    aboard: bool = Field(description="false: on the manifest, not on the bus")
+    temperature_c: Annotated[
+        float | None,
+        Field(ge=TEMPERATURE_RANGE_C[0], le=TEMPERATURE_RANGE_C[1], allow_inf_nan=False),
+        Personal(None),
+    ] = Field(description="°C as typed; null: measured normal by the gun, or not aboard")
+    disposition: bus_rules.Disposition
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BusPassengerRecord:
+        if not self.aboard and (self.temperature_c is not None or self.disposition != bus_rules.ABSENT):
+            raise ValueError("a passenger not aboard has no temperature and the disposition ABSENT")
+        if self.aboard and self.disposition == bus_rules.ABSENT:
+            raise ValueError("a passenger aboard is not ABSENT")
+        return self
+
+
+class BusRecord(_Strict):
+    """A bus on a personnel-transport pass: the manifest read, when the bus arrived, every passenger in order.
+    ``manifest`` empty and no passengers when the manifest could not be read whole (MANIFEST_INCOMPLETE/INVALID)."""
+
+    manifest: str = Field(pattern=r"^([0-9a-f]{32})?$", description="the manifest digest, 32 hex digits")
+    pages: int = Field(
+        ge=0, le=MAX_MANIFEST_PAGES, description="the pass's manifest pages; 0: no bus pass read"
+    )
+    seats: int = Field(ge=0, le=MAX_SEATS, description="the bus's passenger seats on the pass")
+    arrived_at: Annotated[str, Field(max_length=40), AfterValidator(_aware_iso)] = Field(
+        description="ISO 8601 with zone: the bus's first scan; decided_at - arrived_at is its wait"
+    )
+    passengers: list[BusPassengerRecord] = Field(max_length=MAX_BUS_PASSENGERS)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> BusRecord:
+        if [p.n for p in self.passengers] != list(range(1, len(self.passengers) + 1)):
+            raise ValueError("passengers are numbered 1, 2, 3… in manifest order")
+        if self.passengers and not self.manifest:
+            raise ValueError("passengers are listed only with the manifest they are on")
+        return self
+
+
 class CrossingContents(_Strict):
     """What was decided, on what grounds: everything the audit replays a decision from."""
 
@@ -207,6 +265,10 @@ class CrossingContents(_Strict):
     absent: Annotated[list[Name], Personal([])] = Field(
         default_factory=list, max_length=MAX_ABSENT, description="names on the pass with nobody aboard"
     )
+    # Added in issue 14, only for a bus.
+    bus: BusRecord | None = Field(
+        default=None, description="a bus's manifest and roll call; absent for freight"
+    )
 
 
 class CrossingRecord(CrossingContents):
@@ -228,6 +290,8 @@ def references(record: CrossingContents) -> tuple[str, str | None]:
     plate = ids.normalize_plate(record.plate)
     enterprise = ids.validate_uscc(record.enterprise) if record.enterprise else None
     places = [record.vehicle_origin, *(p for o in record.occupants for p in (o.origin, *o.travel_history))]
+    if record.bus is not None:
+        places += [p for person in record.bus.passengers for p in (person.origin, *person.travel_history)]
     for place in places:
         if place is not None:
             ids.validate_region(place)
@@ -298,13 +362,19 @@ def _explain(err: ValidationError) -> str:
     """The first problem in words an officer can act on, naming the occupant it concerns."""
     first = err.errors()[0]
     loc = [part for part in first["loc"] if part != "hash"]
-    who = (
-        f"occupant {loc[1] + 1}: "
-        if len(loc) > 2 and loc[0] == "occupants" and isinstance(loc[1], int)
-        else ""
-    )
+    if len(loc) > 2 and loc[:2] == ["bus", "passengers"] and isinstance(number := loc[2], int):
+        loc = ["passengers", *loc[2:]]  # a bus passenger is named like an occupant
+        who = f"passenger {number + 1}: "
+    else:
+        who = (
+            f"occupant {loc[1] + 1}: "
+            if len(loc) > 2 and loc[0] == "occupants" and isinstance(loc[1], int)
+            else ""
+        )
     named = [part for part in loc if isinstance(part, str) and part in _PROBLEMS]
     field = named[1] if who and len(named) > 1 else named[0] if named else ""
+    if loc[0] == "passengers":
+        field = next((part for part in loc[2:] if isinstance(part, str)), "")
     value = first.get("input")
     if field == "name" and first["type"] in ("value_error", "string_unicode"):  # Cc, or a lone surrogate
         return f"{who}the name contains control characters"
@@ -314,6 +384,10 @@ def _explain(err: ValidationError) -> str:
         return f"{who}temperature missing"
     if field in ("origin", "vehicle_origin") or (field == "travel_history" and isinstance(loc[-1], int)):
         return f"{who}{field.replace('_', ' ')}: a six-digit region code"
+    if first["type"] == "value_error" and (loc == ["bus"] or (who and not field)):  # the bus's own checks
+        return f"{who}{first['msg'].removeprefix('Value error, ')}"
+    if loc[0] == "passengers" and field not in _PROBLEMS:
+        return f"{who}{field.replace('_', ' ')}: {first['msg']}"
     if field in _PROBLEMS:
         low, high = TEMPERATURE_RANGE_C
         return who + _PROBLEMS[field].format(value=value, low=low, high=high)
@@ -343,12 +417,14 @@ def contents(
     repeat_of: str | None = None,
     claimed: Mapping[str, Any] | None = None,
     referral: str | None = None,
+    bus: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record's contents (all but the chain keys) for one decision, checked against the record's limits.
 
     ``officer``: the officer signed in; ``repeat_of``: the id of this device's record this decision re-decides;
     ``claimed``: ``passcore.evidence.claimed`` of a pass that did not verify; ``referral``: where people with fever
-    were sent (kept only on a MEDICAL_HOLD; blank means none). The absent names come from ``decision.absent``.
+    were sent (kept only when someone is held: a MEDICAL_HOLD, or a bus passenger held); ``bus``: a bus's
+    manifest and roll call (``bus_contents``), None for freight. The absent names come from ``decision.absent``.
 
     InputError(RECORD_INVALID) if it cannot be a record: a record the server would refuse as ``invalid`` would sit
     in the device's outbox forever, so it is refused before anything is stored or shown.
@@ -373,6 +449,7 @@ def contents(
             "claimed": None if claimed is None else dict(claimed),
             "referral": _referral(decision, referral),
             "absent": list(decision.absent),
+            "bus": None if bus is None else dict(bus),
         },
     )
 
@@ -381,9 +458,48 @@ def _referral(decision: rules.Decision, referral: str | None) -> str | None:
     place = (referral or "").strip()
     if not place:
         return None
-    if decision.outcome != MEDICAL_HOLD:
+    held = decision.outcome == MEDICAL_HOLD or MEDICAL_HOLD in getattr(decision, "passengers", ())
+    if not held:
         raise _bad("a referral is recorded only with a medical hold")
     return place
+
+
+def bus_contents(
+    decision: bus_rules.BusDecision,
+    *,
+    passengers: Sequence[Passenger],
+    roll: Sequence[bus_rules.RollEntry],
+) -> dict[str, Any]:
+    """The record's ``bus`` for a bus decision: ``passengers`` the manifest's (empty when it was not read whole,
+    as ``roll`` then is), ``roll`` the roll call the decision was made with. Checked with the rest of the record
+    by ``contents(..., bus=...)``."""
+    if decision.arrived_at is None:
+        raise _bad("the bus's arrival time is missing")
+    if not len(passengers) == len(roll) == len(decision.passengers):
+        raise _bad("the manifest, the roll call and the dispositions differ in length")
+    return {
+        "manifest": decision.manifest,
+        "pages": decision.pages,
+        "seats": decision.seats,
+        "arrived_at": _decided_at(decision.arrived_at),
+        "passengers": [
+            {
+                "n": entry.number,
+                "name": person.name,
+                "origin": _region(person.origin, f"passenger {entry.number} origin"),
+                "travel_history": [
+                    _region(place, f"passenger {entry.number} travel history")
+                    for place in person.travel_history
+                ],
+                "aboard": entry.aboard,
+                "temperature_c": None
+                if entry.temperature_c is None
+                else float(Decimal(str(entry.temperature_c))),
+                "disposition": disposition,
+            }
+            for person, entry, disposition in zip(passengers, roll, decision.passengers, strict=True)
+        ],
+    }
 
 
 def link(contents: Mapping[str, Any], *, record_id: str, seq: int, prev_hash: str) -> dict[str, Any]:
@@ -454,6 +570,41 @@ def rules_observation(record: Mapping[str, Any], verification: Verification | No
     )
 
 
+def bus_inputs(
+    record: Mapping[str, Any], claims: PassClaims | None
+) -> tuple[list[rules.Occupant], list[bus_rules.RollEntry], bus_rules.RecordedManifest | None]:
+    """A bus record's crew, roll call and manifest as ``bus_rules.decide_bus`` takes them, for the audit's replay.
+
+    ``claims``: the verified pass's (``verification.claims``), None without one. The manifest is the passengers
+    the record lists, standing for the pages the device read: genuine and whole when the record's digest is the
+    pass's; invalid when the device found it so (MANIFEST_INVALID among the reasons); incomplete otherwise."""
+    crew = [rules_occupant(person) for person in record["occupants"]]
+    bus = record.get("bus") or {}
+    people = bus.get("passengers") or []
+    roll = [
+        bus_rules.RollEntry(
+            number=person["n"],
+            aboard=person["aboard"],
+            temperature_c=None if person["temperature_c"] is None else Decimal(str(person["temperature_c"])),
+        )
+        for person in people
+    ]
+    if claims is None or claims.bus is None:
+        return crew, roll, None
+    if MANIFEST_INVALID in record.get("reasons", ()):
+        code = MANIFEST_INVALID
+    elif bus.get("manifest") and bus["manifest"] == claims.bus.digest.hex():
+        code = MANIFEST_VALID
+    else:
+        code = MANIFEST_INCOMPLETE
+    passengers = tuple(
+        # The masked ID number is not in the record; the rules never read it.
+        Passenger(p["name"], "", p["origin"] or "", tuple(p["travel_history"]))
+        for p in people
+    )
+    return crew, roll, bus_rules.RecordedManifest(claims, code, passengers)
+
+
 # ---- retention --------------------------------------------------------------------------------------------
 
 
@@ -473,9 +624,9 @@ def _blanked(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
 def anonymise(body: Mapping[str, Any], fever_threshold: Decimal) -> dict[str, Any]:
     """The record without its personal and health data (a new dict; ``body`` is left alone).
 
-    Every field marked ``Personal`` is blanked, in the record and in each occupant; an occupant keeps its other
-    fields and gains ``fever`` (whether the temperature was at or above ``fever_threshold``), so statistics
-    survive. Keys the record does not define are dropped from occupants. Tolerates bodies that never were valid
+    Every field marked ``Personal`` is blanked, in the record, in each occupant and in each bus passenger; a person
+    keeps its other fields and gains ``fever`` (whether the temperature was at or above ``fever_threshold``), so
+    statistics survive. Keys the record does not define are dropped from people. Tolerates bodies that never were valid
     records (a refused conflicting upload) and bodies purged before.
     """
     result = dict(body) | {
@@ -483,18 +634,15 @@ def anonymise(body: Mapping[str, Any], fever_threshold: Decimal) -> dict[str, An
         for name, mark in _personal(CrossingRecord).items()
         if mark and name in body
     }
-    occupants = []
-    for person in _people(body.get("occupants")):
-        temperature = person.get("temperature_c")
-        fever = bool(person.get("fever"))
-        if (
-            isinstance(temperature, int | float)
-            and not isinstance(temperature, bool)
-            and math.isfinite(temperature)
-        ):
-            fever = Decimal(str(temperature)) >= fever_threshold
-        occupants.append(_blanked(OccupantRecord, person) | {"fever": fever})
-    result["occupants"] = occupants
+    result["occupants"] = [
+        _anonymous(OccupantRecord, person, fever_threshold) for person in _people(body.get("occupants"))
+    ]
+    if isinstance(bus := body.get("bus"), Mapping):
+        result["bus"] = dict(bus) | {
+            "passengers": [
+                _anonymous(BusPassengerRecord, p, fever_threshold) for p in _people(bus.get("passengers"))
+            ]
+        }
     if isinstance(claimed := body.get("claimed"), Mapping):
         result["claimed"] = dict(claimed) | {
             name: copy.deepcopy(mark.blank)
@@ -502,6 +650,19 @@ def anonymise(body: Mapping[str, Any], fever_threshold: Decimal) -> dict[str, An
             if mark and name in claimed
         }
     return result
+
+
+def _anonymous(model: type[BaseModel], person: Mapping[str, Any], fever_threshold: Decimal) -> dict[str, Any]:
+    """A person without their personal fields, with ``fever`` (kept from a purge before, else measured now)."""
+    temperature = person.get("temperature_c")
+    fever = bool(person.get("fever"))
+    if (
+        isinstance(temperature, int | float)
+        and not isinstance(temperature, bool)
+        and math.isfinite(temperature)
+    ):
+        fever = Decimal(str(temperature)) >= fever_threshold
+    return _blanked(model, person) | {"fever": fever}
 
 
 def _people(value: Any) -> Iterable[Mapping[str, Any]]:

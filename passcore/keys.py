@@ -1,5 +1,9 @@
 """Key material: signing keys (Ed25519 or ECDSA P-256), public keys accepted for verification, and key ids.
 
+``Signer`` is what signing a pass needs: an algorithm, a kid and a ``sign`` over the bytes to be signed. A
+``SigningKey`` is one (its private key is here, in memory); the server's PKCS#11 signer is another (its private
+key never leaves the token), so passcore signs with either without knowing which.
+
 The algorithm belongs to the key: a ``SigningKey`` says its own ``alg`` and whoever signs asks it, so an issuer
 key made for ES256 signs ES256 passes without any caller naming an algorithm.
 Pure: keys come in and go out as bytes (PEM or DER); reading and writing files is the caller's job.
@@ -12,11 +16,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cwt import COSEKey
 
 from passcore.errors import InputError
@@ -26,6 +31,7 @@ __all__ = [
     "KID_BYTES",
     "SIGNING_ALGORITHMS",
     "PublicKey",
+    "Signer",
     "SigningKey",
     "generate_signing_key",
     "kid_for",
@@ -108,6 +114,24 @@ class PublicKey:
         return _cose_public_key(self.spki_der, self.alg, kid or b"")
 
 
+class Signer(Protocol):
+    """Whoever holds an issuer's private key: it signs the COSE Sig_structure that ``wire`` hands it.
+
+    ``sign`` returns the signature as COSE carries it: 64 bytes for EdDSA, and for ES256 the fixed-length r || s
+    of RFC 9053 section 2.1 (not the DER that most libraries return)."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def kid(self) -> bytes: ...
+
+    @property
+    def public(self) -> PublicKey: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
@@ -161,6 +185,13 @@ class SigningKey:
     @property
     def kid(self) -> bytes:
         return self.public.kid
+
+    def sign(self, data: bytes) -> bytes:
+        """The COSE signature of ``data`` (see ``Signer``)."""
+        if isinstance(self.private, ed25519.Ed25519PrivateKey):
+            return self.private.sign(data)
+        r, s = decode_dss_signature(self.private.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
     @cached_property
     def cose_key(self) -> Any:

@@ -16,6 +16,8 @@ from passcore.errors import InputError
 from passcore.reasons import ESCORT_REQUIRED, REFUSE
 
 __all__ = [
+    "BUS_FEVER_HOLD_BUS",
+    "BUS_FEVER_RELEASE_OTHERS",
     "IDENTITY_CONFIRM",
     "IDENTITY_ID_LAST4",
     "MAX_FEVER_REFERRALS",
@@ -31,7 +33,17 @@ MISUSE_REFUSE, MISUSE_AS_NO_PASS = "refuse", "as_no_pass"
 MAX_FEVER_REFERRALS, MAX_REFERRAL = 10, 60
 # Knobs added after policies were first signed (issue 12). ``to_dict`` leaves each out while it has its default,
 # so a policy signed before reads and hashes the same, and an older checkpoint still reads a newer bundle.
-_LATER_KNOBS = ("pass_misuse", "repeat_window_minutes", "fever_referrals", "service_hotline")
+_LATER_KNOBS = (
+    "pass_misuse",
+    "repeat_window_minutes",
+    "fever_referrals",
+    "service_hotline",
+    "bus_fever",
+    "bus_occupancy_percent",
+    "quarantine_confirm_hours",
+)
+# What a fever aboard a bus holds (issue 14): the whole bus, or the person only while the others are judged on.
+BUS_FEVER_HOLD_BUS, BUS_FEVER_RELEASE_OTHERS = "HOLD_BUS", "RELEASE_OTHERS"
 MAX_HOTLINE = 30
 _HOTLINE_CHARS = frozenset("0123456789-+() ")
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -80,6 +92,13 @@ class Policy:
     # The bureau's 24-hour transport service centre (seed 003): printed on every pass and shown on the officer's
     # screen, which gets it offline through the signed bundle. Empty: none is printed or shown.
     service_hotline: str = ""
+    # Personnel transport (issue 14). A fever aboard a bus: HOLD_BUS holds everyone (MEDICAL_HOLD); RELEASE_OTHERS
+    # holds the person and judges the others on (a fever of the driver or the manager still holds the bus).
+    bus_fever: str = BUS_FEVER_HOLD_BUS
+    # Seat occupancy (客座率): passengers plus the manager may fill at most this share of a bus's seats (Suzhou: 50 %).
+    bus_occupancy_percent: int = 50
+    # An enterprise confirms each quarantine arrival within this many hours, or an alert is raised.
+    quarantine_confirm_hours: int = 24
 
     def __post_init__(self) -> None:
         _check(type(self.version) is int and self.version >= 1, "version must be a positive integer")
@@ -144,6 +163,22 @@ class Policy:
             f"service_hotline must be a phone number of at most {MAX_HOTLINE} characters (digits, spaces, - + ( ))",
         )
         object.__setattr__(self, "service_hotline", " ".join(self.service_hotline.split()))
+        _check(
+            self.bus_fever in (BUS_FEVER_HOLD_BUS, BUS_FEVER_RELEASE_OTHERS),
+            f"bus_fever must be {BUS_FEVER_HOLD_BUS} or {BUS_FEVER_RELEASE_OTHERS}",
+        )
+        _check(
+            type(self.bus_occupancy_percent) is int and 1 <= self.bus_occupancy_percent <= 100,
+            "bus_occupancy_percent must be a whole number from 1 to 100",
+        )
+        _check(
+            type(self.quarantine_confirm_hours) is int and 1 <= self.quarantine_confirm_hours <= 720,
+            "quarantine_confirm_hours must be a whole number from 1 to 720",
+        )
+
+    def bus_seat_limit(self, seats: int) -> int:
+        """How many people (passengers and the manager; the driver not counted) a bus of ``seats`` may carry."""
+        return seats * self.bus_occupancy_percent // 100
 
     def covers(self, code: str | None) -> str | None:
         """The hard-hit code that covers ``code``, if any."""

@@ -62,6 +62,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "NO_RECEIVING_ENTERPRISE": ("No enterprise is registered to receive the vehicle", "无接收企业"),
     "PASS_REQUIRED": ("A pass is mandatory under the current policy", "现行政策要求持证通行"),
+    # Personnel transport (issue 14): buses and their passenger manifests.
+    "MANIFEST_PAGE_VALID": ("The manifest page is genuine", "乘车人员名单页有效"),
+    "MANIFEST_VALID": (
+        "Every manifest page read; the list matches the pass",
+        "乘车人员名单已全部读取，与通行证相符",
+    ),
+    "MANIFEST_INVALID": (
+        "A manifest page is forged, belongs to another pass or does not match the pass",
+        "乘车人员名单页伪造、属于其他通行证或与通行证不符",
+    ),
+    "MANIFEST_INCOMPLETE": ("Manifest pages are missing", "乘车人员名单页不全"),
+    "PASSENGER_ABSENT": ("On the manifest but not aboard", "名单上的人员未在车上"),
+    "QUARANTINE_BY_ENTERPRISE": (
+        "From the hard-hit area with a normal temperature: into the enterprise's quarantine, received by the "
+        "manager on board",
+        "来自重点疫区、体温正常：由随车管理人员接收，交企业落实隔离",
+    ),
+    "FEVER_PERSON_HELD": (
+        "The person with fever is held; the others go on",
+        "发热人员留观，其他人员继续通行",
+    ),
+    "SEAT_LIMIT_EXCEEDED": (
+        "More people aboard than the seat-occupancy limit allows",
+        "车上人数超过客座率限制",
+    ),
+    "PRIORITY_BUS": ("Personnel-transport bus: priority lane", "人员运输车辆：优先通行"),
 }
 
 _OUTCOME_WORDS: dict[str, tuple[str, str]] = {

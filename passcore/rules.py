@@ -10,7 +10,7 @@ re-measure or a correction, never a decision.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -30,12 +30,21 @@ __all__ = [
     "Decision",
     "Observation",
     "Occupant",
+    "PassJudgement",
     "Role",
+    "check_occupants",
     "decide",
+    "hard_hit",
+    "judge_pass",
+    "measured",
+    "ordered",
+    "receiving_enterprise",
     "roster",
+    "same_name",
 ]
 
-Role = Literal["driver", "escort", "passenger"]
+# "manager": a personnel-transport pass's on-board manager from the employing enterprise (passcore.bus_rules).
+Role = Literal["driver", "escort", "passenger", "manager"]
 ROLES: tuple[str, ...] = get_args(Role)
 MAX_OCCUPANTS = 20
 # Reasons that mean the pass is being misused: an alert is raised, and the vehicle is refused (or, under the
@@ -50,6 +59,8 @@ MISUSE_REASONS = frozenset(
         "PERSON_MISMATCH",
         "LICENCE_MISMATCH",
         "OCCUPANT_NOT_ON_PASS",
+        # A manifest page forged, of another pass, or pages not adding up to the pass's manifest (issue 14).
+        "MANIFEST_INVALID",
     }
 )
 _ORDER = {code: i for i, code in enumerate(MESSAGES)}
@@ -112,14 +123,17 @@ class Decision:
         }
 
 
-def _same_name(a: str, b: str) -> bool:
+def same_name(a: str, b: str) -> bool:
+    """Names compared as the rules compare them: NFKC, whitespace removed, case folded."""
+
     def fold(name: str) -> str:
         return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
     return fold(a) == fold(b)
 
 
-def _check_inputs(occupants: Sequence[Occupant], policy: Policy) -> list[Decimal]:
+def check_occupants(occupants: Sequence[Occupant], policy: Policy) -> list[Decimal]:
+    """Everyone listed, one driver, known roles, each temperature measured and plausible; their temperatures."""
     if not occupants:
         raise InputError("list everyone aboard, the driver at least", code="OCCUPANTS_MISSING")
     if len(occupants) > MAX_OCCUPANTS:
@@ -131,17 +145,30 @@ def _check_inputs(occupants: Sequence[Occupant], policy: Policy) -> list[Decimal
         who = f"occupant {number} ({person.name})"
         if person.role not in ROLES:
             raise InputError(f"{who}: role must be one of {', '.join(ROLES)}", code="OCCUPANTS_INVALID")
-        if person.temperature_c is None:
-            raise InputError(f"{who}: temperature missing — measure it", code="TEMPERATURE_MISSING")
-        value = parse_temperature(person.temperature_c, f"{who} temperature")
-        if not policy.temperature_min_c <= value <= policy.temperature_max_c:
-            raise InputError(
-                f"{who}: {value} °C is implausible (outside {policy.temperature_min_c}–"
-                f"{policy.temperature_max_c} °C) — measure again",
-                code="TEMPERATURE_IMPLAUSIBLE",
-            )
-        temperatures.append(value)
+        temperatures.append(measured(person.temperature_c, who, policy))
     return temperatures
+
+
+def measured(temperature: Any, who: str, policy: Policy) -> Decimal:
+    """A typed temperature as a Decimal inside the policy's plausible range; InputError otherwise (re-measure)."""
+    if temperature is None:
+        raise InputError(f"{who}: temperature missing — measure it", code="TEMPERATURE_MISSING")
+    value = parse_temperature(temperature, f"{who} temperature")
+    if not policy.temperature_min_c <= value <= policy.temperature_max_c:
+        # "381" typed for 38.1 (the screen's keypad takes digits alone; a scenario or the CLI does not): not
+        # guessed, but the error says what to type.
+        tenth = value / 10
+        typo = (
+            value == value.to_integral_value()
+            and policy.temperature_min_c <= tenth <= policy.temperature_max_c
+        )
+        hint = f"; for {tenth} °C type {tenth}" if typo else ""
+        raise InputError(
+            f"{who}: {value} °C is implausible (outside {policy.temperature_min_c}–"
+            f"{policy.temperature_max_c} °C) — measure again{hint}",
+            code="TEMPERATURE_IMPLAUSIBLE",
+        )
+    return value
 
 
 def _pass_checks(
@@ -171,7 +198,7 @@ def _pass_checks(
     if not observed.licence_confirmed:
         reasons.add("LICENCE_MISMATCH")
     for person in occupants:
-        if person.role == "driver" and not _same_name(person.name, claims.driver.name):
+        if person.role == "driver" and not same_name(person.name, claims.driver.name):
             reasons.add("PERSON_MISMATCH")
     if _roster(verification, occupants)[0]:
         reasons.add("OCCUPANT_NOT_ON_PASS")
@@ -182,8 +209,8 @@ def roster(claims: PassClaims, names: Sequence[str]) -> tuple[tuple[int, ...], t
     """(indices of ``names`` not on the pass, names on the pass not among ``names``), names compared as the
     rules compare them (NFKC, whitespace removed, case folded)."""
     listed = claims.people
-    unlisted = tuple(i for i, name in enumerate(names) if not any(_same_name(name, p.name) for p in listed))
-    absent = tuple(p.name for p in listed if not any(_same_name(name, p.name) for name in names))
+    unlisted = tuple(i for i, name in enumerate(names) if not any(same_name(name, p.name) for p in listed))
+    absent = tuple(p.name for p in listed if not any(same_name(name, p.name) for name in names))
     return unlisted, absent
 
 
@@ -193,6 +220,83 @@ def _roster(
     if verification is None or not verification.valid or verification.claims is None:
         return (), ()
     return roster(verification.claims, [o.name for o in occupants])
+
+
+@dataclass(frozen=True)
+class PassJudgement:
+    """What the pass says about a vehicle, before its people are judged: the pass's reasons, its claims when valid,
+    and whether a misused pass is judged as none (policy ``pass_misuse`` = ``as_no_pass``)."""
+
+    reasons: set[str]
+    claims: PassClaims | None
+    as_no_pass: bool
+    verification: Verification | None
+
+    @property
+    def route(self) -> PassClaims | None:
+        """The pass whose places count: a trusted one, or on a misused pass judged as none also a revoked one's
+        (it was signed, and counting it is only stricter)."""
+        if self.as_no_pass and self.verification is not None:
+            return self.verification.claims
+        return self.claims
+
+    def roster(self, occupants: Sequence[Occupant]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        """``rules.roster`` against a valid pass; nobody is listed or absent without one."""
+        return _roster(self.verification, occupants)
+
+
+def judge_pass(
+    verification: Verification | None,
+    observed: Observation,
+    plate: str,
+    occupants: Sequence[Occupant],
+    policy: Policy,
+    *,
+    strangers: bool = False,
+) -> PassJudgement:
+    """The pass's reasons (validity, matching, misuse, NO_PASS / PASS_REQUIRED), shared by every kind of vehicle.
+    ``strangers``: someone aboard is known not to be on the pass (a bus's people found aboard off its manifest)."""
+    reasons: set[str] = set()
+    claims = None
+    if verification is None:
+        reasons.add("NO_PASS")
+    else:
+        reasons.add(verification.code)
+        if verification.valid:
+            claims = verification.claims
+            reasons |= _pass_checks(verification, observed, plate, occupants, policy)
+            if strangers:
+                reasons.add("OCCUPANT_NOT_ON_PASS")
+        elif not verification.misuse:  # expired or not yet valid: a vehicle without a pass
+            reasons.add("NO_PASS")
+    # Under as_no_pass a misused pass counts as no pass; its places below still count (stricter), but its
+    # enterprise does not receive the vehicle.
+    misuse_as_no_pass = policy.pass_misuse == MISUSE_AS_NO_PASS and bool(reasons & MISUSE_REASONS)
+    if misuse_as_no_pass:
+        reasons.add("NO_PASS")
+    if "NO_PASS" in reasons and policy.pass_mandatory:
+        reasons.add("PASS_REQUIRED")
+    return PassJudgement(reasons, claims, misuse_as_no_pass, verification)
+
+
+def hard_hit(policy: Policy, places: Iterable[str | None], *, check: bool = True) -> set[str]:
+    """The hard-hit codes covering any of ``places`` (blanks skipped; ``check``: each a valid region code)."""
+    return {c for c in (policy.covers(ids.validate_region(p) if check else p) for p in places if p) if c}
+
+
+def receiving_enterprise(
+    judged: PassJudgement, typed: str | None, known_enterprises: Collection[str] | None
+) -> str | None:
+    """The pass's enterprise (a trusted pass) or the typed one, and only if the bundle's directory lists it."""
+    receiver = judged.claims.enterprise if judged.claims and not judged.as_no_pass else typed
+    if receiver and known_enterprises is not None and receiver not in known_enterprises:
+        return None
+    return receiver
+
+
+def ordered(reasons: Collection[str]) -> tuple[str, ...]:
+    """Reason codes in the order of the reasons table (``passcore.reasons.MESSAGES``)."""
+    return tuple(sorted(reasons, key=lambda code: _ORDER.get(code, len(_ORDER))))
 
 
 def decide(
@@ -208,7 +312,7 @@ def decide(
     bundle_version: int | None = None,
 ) -> Decision:
     """The release decision. ``known_enterprises`` (the bundle's directory) limits who can receive a vehicle."""
-    temperatures = _check_inputs(occupants, policy)
+    temperatures = check_occupants(occupants, policy)
     if not observed.plate:
         raise InputError("read the vehicle's plate", code="PLATE_INVALID")
     plate = ids.normalize_plate(observed.plate)
@@ -217,45 +321,26 @@ def decide(
     if enterprise:
         enterprise = ids.validate_uscc(enterprise)
 
-    reasons: set[str] = set()
-    claims = None
-    if verification is None:
-        reasons.add("NO_PASS")
-    else:
-        reasons.add(verification.code)
-        if verification.valid:
-            claims = verification.claims
-            reasons |= _pass_checks(verification, observed, plate, occupants, policy)
-        elif not verification.misuse:  # expired or not yet valid: a vehicle without a pass
-            reasons.add("NO_PASS")
-    # Under as_no_pass a misused pass counts as no pass; its places below still count (stricter), but its
-    # enterprise does not receive the vehicle.
-    misuse_as_no_pass = policy.pass_misuse == MISUSE_AS_NO_PASS and bool(reasons & MISUSE_REASONS)
-    if misuse_as_no_pass:
-        reasons.add("NO_PASS")
-    if "NO_PASS" in reasons and policy.pass_mandatory:
-        reasons.add("PASS_REQUIRED")
+    judged = judge_pass(verification, observed, plate, occupants, policy)
+    reasons, misuse_as_no_pass = judged.reasons, judged.as_no_pass
 
     fever = tuple(i for i, t in enumerate(temperatures) if t >= policy.fever_threshold_c)
     if fever:
         reasons.add("FEVER")
 
-    # Where the vehicle comes from: declared origin, the plate's province, and the route on a trusted pass (on a
-    # misused pass judged as none, also a revoked one's route: it was signed, and counting it is only stricter).
-    route = verification.claims if misuse_as_no_pass and verification is not None else claims
+    # Where the vehicle comes from: declared origin, the plate's province, and the route on the pass.
+    route = judged.route
     vehicle_places = [vehicle_origin, ids.plate_region(plate), route.origin if route else None]
     person_places = [p for o in occupants for p in (o.origin, *o.travel_history)]
     person_places += list(route.travel_history) if route else []
-    hit_vehicle = {c for c in map(policy.covers, vehicle_places) if c}
-    hit_person = {c for c in (policy.covers(ids.validate_region(p)) for p in person_places if p) if c}
+    hit_vehicle = hard_hit(policy, vehicle_places, check=False)
+    hit_person = hard_hit(policy, person_places)
     if hit_vehicle:
         reasons.add("HARD_HIT_VEHICLE")
     if hit_person:
         reasons.add("HARD_HIT_PERSON")
 
-    receiver = claims.enterprise if claims and not misuse_as_no_pass else enterprise
-    if receiver and known_enterprises is not None and receiver not in known_enterprises:
-        receiver = None
+    receiver = receiving_enterprise(judged, enterprise, known_enterprises)
     if (hit_vehicle or hit_person) and not receiver:
         reasons.add("NO_RECEIVING_ENTERPRISE")
 
@@ -271,7 +356,7 @@ def decide(
     unlisted, absent = _roster(verification, occupants)
     return Decision(
         outcome=outcome,
-        reasons=tuple(sorted(reasons, key=lambda code: _ORDER.get(code, len(_ORDER)))),
+        reasons=ordered(reasons),
         policy_version=policy.version,
         bundle_version=bundle_version,
         decided_at=now,

@@ -4,6 +4,11 @@ The bundle is what a checkpoint needs to decide alone: issuer public keys with v
 ids, the release policy and the enterprise directory, with a monotonic version, an issue time and an expiry.
 The bureau root key signs it as a COSE_Sign1 over a CBOR map; the checkpoint pins the root's public key.
 Issuer keys may be EdDSA or ES256 (each entry carries its ``alg``); the root key is EdDSA (``ROOT_ALG``).
+
+Since issue 15 the root may stay offline: it certifies a short-lived bundle-signing key (``keycerts``) and the
+bundle carries that certificate, and any root cross-signatures, in its unprotected header. ``open_bundle`` follows
+them from the pinned root: cross-signatures first (a rollover), then certificate, then bundle. A bundle signed by
+the root itself still loads.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 import cbor2
 from cwt import COSE
 
-from passcore import ids, wire
+from passcore import ids, keycerts, wire
 from passcore.claims import PassClaims
 from passcore.errors import (
     BundleExpired,
@@ -38,17 +43,23 @@ from passcore.policy import Policy
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "HEADER_ROOT_ROLLOVERS",
+    "HEADER_SIGNER_CERT",
     "KEY_ACTIVE",
     "KEY_PREVIOUS",
     "KEY_RETIRED",
+    "MAX_ROLLOVERS",
     "ROOT_ALG",
+    "BundleSigner",
     "Enterprise",
     "IssuerKey",
     "TrustBundle",
     "Verification",
+    "VerifiedBundle",
     "at_instant",
     "authenticate",
     "load_bundle",
+    "open_bundle",
     "sign_bundle",
     "verify_pass",
 ]
@@ -61,6 +72,12 @@ MAX_BUNDLE_BYTES = 8 * 1024 * 1024
 # Every checkpoint in the field accepts only EdDSA bundles, so a root key of another algorithm would sign bundles
 # no one can load; ES256 is for issuer keys, which the bundle announces with their algorithm.
 ROOT_ALG = "EdDSA"
+# Unprotected header labels of a bundle (private use, below -65536, RFC 9052 §3.1). Unprotected because each
+# statement is signed on its own; a bundle without them is signed by the pinned root itself.
+HEADER_SIGNER_CERT = -65601  # bstr: the root's certificate of the key that signed this bundle
+HEADER_ROOT_ROLLOVERS = -65602  # array of bstr: root cross-signatures, oldest first
+# A bureau that changes its root once a year carries a few years of history; more is not a bundle of ours.
+MAX_ROLLOVERS = 8
 _COSE = COSE.new()
 
 
@@ -134,12 +151,57 @@ class TrustBundle:
         }
 
 
-def sign_bundle(bundle: TrustBundle, root: SigningKey) -> bytes:
-    if root.alg != ROOT_ALG:
-        raise InputError(f"the root key must be {ROOT_ALG}, not {root.alg}", code="KEY_INVALID")
+@dataclass(frozen=True)
+class BundleSigner:
+    """What signs bundles: a key certified by the root (``certificate``), or the root itself (no certificate),
+    and the root cross-signatures that every bundle carries so that checkpoints pinning an older root follow."""
+
+    key: SigningKey
+    certificate: bytes | None = None
+    rollovers: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class VerifiedBundle:
+    """A bundle that verified, with what vouched for it: ``root`` is the root it chains to — the pinned one, or
+    the newest root the cross-signatures led to from it (``rolled_over`` lists those, oldest first)."""
+
+    bundle: TrustBundle
+    root: PublicKey
+    signer_kid: bytes
+    rolled_over: tuple[PublicKey, ...] = ()
+
+
+def sign_bundle(bundle: TrustBundle, signer: SigningKey | BundleSigner) -> bytes:
+    """Sign with a certified bundle-signing key (a ``BundleSigner``) or with the root key itself."""
+    if isinstance(signer, SigningKey):
+        signer = BundleSigner(signer)
+    key = signer.key
+    if signer.certificate is None and key.alg != ROOT_ALG:
+        raise InputError(f"the root key must be {ROOT_ALG}, not {key.alg}", code="KEY_INVALID")
+    if signer.certificate is not None:
+        certified = keycerts.open_statement(signer.certificate)
+        if certified.purpose != keycerts.PURPOSE_BUNDLES or certified.subject.kid != key.kid:
+            raise InputError("the certificate does not name this bundle-signing key", code="KEY_INVALID")
+        if not certified.covers(bundle.issued_at, bundle.expires_at):
+            raise InputError(
+                "the bundle would outlive its signing key's certificate: certify a new bundle-signing key",
+                code="KEY_EXPIRED",
+            )
+    if len(signer.rollovers) > MAX_ROLLOVERS:
+        raise InputError(
+            f"at most {MAX_ROLLOVERS} root cross-signatures travel with a bundle", code="KEY_INVALID"
+        )
+    unprotected: dict[int, Any] = {}
+    if signer.certificate is not None:
+        unprotected[HEADER_SIGNER_CERT] = signer.certificate
+    if signer.rollovers:
+        unprotected[HEADER_ROOT_ROLLOVERS] = list(signer.rollovers)
     payload = cbor2.dumps(bundle.to_payload())
     return bytes(
-        _COSE.encode(payload, root.cose_key, protected={1: ALG_IDS[root.alg], 4: root.kid}, unprotected={})
+        _COSE.encode(
+            payload, key.cose_key, protected={1: ALG_IDS[key.alg], 4: key.kid}, unprotected=unprotected
+        )
     )
 
 
@@ -150,29 +212,87 @@ def load_bundle(
 
     ``now`` None skips the expiry check only (to learn the version of a bundle that has since expired).
     """
+    return open_bundle(data, root=root, now=now, held_version=held_version).bundle
+
+
+def _follow_rollovers(raw: Any, pinned: PublicKey) -> tuple[PublicKey, tuple[PublicKey, ...]]:
+    """From the pinned root along the cross-signatures it (and each successor) made: the newest root reached.
+
+    Statements another root made are passed over (a checkpoint already on the newer root needs none of them);
+    one that names the current root but does not verify is a forgery and refuses the whole bundle."""
+    if raw is None:
+        return pinned, ()
+    if not isinstance(raw, list) or len(raw) > MAX_ROLLOVERS:
+        raise BundleMalformed(f"the root cross-signatures are an array of at most {MAX_ROLLOVERS}")
+    pending = [(keycerts.signer_kid(item), item) for item in raw]
+    current, seen = pinned, {pinned.kid}
+    passed: list[PublicKey] = []
+    while True:
+        step = next(((kid, item) for kid, item in pending if kid == current.kid), None)
+        if step is None:
+            return current, tuple(passed)
+        pending.remove(step)
+        successor = keycerts.verify_statement(step[1], root=current, purpose=keycerts.PURPOSE_ROOT).subject
+        if successor.kid in seen:
+            raise BundleMalformed("the root cross-signatures go round in a circle")
+        seen.add(successor.kid)
+        passed.append(successor)
+        current = successor
+
+
+def open_bundle(
+    data: bytes, *, root: PublicKey, now: datetime | None, held_version: int | None = None
+) -> VerifiedBundle:
+    """``load_bundle`` that also says which root the bundle chains to (a checkpoint pins it after a rollover)
+    and which key signed it. The order of the checks is docs/pass-format.md's, section 4."""
     if not isinstance(data, bytes) or len(data) > MAX_BUNDLE_BYTES:
         raise BundleMalformed(f"a trust bundle is at most {MAX_BUNDLE_BYTES} bytes")
     try:
         cose = wire.parse_cose(data)
     except PassError as err:
         raise BundleMalformed(f"not a trust bundle: {err.message}") from err
-    if cose.kid != root.kid:
+    if cose.protected.get(keycerts.HEADER_CONTENT_TYPE) is not None:
+        raise BundleMalformed("not a trust bundle: a key statement (or another content type)")
+    newest, passed = _follow_rollovers(cose.unprotected.get(HEADER_ROOT_ROLLOVERS), root)
+    certificate = None
+    if cose.kid == newest.kid:
+        key, algorithms = newest, frozenset({ROOT_ALG})
+    elif (raw_cert := cose.unprotected.get(HEADER_SIGNER_CERT)) is not None:
+        if keycerts.signer_kid(raw_cert) != newest.kid:
+            raise BundleUnknownRoot(
+                "the trust bundle's signing key is certified by a root key this device does not trust",
+                detail="CERTIFICATE_UNKNOWN_ROOT",
+            )
+        certificate = keycerts.verify_statement(raw_cert, root=newest, purpose=keycerts.PURPOSE_BUNDLES)
+        if certificate.subject.kid != cose.kid:
+            raise BundleUnknownRoot(
+                "the trust bundle is signed by a key its certificate does not name",
+                detail="SIGNER_NOT_CERTIFIED",
+            )
+        key, algorithms = certificate.subject, keycerts.SIGNER_ALGORITHMS
+    else:
         raise BundleUnknownRoot("the trust bundle is signed by a root key this device does not trust")
     try:
-        wire.verify_signature(cose, root, algorithms=frozenset({ROOT_ALG}))
+        wire.verify_signature(cose, key, algorithms=algorithms)
     except PassError as err:
         raise BundleSignatureInvalid("the trust bundle's signature does not verify") from err
     try:
         bundle = _parse(cose.payload)
     except (CheckpassError, KeyError, TypeError, ValueError, OverflowError) as err:
         raise BundleMalformed(f"the trust bundle's contents are malformed: {err}") from err
+    if certificate is not None and not certificate.covers(bundle.issued_at, bundle.expires_at):
+        # A stolen signing key could sign bundles for any dates: the certificate's window bounds them.
+        raise BundleSignatureInvalid(
+            "the trust bundle was signed outside its signing key's certified validity",
+            detail="SIGNER_OUTSIDE_VALIDITY",
+        )
     if held_version is not None and bundle.version < held_version:
         raise BundleRollback(
             f"bundle version {bundle.version} is older than the version held ({held_version})"
         )
     if now is not None and now >= bundle.expires_at:
         raise BundleExpired(f"the trust bundle expired at {bundle.expires_at.isoformat()}")
-    return bundle
+    return VerifiedBundle(bundle, newest, key.kid, passed)
 
 
 def _time(value: Any) -> datetime:

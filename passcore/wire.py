@@ -4,7 +4,8 @@ The layout is the EU Digital COVID Certificate's (prefix, Base45, zlib, COSE_Sig
 exposed on its own and tested against the DCC's public vectors. Decoding treats the text as hostile: the text
 length, the inflated size and the CBOR nesting depth are bounded and trailing bytes are refused before any
 CBOR object is built; every failure is a ``PassMalformed`` whose ``detail`` is a stable code.
-The signing key chooses the algorithm (``SigningKey.alg``); the protected header may mark claims critical
+The signer chooses the algorithm (``Signer.alg``) and signs the COSE Sig_structure built here (``sign1``), so a
+key held in memory and one held in a hardware token make the same bytes; the protected header may mark claims critical
 (``extensions``), and claims this version does not know are reported, not refused.
 """
 
@@ -25,7 +26,7 @@ from passcore import extensions
 from passcore.claims import Decoded, PassClaims
 from passcore.errors import PassMalformed, PassSignatureInvalid
 from passcore.extensions import HEADER_CRIT, HEADER_CRITICAL_CLAIMS, ClaimPath
-from passcore.keys import ALG_IDS, PublicKey, SigningKey
+from passcore.keys import ALG_IDS, PublicKey, Signer
 
 __all__ = [
     "MAX_CBOR_DEPTH",
@@ -45,6 +46,7 @@ __all__ = [
     "parse_cose",
     "read_claims",
     "read_pass",
+    "sign1",
     "strip_prefix",
     "verify_signature",
 ]
@@ -268,14 +270,27 @@ def read_pass(cose: CoseSign1) -> Decoded:
 # --- whole pass --------------------------------------------------------------------------------------------
 
 
-def encode(claims: PassClaims, key: SigningKey, *, prefix: str = PREFIX) -> str:
-    """Sign ``claims`` with ``key`` (in the key's own algorithm) and return the QR text."""
-    return encode_cwt(claims_mod.to_cwt(claims), key, prefix=prefix)
+def sign1(payload: bytes, protected: Mapping[int, Any], signer: Signer) -> bytes:
+    """A tagged COSE_Sign1 of ``payload`` (RFC 9052 section 4.4): ``signer`` signs the Sig_structure
+    ["Signature1", protected header, empty external AAD, payload]; the unprotected header stays empty."""
+    protected_raw = cbor2.dumps(dict(protected))
+    to_be_signed = cbor2.dumps(["Signature1", protected_raw, b"", payload])
+    signature = signer.sign(to_be_signed)
+    return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected_raw, {}, payload, signature]))
+
+
+def encode(claims: PassClaims, key: Signer, *, prefix: str = PREFIX) -> str:
+    """Sign ``claims`` with ``key`` (in the key's own algorithm) and return the QR text.
+
+    A personnel-transport pass marks its bus critical: a decoder that does not know buses must refuse the pass
+    rather than take it for a freight vehicle carrying only its driver."""
+    critical = [(claims_mod.CLAIM_PASS, claims_mod.K_BUS)] if claims.bus is not None else []
+    return encode_cwt(claims_mod.to_cwt(claims), key, critical=critical, prefix=prefix)
 
 
 def encode_cwt(
     cwt_claims: Mapping[Any, Any],
-    key: SigningKey,
+    key: Signer,
     *,
     critical: Iterable[ClaimPath] = (),
     prefix: str = PREFIX,
@@ -292,7 +307,7 @@ def encode_cwt(
             raise ValueError(f"critical claim {extensions.claim_name(path)} is not in the claims")
     header = {HEADER_ALG: ALG_IDS[key.alg], HEADER_KID: key.kid} | marked
     protected = dict(sorted(header.items(), key=lambda item: cbor2.dumps(item[0])))
-    message = _COSE.encode(cbor2.dumps(dict(cwt_claims)), key.cose_key, protected=protected, unprotected={})
+    message = sign1(cbor2.dumps(dict(cwt_claims)), protected, key)
     return prefix + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
 
 

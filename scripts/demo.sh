@@ -30,6 +30,11 @@ for scenario in "$out"/scenarios/*.json; do
   printf '%-18s ' "$(basename "$scenario" .json)"
   checkpoint decide "$scenario"
 done
+echo; echo "== checkpoint: a chartered bus (站到站, 12 workers on a 2-page manifest): a manifest page, then the bus"
+echo "   decided from its pass, its pages and the roll call (one passenger from Hubei, one not aboard)"
+checkpoint verify --text "$(head -n 1 "$out/bus/manifest.txt")"
+printf '%-18s ' bus
+checkpoint decide "$out/bus/scenario.json"
 echo; echo "Printable passes: $out/*/pass.pdf · bundle: $out/bundle.cose · state: keys/ db/"
 [ "${1:-}" = "--no-serve" ] && exit 0
 
@@ -77,7 +82,8 @@ cat <<EOF
    portal           http://127.0.0.1:$port/          (accounts above, password checkpass-demo-2020)
    officer's screen http://127.0.0.1:$screen_port/          camera: $source_spec
    Sign in first: officer number K-0427, Enter, PIN 2020, Enter (F8 ends the shift; PDF/CSV of the shift above).
-   Hold a pass to the camera (the demo video shows the Kunshan, Wuhan and forged passes and a shop's QR code),
+   Hold a pass to the camera (the demo video shows the Kunshan, Wuhan and forged passes, the bus's pass and its
+   two manifest pages, then a shop's QR code; the bus's pages wait on the screen until the bus is in front),
    type each temperature (365 = 36.5) with Enter, Enter to confirm the checks, Enter to decide; N: a vehicle
    without a pass; Esc: next vehicle. Decisions upload to the portal every 30 s (demo-auditor sees them).
    Ctrl-C stops both.

@@ -3,11 +3,17 @@
 # is scanned from the rendered page), fonts-noto-cjk so Chinese renders as characters, not boxes (in the browser), and chromium
 # for the browser tests (driven by Playwright; Playwright never downloads a browser here); libzbar0 for the
 # alternative QR decoder (pyzbar), so both decoding backends are tested.
+# softhsm2: a PKCS#11 token in software; the tests generate and use issuer keys in a fresh token (issue 15).
 # fonts-wqy-zenhei: the TrueType CJK font every PDF embeds (reportlab cannot embed Noto CJK's CFF outlines);
 # the server refuses to start without it (CHECKPASS_PDF_FONT names another).
+# nginx: the reverse proxy in front of several `checkpass serve` nodes (tests/integration/test_nginx_two_nodes.py
+# starts it on loopback; test_deploy_configs.py runs `nginx -t` on deploy/nginx/); systemd for `systemd-analyze
+# verify` of the units in deploy/systemd/ (issue 15, part F).
+# postgresql-client: pg_dump, pg_restore and psql for `checkpass backup` / `restore` on PostgreSQL (its major
+# version must be at least the server's; Debian's is the distribution's server version) (issue 15, part C).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
-packages=(poppler-utils poppler-data fonts-noto-cjk fonts-wqy-zenhei chromium libzbar0)
+packages=(poppler-utils poppler-data fonts-noto-cjk fonts-wqy-zenhei chromium libzbar0 nginx systemd softhsm2 postgresql-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from passcore import ids, keys
@@ -30,6 +30,15 @@ class Settings(BaseSettings):
         default="EdDSA",
         description="signing algorithm of new issuer keys (init, keys rotate): EdDSA or ES256; the root stays EdDSA",
     )
+    # Issuer keys in a PKCS#11 token (issue 15, part D; server/keyring/pkcs11.py, docs/deploy.md "Key ceremony").
+    pkcs11_module: Path | None = Field(
+        default=None,
+        description="PKCS#11 library of the token holding issuer keys (e.g. /usr/lib/softhsm/libsofthsm2.so)",
+    )
+    pkcs11_token: str = Field(
+        default="", max_length=32, description="label of the PKCS#11 token that holds the issuer keys"
+    )
+    pkcs11_pin: SecretStr | None = Field(default=None, description="user PIN of the PKCS#11 token")
     bundle_validity_days: int = Field(default=7, ge=1, le=90)
     timezone: str = "Asia/Shanghai"
     session_hours: int = Field(default=12, ge=1, le=720)
@@ -97,6 +106,12 @@ class Settings(BaseSettings):
         default=10, ge=1, le=1440, description="periodic audit checks; the retention purge runs once a day"
     )
     audit_schedule: bool = Field(default=True, description="run the periodic checks and purge inside `serve`")
+    # Audit queue and workers (issue 15, part A: server/alerts/queue.py, `checkpass worker`).
+    audit_mode: Literal["inline", "queue"] = Field(
+        default="inline",
+        description="inline: each upload's request audits its records right after storing them; "
+        "queue: uploads are only stored and queued, and `checkpass worker` processes audit them",
+    )
     # The review desk (server/applications/desk.py).
     review_claim_minutes: int = Field(
         default=30, ge=1, le=1440, description="how long a reviewer's claim on an application holds it"
@@ -146,6 +161,20 @@ class Settings(BaseSettings):
         le=1000,
         description="password-reset requests per address and per account within an hour",
     )
+    # Several nodes and a read replica (issue 15, part F; docs/deploy.md "PostgreSQL").
+    read_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of a read replica for the audit pages (GET only); unset: the primary",
+    )
+    # Metrics and logs (issue 15, part B; server/ops, docs/deploy.md "Metrics and logs"). /metrics answers only a
+    # scraper that sends the token or comes from one of the networks; with neither set it is not there (404).
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token a Prometheus scraper sends to read /metrics"
+    )
+    metrics_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="networks (comma-separated or a JSON list) whose scrapers may read /metrics without the token",
+    )
     pdf_font: Path = Field(
         default=Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
         description="TrueType CJK font embedded in every PDF (first face of a .ttc); checked at start",
@@ -156,9 +185,9 @@ class Settings(BaseSettings):
     def _region(cls, value: str) -> str:
         return ids.validate_region(value)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_networks", mode="before")
     @classmethod
-    def _proxies(cls, value: Any) -> Any:
+    def _proxies(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -168,8 +197,19 @@ class Settings(BaseSettings):
             try:
                 return [ip_network(str(item).strip(), strict=False) for item in value]
             except ValueError as err:
-                raise InputError(f"CHECKPASS_TRUSTED_PROXIES: {err}") from err
+                raise InputError(f"CHECKPASS_{(info.field_name or '').upper()}: {err}") from err
         return value
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _read_url(cls, value: str | None) -> str | None:
+        # A replica of an embedded SQLite file makes no sense: the audit reads a PostgreSQL standby or the primary.
+        if value and not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise InputError(
+                "CHECKPASS_READ_DATABASE_URL must be a PostgreSQL URL (postgresql://user@host/db)",
+                code="READ_DATABASE_INVALID",
+            )
+        return value or None
 
     @field_validator("issuer_alg")
     @classmethod
@@ -199,6 +239,18 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url.split("://", 1)[1]
             return url
         return f"sqlite:///{(self.db_dir / 'checkpass.sqlite3').resolve()}"
+
+    @property
+    def read_sqlalchemy_url(self) -> str | None:
+        """The read replica's URL with the installed driver, or None (the audit reads the primary)."""
+        if not self.read_database_url:
+            return None
+        if not self.database_url:
+            raise InputError(
+                "CHECKPASS_READ_DATABASE_URL needs CHECKPASS_DATABASE_URL (a PostgreSQL primary) too",
+                code="READ_DATABASE_INVALID",
+            )
+        return "postgresql+psycopg://" + self.read_database_url.split("://", 1)[1]
 
 
 def get_settings(**overrides: Any) -> Settings:

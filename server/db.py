@@ -19,7 +19,15 @@ from server.config import Settings
 from server.documents import storage as documents_storage
 from server.keyring import datakeys
 
-__all__ = ["UTCDateTime", "lock_name", "make_engine", "migrate", "reclaim", "session_scope"]
+__all__ = [
+    "UTCDateTime",
+    "lock_name",
+    "make_engine",
+    "make_read_engine",
+    "migrate",
+    "reclaim",
+    "session_scope",
+]
 
 # Explicit constraint names, so migrations can name what they alter on every database.
 SQLModel.metadata.naming_convention = MetaData(
@@ -65,11 +73,31 @@ def make_engine(settings: Settings) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    return _equipped(engine, settings)
+
+
+def _equipped(engine: Engine, settings: Settings) -> Engine:
     # The engine carries its installation's data keys: any session on it can seal and open (keyring.datakeys).
     datakeys.attach(engine, datakeys.DataKeys.of_settings(settings))
     # And its documents directory: any session can store or remove an uploaded document (documents.storage).
     documents_storage.attach(engine, settings.home / "documents")
     return engine
+
+
+def make_read_engine(settings: Settings, primary: Engine) -> Engine:
+    """The engine the audit pages read from: the replica at ``read_database_url`` (a PostgreSQL hot standby), or
+    ``primary`` when none is set.
+
+    Its transactions are read-only even when the URL names a writable server (a pooler, or the primary itself):
+    a write that strays onto it fails loudly instead of landing on a database the rest of the system does not
+    write to. A standby refuses writes anyway; this makes the primary behave the same."""
+    url = settings.read_sqlalchemy_url
+    if url is None:
+        return primary
+    engine = create_engine(
+        url, pool_pre_ping=True, connect_args={"options": "-c default_transaction_read_only=on"}
+    )
+    return _equipped(engine, settings)
 
 
 def reclaim(engine: Engine, tables: Sequence[str], *, full: bool = False) -> dict[str, Any]:
@@ -94,10 +122,16 @@ def reclaim(engine: Engine, tables: Sequence[str], *, full: bool = False) -> dic
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent).
+
+    PostgreSQL: several nodes started together (`checkpass serve` migrates at start) take turns on an advisory
+    lock held for the whole upgrade, one transaction; the next finds the schema at head and does nothing, instead
+    of both creating the same tables at once."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('checkpass:migrate', 0))"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -28,6 +28,7 @@ __all__ = [
     "SettingsDep",
     "csrf_protect",
     "require",
+    "secure_cookies",
 ]
 
 SESSION_COOKIE = "cp_session"
@@ -37,6 +38,13 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies get the Secure flag: CHECKPASS_COOKIE_SECURE, else whether this request came over HTTPS.
+    Behind a TLS-terminating proxy the node sees plain HTTP, so a deployment sets the setting (docs/deploy.md)."""
+    configured = get_settings(request).cookie_secure
+    return configured if configured is not None else request.url.scheme == "https"
 
 
 def get_session(request: Request) -> Iterator[Session]:

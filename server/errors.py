@@ -16,6 +16,7 @@ __all__ = [
     "SessionExpired",
     "TooManyRequests",
     "Unauthorized",
+    "Unavailable",
 ]
 
 
@@ -39,7 +40,9 @@ class AppError(Exception):
         self.fields = fields or {}  # field name -> message, for forms
         self.headers = headers or {}
 
-    def problem(self, instance: str) -> dict[str, Any]:
+    def problem(self, instance: str, request_id: str | None = None) -> dict[str, Any]:
+        """The RFC 9457 body; ``request_id`` (an extension member) is what the server's log line of this request
+        carries, so whoever reports the error can quote it."""
         body: dict[str, Any] = {
             "type": "about:blank",
             "title": self.title,
@@ -50,6 +53,8 @@ class AppError(Exception):
         }
         if self.fields:
             body["errors"] = self.fields
+        if request_id:
+            body["request_id"] = request_id
         return body
 
 
@@ -94,6 +99,12 @@ class ContentTooLarge(AppError):
 
 class TooManyRequests(AppError):
     status, code, title = 429, "TOO_MANY_REQUESTS", "Too many attempts"
+
+
+class Unavailable(AppError):
+    """The server cannot do this until its operator acts (a key ceremony is due); retrying later may work."""
+
+    status, code, title = 503, "UNAVAILABLE", "Not available now"
 
 
 class ServerError(AppError):

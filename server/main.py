@@ -29,7 +29,7 @@ from server.checkpoints import router_traffic as checkpoint_traffic
 from server.config import Settings, get_settings
 from server.crossings import api as crossings_api
 from server.crossings import router as crossings_pages
-from server.db import make_engine
+from server.db import make_engine, make_read_engine
 from server.departments import router as departments_pages
 from server.deps import SESSION_COOKIE, Principal, csrf_protect
 from server.documents import api as documents_api
@@ -41,15 +41,21 @@ from server.enterprises import router as enterprises_pages
 from server.errors import AppError, BadRequest, ContentTooLarge, LoginRequired, NotFound, ServerError
 from server.keyring import api as keyring_api
 from server.keyring import router as keyring_pages
+from server.manifests import api as manifests_api
+from server.manifests import router as manifests_pages
 from server.notices import router as notices_pages
 from server.officers import api as officers_api
 from server.officers import router as officers_pages
+from server.ops import router as ops_pages
+from server.ops.requests import RequestContext
 from server.passes import api as passes_api
 from server.passes import router as passes_pages
 from server.policy import api as policy_api
 from server.policy import router as policy_pages
 from server.problems import router as problems_pages
 from server.problems import router_duty as duty_pages
+from server.quarantine import api as quarantine_api
+from server.quarantine import router as quarantine_pages
 from server.web.headers import SecurityHeaders
 from server.web.limits import BodyLimit, BodyTooLarge
 from server.web.templating import page
@@ -72,15 +78,21 @@ def _render_error(request: Request, err: AppError) -> Response:
     if _wants_html(request):
         principal = getattr(request.state, "principal", None) or Principal()
         return page(request, "error.html", principal, status=err.status, error=err)
+    request_id = getattr(request.state, "request_id", None)
     return JSONResponse(
-        err.problem(request.url.path), status_code=err.status, media_type=PROBLEM, headers=err.headers
+        err.problem(request.url.path, request_id),
+        status_code=err.status,
+        media_type=PROBLEM,
+        headers=err.headers,
     )
 
 
 class _App(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
-        # Outside everything, Starlette's own error handling included: every answer gets the security headers.
-        return SecurityHeaders(super().build_middleware_stack())
+        # Outside everything, Starlette's own error handling included: every answer gets the security headers,
+        # and a request id, its log line and its metrics (a crash too, as a 500).
+        stack = SecurityHeaders(super().build_middleware_stack())
+        return RequestContext(stack, trusted_proxies=self.state.settings.trusted_proxies)
 
 
 def _too_large(scope: Scope, err: BodyTooLarge) -> Response:
@@ -98,6 +110,8 @@ def create_app(settings: Settings) -> FastAPI:
     # A missing PDF font stops the server here, not at the first pass someone prints (or a name it checks).
     pdf_font.use(settings.pdf_font)
     app.state.engine = make_engine(settings)
+    # The audit pages read from a replica when one is configured (server/audit/deps.py); everything else, the primary.
+    app.state.read_engine = make_read_engine(settings, app.state.engine)
 
     @app.exception_handler(AppError)
     def app_error(request: Request, err: AppError) -> Response:
@@ -175,6 +189,9 @@ def create_app(settings: Settings) -> FastAPI:
         departments_pages,
         problems_pages,
         duty_pages,
+        manifests_pages,
+        quarantine_pages,
+        ops_pages,
     ):
         app.include_router(pages.web)
     for api in (
@@ -191,6 +208,8 @@ def create_app(settings: Settings) -> FastAPI:
         crossings_api,
         audit_api,
         alerts_api,
+        manifests_api,
+        quarantine_api,
     ):
         app.include_router(api.api)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")

@@ -1,9 +1,9 @@
 """Every table, imported in one place so the metadata is complete (migrations, tests)."""
 
 from server.accounts.models import ApiToken, LoginAttempt, RegistrationAttempt, User, WebSession
-from server.alerts.models import Alert, AlertEvent
+from server.alerts.models import Alert, AlertEvent, AuditQueueEntry
 from server.applications.models import Application, ApplicationEvent, PersonHash
-from server.bundles.models import BundleServing, BundleVersion
+from server.bundles.models import BundleServing, BundleStatement, BundleVersion
 from server.checkpoints.models import Checkpoint, Device, EnrolmentCode
 from server.crossings.models import (
     Crossing,
@@ -19,9 +19,10 @@ from server.enterprises.models import Enterprise
 from server.keyring.models import KeyRecord
 from server.notices.models import Notice, NoticeConfig, NoticeDelivery, PasswordReset
 from server.officers.models import Officer
-from server.passes.models import IssuedPass, Revocation
+from server.passes.models import IssuedPass, ManifestPage, Revocation
 from server.policy.models import PolicyVersion
 from server.problems.models import Problem, ProblemEvent
+from server.quarantine.models import QuarantineTask
 from server.retention.models import RetentionRun
 
 __all__ = [
@@ -30,7 +31,9 @@ __all__ = [
     "ApiToken",
     "Application",
     "ApplicationEvent",
+    "AuditQueueEntry",
     "BundleServing",
+    "BundleStatement",
     "BundleVersion",
     "Checkpoint",
     "Crossing",
@@ -47,6 +50,7 @@ __all__ = [
     "IssuedPass",
     "KeyRecord",
     "LoginAttempt",
+    "ManifestPage",
     "Notice",
     "NoticeConfig",
     "NoticeDelivery",
@@ -56,6 +60,7 @@ __all__ = [
     "PolicyVersion",
     "Problem",
     "ProblemEvent",
+    "QuarantineTask",
     "RegistrationAttempt",
     "RetentionRun",
     "Revocation",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from passcore.keys import SigningKey, generate_signing_key
-from tests import factories
+from tests import factories, logscan
 
 PG_ADMIN_URL = os.environ.get("CHECKPASS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -76,3 +79,49 @@ def _fast_password_hashing():
     service._DUMMY_HASH = service._HASHER.hash("dummy")
     yield
     service._HASHER = production
+
+
+# ---- the whole-suite log scan (tests/logscan.py): nothing personal, no secret, in any log the suite produced ----
+
+_LOG_SCAN: dict[str, object] = {}
+OUR_LOGGERS = ("server", "checkpoint_client", "passcore")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Outside the repository and outside pytest's own temporary folders (kept only three runs).
+    path = Path(tempfile.mkdtemp(prefix="checkpass-test-logs-")) / "in-process.jsonl"
+    logs, tokens = logscan.InProcessLogs(path), logscan.TokenRecorder()
+    logs.install(OUR_LOGGERS)
+    tokens.install()
+    _LOG_SCAN.update(logs=logs, tokens=tokens, path=path)
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    logs = _LOG_SCAN.get("logs")
+    if isinstance(logs, logscan.InProcessLogs):
+        logs.flush(next_test=nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    logs, tokens, path = _LOG_SCAN.get("logs"), _LOG_SCAN.get("tokens"), _LOG_SCAN.get("path")
+    if not isinstance(logs, logscan.InProcessLogs) or not isinstance(tokens, logscan.TokenRecorder):
+        return
+    logs.uninstall()
+    tokens.uninstall()
+    files = [p for p in (path, *logscan.tracked()) if isinstance(p, Path)]
+    findings = logscan.scan(files, logscan.test_data_values(), tokens.tokens)
+    scanned = sum(1 for f in files if f.exists())
+    if not findings and isinstance(path, Path):
+        shutil.rmtree(path.parent, ignore_errors=True)  # kept only when it has something to show
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    if not findings:
+        reporter.write_line(f"log scan: {scanned} log files, nothing personal and no secret in them")
+        return
+    reporter.write_sep("=", f"log scan: {len(findings)} log lines hold personal data or secrets", red=True)
+    for finding in findings[:50]:
+        reporter.write_line(str(finding))
+    if len(findings) > 50:
+        reporter.write_line(f"... and {len(findings) - 50} more")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

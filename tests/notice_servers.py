@@ -64,6 +64,9 @@ class Hook:
     port: int = 0
     status: int = 200  # what the receiver answers; a test sets 500 to make deliveries fail
     calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    received_at: list[float] = field(
+        default_factory=list
+    )  # the receiver's clock at each call: what it verifies with
 
     @property
     def url(self) -> str:
@@ -77,6 +80,7 @@ def webhook_server() -> Iterator[Hook]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            hook.received_at.append(time.time())
             hook.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(hook.status)
             self.send_header("Content-Length", "0")

@@ -5,6 +5,8 @@ camera), ``valid``, ``pass_id``, ``reasons`` (each ``code`` and ``message``), th
 ``unknown_claims`` (the keys of claims this version skipped; see docs/pass-format.md).
 A QR code that is not a pass gets a line with valid=false and the reason. Every image of a folder is its own
 photograph; in a video or from a camera a pass held up for many frames is one line.
+Each line says its ``kind``: "pass", or "manifest_page" for a bus's manifest page (``CPM1:``), whose line has
+``page`` ("3/5"), ``number``, ``pages`` and the page's ``passengers`` (masked ID numbers) instead of claims.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import typer
 from checkpoint_client import station
 from checkpoint_client.cli.plumbing import BundleOption, DecoderOption, JsonFlag, fail, load_bundle, now
 from checkpoint_client.config import get_settings
-from passcore import trust
+from passcore import manifest, trust
 
 if TYPE_CHECKING:  # OpenCV and the decoders load only when a scan runs: every other command starts faster
     from checkpoint_client.decoding import Decoder
@@ -35,13 +37,16 @@ class _Printer:
         self.bundle, self.as_json, self.count = bundle, as_json, 0
 
     def __call__(self, source: str | int, text: str) -> None:
+        if station.is_manifest_page(text):
+            self._page(source, text)
+            return
         moment = now()
         report = station.verification_json(
             trust.verify_pass(text.strip(), self.bundle, now=moment), self.bundle, at=moment, now=moment
         )
         self.count += 1
         if self.as_json:
-            line: dict[str, Any] = {"source": source} | {
+            line: dict[str, Any] = {"source": source, "kind": "pass"} | {
                 k: report[k] for k in ("valid", "pass_id", "reasons", "kid", "claims", "unknown_claims")
             }
             typer.echo(json.dumps(line, ensure_ascii=False))
@@ -51,6 +56,31 @@ class _Printer:
         else:
             reason = report["reasons"][0]
             typer.echo(f"{source}  INVALID  {reason['code']}: {reason['message']}")
+
+    def _page(self, source: str | int, text: str) -> None:
+        moment = now()
+        page = manifest.verify_page(text.strip(), self.bundle, now=moment)
+        report = station.page_json(page, self.bundle, at=moment, now=moment)
+        self.count += 1
+        if self.as_json:
+            keys = (
+                "kind",
+                "valid",
+                "pass_id",
+                "reasons",
+                "kid",
+                "page",
+                "number",
+                "pages",
+                "first",
+                "manifest",
+            )
+            line = {"source": source} | {k: report[k] for k in (*keys, "passengers", "unknown_claims")}
+            typer.echo(json.dumps(line, ensure_ascii=False))
+        elif page.valid:
+            typer.echo(f"{source}  VALID  manifest page {page.label}  pass {page.pass_id}")
+        else:
+            typer.echo(f"{source}  INVALID  {page.code}: {page.message}")
 
 
 def _note_skipped(source: FrameSource, reported: int) -> int:
@@ -102,7 +132,8 @@ def scan(
     decoder: DecoderOption = "zxing",
     as_json: JsonFlag = False,
 ) -> None:
-    """Read passes from a camera, a video or a folder of images and verify each (Ctrl-C stops a camera)."""
+    """Read passes and manifest pages from a camera, a video or a folder of images and verify each (Ctrl-C stops
+    a camera)."""
     from checkpoint_client.decoding import BACKENDS, Decoder
     from checkpoint_client.frames import open_source
 

@@ -1,4 +1,5 @@
-"""`checkpoint verify` and `checkpoint decide`: one pass, or one vehicle's release decision, judged offline."""
+"""`checkpoint verify` and `checkpoint decide`: one pass (or a bus's manifest page), or one vehicle's release
+decision (a bus's with its roll call), judged offline."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from checkpoint_client.cli.plumbing import (
     print_json,
 )
 from checkpoint_client.config import get_settings
-from passcore import trust, wire
+from passcore import bus_rules, manifest, trust, wire
 
 __all__ = ["app"]
 
@@ -54,7 +55,7 @@ def verify(
     decoder: DecoderOption = "zxing",
     as_json: JsonFlag = False,
 ) -> None:
-    """Verify a pass offline against the trust bundle."""
+    """Verify a pass, or a bus's manifest page (CPM1:), offline against the trust bundle."""
     if (image is None) == (text is None):
         fail("give either an IMAGE file or --text QR_TEXT")
     # OpenCV and the decoders load only for an image: the other commands start without them.
@@ -70,8 +71,13 @@ def verify(
         codes = decoding.decode_image_file(image, decoder)
         if not codes:
             fail(f"no QR code found in {image}: hold the pass flat, fill the frame, avoid glare")
-        text = next((c for c in codes if c.startswith(wire.PREFIX)), codes[0])
+        # A pass first, then a manifest page, then whatever else was read (judged as a pass: PASS_MALFORMED).
+        text = next((c for c in codes if c.startswith(wire.PREFIX)), None)
+        text = text or next((c for c in codes if station.is_manifest_page(c)), codes[0])
     assert text is not None
+    if station.is_manifest_page(text):
+        _verify_page(text.strip(), trusted, when=when, moment=moment, as_json=as_json)
+        return
     result = trust.verify_pass(text.strip(), trusted, now=when)
     report = station.verification_json(result, trusted, at=when, now=moment)
     if as_json:
@@ -83,6 +89,25 @@ def verify(
     else:
         typer.echo(f"INVALID  {result.code}: {result.message}")
     if not result.valid:
+        raise typer.Exit(EXIT_INVALID_PASS)
+
+
+def _verify_page(
+    text: str, trusted: trust.TrustBundle, *, when: datetime, moment: datetime, as_json: bool
+) -> None:
+    """A manifest page: genuine or not, the pass it is bound to, "3/5" and its passengers (masked IDs)."""
+    page = manifest.verify_page(text, trusted, now=when)
+    if as_json:
+        print_json(station.page_json(page, trusted, at=when, now=moment))
+    elif page.valid:
+        typer.echo(
+            f"VALID  manifest page {page.label}  pass {page.pass_id}  {len(page.passengers)} passenger(s)"
+        )
+        for number, person in enumerate(page.passengers, page.first):
+            typer.echo(f"  {number:>3}  {person.name}  {person.id_masked}  {person.origin}")
+    else:
+        typer.echo(f"INVALID  {page.code}: {page.message}")
+    if not page.valid:
         raise typer.Exit(EXIT_INVALID_PASS)
 
 
@@ -103,7 +128,7 @@ def decide(
     bundle: BundleOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Apply the release rules to one vehicle described in a scenario file."""
+    """Apply the release rules to one vehicle (or a bus with its manifest and roll call) in a scenario file."""
     scenario = station.parse_scenario(_read_scenario(scenario_file))
     moment = now()
     trusted = load_bundle(get_settings(), bundle, moment)
@@ -114,3 +139,8 @@ def decide(
     else:
         reasons = ", ".join(r["code"] for r in report["reasons"])
         typer.echo(f"{decision.outcome}  ({reasons})")
+        if isinstance(decision, bus_rules.BusDecision):
+            counts = {
+                d: decision.passengers.count(d) for d in bus_rules.DISPOSITIONS if d in decision.passengers
+            }
+            typer.echo("passengers: " + (", ".join(f"{d} {n}" for d, n in counts.items()) or "none judged"))

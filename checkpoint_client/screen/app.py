@@ -21,9 +21,11 @@ from fastapi.staticfiles import StaticFiles
 
 from checkpoint_client.config import Settings
 from checkpoint_client.device import load_device
-from checkpoint_client.screen import routes, routes_drafts, routes_input, routes_shift, views
+from checkpoint_client.screen import routes, routes_bus, routes_drafts, routes_input, routes_shift, views
+from checkpoint_client.screen.bus_view import manifest_view, page_view
 from checkpoint_client.screen.desk import ScanDesk, Vehicle
 from checkpoint_client.screen.guard import ScreenGuard
+from checkpoint_client.screen.manifests import ManifestBook
 from checkpoint_client.screen.syncer import Syncer
 from checkpoint_client.screen.trustview import TrustHolder
 from checkpoint_client.screen.words import LANGS, translate
@@ -33,7 +35,7 @@ from checkpoint_client.store import Store, StoreError
 __all__ = ["Screen", "create_app"]
 
 HERE = Path(__file__).parent
-MAX_BODY = 64 * 1024  # the largest form (20 people) is a few KiB
+MAX_BODY = 64 * 1024  # the largest form (20 people, or a bus's roll of 100) is a few KiB
 
 
 def _utcnow() -> datetime:
@@ -60,6 +62,7 @@ class Screen:
     lang: str
     clock: Callable[[], datetime]
     shifts: Shifts  # the officer signed in (checkpoint_client.shifts)
+    manifests: ManifestBook  # buses' manifest pages scanned here (issue 14)
     camera_error: str | None = None
     started: dict[str, Any] = field(default_factory=dict)
 
@@ -69,13 +72,39 @@ class Screen:
     def describe(self, vehicle: Vehicle) -> dict[str, Any]:
         now = self.now()
         bundle = self.trust.state(now).bundle
-        view = views.vehicle_view(vehicle.text, bundle, now=now, zone=self.settings.timezone)
+        view = views.vehicle_view(
+            vehicle.text, bundle, now=now, zone=self.settings.timezone, on_bus=self.manifests.pass_seen
+        )
         view["repeat"] = self.repeat_of(view, bundle, now)
         return view | {
             "source": vehicle.source,
             "captured_at": vehicle.captured_at,
             "decoded_at": vehicle.decoded_at,
         }
+
+    @staticmethod
+    def bus_pass(vehicle: Vehicle | None) -> str | None:
+        """The pass id of ``vehicle`` when it is a bus with a valid personnel-transport pass (bus mode)."""
+        view = vehicle.view if vehicle is not None else {}
+        claims = view.get("claims") or {}
+        return claims.get("pass_id") if view.get("valid") and claims.get("bus") else None
+
+    def bus_extra(self, vehicle: Vehicle) -> dict[str, Any]:
+        """The current vehicle's manifest so far, when it is a bus (joins the desk's snapshot)."""
+        pass_id = self.bus_pass(vehicle)
+        bus = self.manifests.get(pass_id) if pass_id else None
+        if bus is None or bus.claims is None:
+            return {}
+        bundle = self.trust.state(self.now()).bundle
+        policy = bundle.policy if bundle is not None else None
+        return {"manifest": manifest_view(bus, policy, zone=self.settings.timezone)}
+
+    def page_scanned(self, text: str, source: str) -> None:
+        """A manifest page from the camera or the scanner (the desk hands it over instead of queueing it)."""
+        del source  # a page is a page whichever way it came; its note says what became of it
+        bundle = self.trust.state(self.now()).bundle
+        self.manifests.page_scanned(text, bundle, current=self.bus_pass(self.desk.current_vehicle()))
+        self.desk.poke()
 
     def repeat_of(self, view: dict[str, Any], bundle: Any, now: datetime) -> dict[str, Any] | None:
         """This device's decision for the same pass within the policy's repeat window (issue 12, point 2)."""
@@ -122,9 +151,13 @@ def create_app(
         lang=lang if lang in LANGS else settings.lang,
         clock=clock,
         shifts=Shifts(store, device=_device_label(settings), clock=clock),
+        manifests=ManifestBook(clock),
         camera_error=camera_error,
     )
     desk.describe = screen.describe
+    desk.on_page = screen.page_scanned
+    desk.current_extra = screen.bus_extra
+    desk.page_note = lambda: page_view(screen.manifests.last)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,6 +180,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(routes.router)
     app.include_router(routes_input.router)
+    app.include_router(routes_bus.router)
     app.include_router(routes_drafts.router)
     app.include_router(routes_shift.router)
 

@@ -9,7 +9,7 @@ the outcome is returned only after the store has committed the decision.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,7 +21,16 @@ from passcore.errors import InputError
 from passcore.policy import IDENTITY_ID_LAST4, Policy, parse_temperature
 from passcore.reasons import MEDICAL_HOLD
 
-__all__ = ["DecisionForm", "FieldError", "decide"]
+__all__ = [
+    "CheckedForm",
+    "DecisionForm",
+    "FieldError",
+    "checked_referral",
+    "checked_region",
+    "checked_temperature",
+    "decide",
+    "observed_checks",
+]
 
 _Text = Annotated[str, Field(max_length=crossing.MAX_NAME)]  # what a crossing record can hold
 REFERRAL_MAX = 100  # the crossing record's limit (issue 12 contract)
@@ -43,7 +52,9 @@ class PersonForm(BaseModel):
     origin: Annotated[str, Field(max_length=16)] = ""
 
 
-class DecisionForm(BaseModel):
+class CheckedForm(BaseModel):
+    """What every decision form has: the vehicle, the checks against its pass, where a fever was sent."""
+
     model_config = ConfigDict(extra="forbid")
     vehicle_id: Annotated[int, Field(ge=1, le=2**53)]
     plate: Annotated[str, Field(max_length=20)] = (
@@ -53,13 +64,10 @@ class DecisionForm(BaseModel):
     identity_confirmed: bool | None = None
     licence_confirmed: bool | None = None
     id_last4: Annotated[str, Field(max_length=8)] = ""
-    occupants: Annotated[list[PersonForm], Field(min_length=1, max_length=rules.MAX_OCCUPANTS)]
-    vehicle_origin: Annotated[str, Field(max_length=16)] = ""
-    enterprise: Annotated[str, Field(max_length=40)] = ""
     referral: Annotated[str, Field(max_length=REFERRAL_MAX)] = ""  # where a person with fever was sent
 
     @classmethod
-    def parse(cls, data: Any) -> DecisionForm:
+    def parse(cls, data: Any) -> Self:
         try:
             return cls.model_validate(data)
         except ValidationError as err:
@@ -68,7 +76,13 @@ class DecisionForm(BaseModel):
             raise FieldError("REQUEST_INVALID", None, detail=f"{where}: {first['msg']}") from err
 
 
-def _temperature(value: str, policy: Policy, field: str) -> str:
+class DecisionForm(CheckedForm):
+    occupants: Annotated[list[PersonForm], Field(min_length=1, max_length=rules.MAX_OCCUPANTS)]
+    vehicle_origin: Annotated[str, Field(max_length=16)] = ""
+    enterprise: Annotated[str, Field(max_length=40)] = ""
+
+
+def checked_temperature(value: str, policy: Policy, field: str) -> str:
     # Checked here, not only in the rules, so the message lands next to the right person's field.
     if not value.strip():
         raise FieldError("TEMPERATURE_MISSING", field)
@@ -87,7 +101,7 @@ def _temperature(value: str, policy: Policy, field: str) -> str:
     return str(number)
 
 
-def _region(value: str, field: str) -> str | None:
+def checked_region(value: str, field: str) -> str | None:
     if not value.strip():
         return None
     try:
@@ -103,7 +117,7 @@ def _typed_plate(value: str) -> str:
         raise FieldError("PLATE_INVALID", "plate") from err
 
 
-def _observed(form: DecisionForm, claims: Any, policy: Policy) -> dict[str, Any]:
+def observed_checks(form: CheckedForm, claims: Any, policy: Policy) -> dict[str, Any]:
     """What the officer observed, for a valid pass: every check the policy requires must have an answer."""
     if form.plate_confirmed is None:
         raise FieldError("PLATE_NOT_CHECKED", "check-plate")
@@ -134,9 +148,10 @@ _RULE_FIELDS = {  # InputErrors the rules may still raise, and where they belong
 }
 
 
-def _referral(form: DecisionForm, decision: rules.Decision, policy: Policy) -> str | None:
+def checked_referral(form: CheckedForm, decision: rules.Decision, policy: Policy) -> str | None:
     """Where the people with fever were sent: one of the policy's places when it lists any (then required)."""
-    if decision.outcome != MEDICAL_HOLD:
+    # Someone is held: the whole vehicle, or (a bus under bus_fever=RELEASE_OTHERS) a passenger with fever.
+    if decision.outcome != MEDICAL_HOLD and MEDICAL_HOLD not in getattr(decision, "passengers", ()):
         return None
     places = policy.fever_referrals
     chosen = form.referral.strip()
@@ -175,14 +190,14 @@ def decide(
             {
                 "role": person.role,
                 "name": person.name.strip(),
-                "temperature_c": _temperature(person.temperature, policy, f"temp-{i}"),
-                "origin": _region(person.origin, f"origin-{i}"),
+                "temperature_c": checked_temperature(person.temperature, policy, f"temp-{i}"),
+                "origin": checked_region(person.origin, f"origin-{i}"),
             }
         )
     verification = trust.verify_pass(vehicle.text, bundle, now=now) if vehicle.text else None
     valid = verification is not None and verification.valid
     if verification is not None and verification.valid:
-        observed = _observed(form, verification.claims, policy)
+        observed = observed_checks(form, verification.claims, policy)
     else:
         observed = {"plate": _typed_plate(form.plate)}
     enterprise = form.enterprise.strip() or None
@@ -195,14 +210,14 @@ def decide(
         "pass": vehicle.text,
         "observed": observed,
         "occupants": people,
-        "vehicle_origin": _region(form.vehicle_origin, "vehicle_origin"),
+        "vehicle_origin": checked_region(form.vehicle_origin, "vehicle_origin"),
         "enterprise": None if valid else enterprise,
     }
     try:
         scenario = station.parse_scenario(data)
         verification, decision = station.evaluate(scenario, bundle, now=now)
         checks = crossing.record_checks(scenario.observed, verification)
-        referral = _referral(form, decision, policy)
+        referral = checked_referral(form, decision, policy)
         claimed = None
         if vehicle.text and verification is not None and not verification.valid:
             claimed = evidence.claimed(vehicle.text, verification)

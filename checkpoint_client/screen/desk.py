@@ -12,6 +12,9 @@ decided wait in the queue (issue 12, point 2). A pass still held up to the camer
 vehicle, not a new one: camera reads of a text just decided are ignored until the camera has not seen it for
 ``linger_s`` (it left the view; ``seen`` hears of every frame's texts, ``on_scan`` only of new appearances); after
 that it comes back as a new vehicle, which the page shows as a repeat.
+
+A bus's manifest page (``CPM1:``) is not a vehicle: it goes to ``on_page`` (the app's manifest book, issue 14), and
+the current vehicle's ``extra`` (its manifest so far) joins every snapshot.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from passcore import wire
+from passcore import manifest, wire
 
 __all__ = ["MAX_QUEUE", "DeskError", "ScanDesk", "Vehicle"]
 
@@ -81,6 +84,12 @@ class ScanDesk:
         self._listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.version = 0
         self.closed = False
+        # A manifest page's text and source go here instead of the queue (set by the app factory).
+        self.on_page: Callable[[str, str], None] | None = None
+        # What changes about the current vehicle after its scan (a bus's pages read so far), for the snapshot.
+        self.current_extra: Callable[[Vehicle], dict[str, Any]] = lambda vehicle: {}
+        # The last manifest page's fate ("第 3 页已扫"), for the officer's note; None before any.
+        self.page_note: Callable[[], dict[str, Any] | None] = lambda: None
 
     # --- arrivals -------------------------------------------------------------------------------------------
 
@@ -106,6 +115,9 @@ class ScanDesk:
         for a camera read of a text just decided that has not left the view.
         """
         text = text.strip()[:MAX_TEXT]
+        if self.on_page is not None and manifest.is_page(text):
+            self.on_page(text, source)  # a page of a bus's manifest, never a vehicle of its own
+            return None
         if source != MANUAL and self._still_in_view(text):
             return None
         vehicle = Vehicle(next(self._ids), text, source, captured_at, decoded_at)
@@ -209,11 +221,23 @@ class ScanDesk:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             current = self._current
-            return {
-                "version": self.version,
-                "queued": len(self._queue),
-                "current": None if current is None else {"id": current.id, **current.view},
-            }
+            shown = None if current is None else {"id": current.id, **current.view}
+            result: dict[str, Any] = {"version": self.version, "queued": len(self._queue), "current": shown}
+        if current is not None and shown is not None:  # outside the lock: the manifest book has its own
+            shown |= self.current_extra(current)
+        result["page"] = self.page_note()
+        return result
+
+    def current_vehicle(self) -> Vehicle | None:
+        """The vehicle in front of the officer (being checked or decided), if any."""
+        with self._lock:
+            current = self._current
+            return current if current is not None and current.state in ("current", "deciding") else None
+
+    def poke(self) -> None:
+        """Something the snapshot shows changed outside the desk (a manifest page arrived): tell the page."""
+        with self._lock:
+            self._changed()
 
     def refresh_views(self) -> None:
         """Re-verify what is held (a new bundle arrived: a revocation may now apply)."""

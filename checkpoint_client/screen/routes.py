@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from checkpoint_client.screen import status
-from checkpoint_client.screen.decide import DecisionForm, FieldError, decide
-from checkpoint_client.screen.desk import DeskError
+from checkpoint_client.screen.decide import CheckedForm, DecisionForm, FieldError, decide
+from checkpoint_client.screen.desk import DeskError, Vehicle
 from checkpoint_client.screen.routes_drafts import forget_decided
 from checkpoint_client.screen.views import decision_view
 from checkpoint_client.screen.words import LANGS, lang_words
 from checkpoint_client.store import StoreError
 from passcore import reasons
 from passcore.errors import InputError
+from passcore.trust import TrustBundle
 
-__all__ = ["lang_of", "router"]
+__all__ = ["Deciding", "error_response", "lang_of", "router", "run_decision"]
 
 router = APIRouter()
 templates = Jinja2Templates(directory=status.HERE / "templates")  # autoescape is on for .html
@@ -30,6 +33,7 @@ PING_S = 10.0
 # The hand-over dialog's fields, by the error passcore.handover raises for them.
 HANDOVER_FIELDS = {"HANDOVER_STAFF_NAME_INVALID": "staff_name", "HANDOVER_STAFF_ID_INVALID": "staff_id_last4"}
 _Payload = Annotated[Any, Body()]
+_Form = TypeVar("_Form", bound=CheckedForm)
 
 
 def lang_of(request: Request, default: str) -> str:
@@ -47,9 +51,10 @@ def _screen(request: Request) -> Any:
     return request.app.state.screen
 
 
-def _error(
+def error_response(
     request: Request, status_code: int, code: str, field: str | None = None, **values: Any
 ) -> JSONResponse:
+    """The page's error: the code, the field it concerns and the message in the page's language."""
     screen = _screen(request)
     key = f"E_{code}"
     values.setdefault("detail", "")
@@ -57,6 +62,9 @@ def _error(
     if message == key:  # a code without words of its own: show what the error said
         message = screen.words(request, "error_generic", error=values.get("detail") or code)
     return JSONResponse({"code": code, "field": field, "message": message}, status_code=status_code)
+
+
+_error = error_response
 
 
 def _page_words(lang: str) -> dict[str, str]:
@@ -128,8 +136,28 @@ def next_vehicle(request: Request, payload: _Payload = None) -> dict[str, Any]:
     return desk.snapshot()
 
 
-@router.post("/api/decide")
-def decide_route(request: Request, payload: _Payload) -> Any:
+@dataclass(frozen=True)
+class Deciding:
+    """What a decision route's deciding step is given: the moment, the bundle in force, the officer signed in and
+    the earlier decision this one re-decides (a pass decided here within the repeat window: a re-measure)."""
+
+    screen: Any
+    now: datetime
+    bundle: TrustBundle
+    officer: str | None
+    repeat_of: str | None
+
+
+def run_decision(
+    request: Request,
+    payload: Any,
+    parse: Callable[[Any], _Form],
+    decide_step: Callable[[_Form, Vehicle, Deciding], Callable[[], Any]],
+) -> Any:
+    """What ``/api/decide`` and ``/api/bus/decide`` share: a bundle in force and an officer signed in, the form,
+    the desk's hold on the vehicle while it is decided, and the answers for input to correct (422, nothing
+    recorded) and a store that did not commit (503). ``decide_step`` decides and commits (FieldError and
+    StoreError pass through it) and answers what to do once the desk has let the vehicle go: the page's view."""
     screen = _screen(request)
     now = screen.now()
     state = screen.trust.state(now)
@@ -141,7 +169,7 @@ def decide_route(request: Request, payload: _Payload) -> Any:
     if officer is None and screen.shifts.required():  # every decision names the officer who made it
         return _error(request, 409, "SIGN_IN_NEEDED")
     try:
-        form = DecisionForm.parse(payload)
+        form = parse(payload)
         vehicle = screen.desk.begin_decision(form.vehicle_id)
     except FieldError as err:
         return _error(request, 422, err.code, err.field, **err.values)
@@ -149,11 +177,9 @@ def decide_route(request: Request, payload: _Payload) -> Any:
         return _error(request, 409, err.code)
     recorded = False
     try:
-        # A pass decided here within the repeat window: this decision re-decides that one (a re-measure).
         repeat = vehicle.view.get("repeat") or {}
-        decision, stored, occupants = decide(
-            form, vehicle, state.bundle, screen.store, now=now, officer=officer, repeat_of=repeat.get("id")
-        )
+        context = Deciding(screen, now, state.bundle, officer, repeat.get("id"))
+        finish = decide_step(form, vehicle, context)
         recorded = True
     except FieldError as err:
         return _error(request, 422, err.code, err.field, **err.values)
@@ -164,8 +190,29 @@ def decide_route(request: Request, payload: _Payload) -> Any:
         )
     finally:
         screen.desk.end_decision(vehicle, recorded=recorded)
-    forget_decided(request, decision.pass_id)
-    return decision_view(decision, occupants, crossing=stored, zone=screen.settings.timezone)
+    return finish()
+
+
+@router.post("/api/decide")
+def decide_route(request: Request, payload: _Payload) -> Any:
+    def decide_step(form: DecisionForm, vehicle: Vehicle, context: Deciding) -> Callable[[], Any]:
+        decision, stored, occupants = decide(
+            form,
+            vehicle,
+            context.bundle,
+            context.screen.store,
+            now=context.now,
+            officer=context.officer,
+            repeat_of=context.repeat_of,
+        )
+
+        def finish() -> Any:
+            forget_decided(request, decision.pass_id)
+            return decision_view(decision, occupants, crossing=stored, zone=context.screen.settings.timezone)
+
+        return finish
+
+    return run_decision(request, payload, DecisionForm.parse, decide_step)
 
 
 @router.post("/api/escorts/{crossing_id}/handover")

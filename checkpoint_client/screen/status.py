@@ -52,6 +52,8 @@ def _policy(policy: Policy) -> dict[str, Any]:
         "fever_referrals": list(policy.fever_referrals),
         "repeat_window_minutes": policy.repeat_window_minutes,
         "service_hotline": policy.service_hotline,  # the service centre's phone, for a driver who disputes
+        "bus_occupancy_percent": policy.bus_occupancy_percent,  # a bus's card shows its seat limit (issue 14)
+        "bus_fever": policy.bus_fever,
     }
 
 

@@ -7,6 +7,7 @@ view serves both languages. Times are shown in local time (docs/design.md, "Conv
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,13 +64,32 @@ def claims_view(claims: PassClaims, bundle: trust.TrustBundle | None, zone: str)
         "travel_history": [region(code) for code in claims.travel_history],
         "valid_from": local(claims.valid_from, zone),
         "valid_until": local(claims.valid_until, zone),
+        "kind": claims.kind,
+        "bus": None if claims.bus is None else _bus(claims.bus),
+    }
+
+
+def _bus(bus: Any) -> dict[str, Any]:
+    return {
+        "seats": bus.seats,
+        "departure": bus.departure,
+        "arrival": bus.arrival,
+        "manager": {"name": bus.manager.name, "id_number": bus.manager.id_masked},
+        "pages": bus.pages,
+        "passengers": bus.passengers,
     }
 
 
 def vehicle_view(
-    text: str | None, bundle: trust.TrustBundle | None, *, now: datetime, zone: str
+    text: str | None,
+    bundle: trust.TrustBundle | None,
+    *,
+    now: datetime,
+    zone: str,
+    on_bus: Callable[[PassClaims], Any] | None = None,
 ) -> dict[str, Any]:
-    """The page's picture of a scan: not a pass at all, a pass that could not be checked, or a verified pass."""
+    """The page's picture of a scan: not a pass at all, a pass that could not be checked, or a verified pass.
+    ``on_bus`` hears of a valid personnel-transport pass (the manifest book collects its pages)."""
     view: dict[str, Any]
     if text is None:
         view = {"kind": "nopass"}
@@ -89,6 +109,13 @@ def vehicle_view(
             # What a pass that does not verify says of itself: shown marked untrusted, kept as evidence.
             "claimed": None if result.valid or result.claims else evidence.claimed(text, result),
         }
+        if (
+            result.valid
+            and result.claims is not None
+            and result.claims.bus is not None
+            and on_bus is not None
+        ):
+            on_bus(result.claims)
     view["verified_at"] = time.monotonic()  # with the scan's captured_at: the frame-to-verdict latency
     return view
 

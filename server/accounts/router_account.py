@@ -19,6 +19,7 @@ from server.deps import (
     PrincipalDep,
     SessionDep,
     SettingsDep,
+    secure_cookies,
 )
 from server.errors import AppError
 from server.web.templating import page
@@ -29,13 +30,12 @@ account = APIRouter(include_in_schema=False)
 
 
 def set_session_cookie(request: Request, response: Response, token: str, settings: Settings) -> None:
-    secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
     response.set_cookie(
         SESSION_COOKIE,
         token,
         httponly=True,
         samesite="lax",
-        secure=secure,
+        secure=secure_cookies(request),
         max_age=settings.session_hours * 3600,
     )
 

@@ -19,7 +19,8 @@ from server.accounts import throttle
 from server.accounts.models import ROLE_ENTERPRISE, ROLES, ApiToken, User, WebSession
 from server.accounts.passwords import check_new_password
 from server.config import Settings
-from server.errors import BadRequest, Conflict, NotFound, Unauthorized
+from server.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from server.ops import counters
 
 __all__ = [
     "authenticate",
@@ -200,7 +201,13 @@ def authenticate(
     """The user, or Unauthorized with a message that never says which part was wrong (429 while backed off)."""
     # Control characters cannot be in any username, and PostgreSQL refuses NUL in text.
     name = "".join(ch for ch in username.strip().lower()[:50] if ch.isprintable())
-    attempt = throttle.begin_login(session=session, username=name, client=client, settings=settings, now=now)
+    try:
+        attempt = throttle.begin_login(
+            session=session, username=name, client=client, settings=settings, now=now
+        )
+    except TooManyRequests:
+        counters.count_signin_failure("throttled")
+        raise
     user = session.exec(select(User).where(User.username == name)).first()
     try:
         _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
@@ -209,6 +216,7 @@ def authenticate(
         ok = False
     throttle.finish_login(session=session, attempt=attempt, success=ok)
     if not ok or user is None:
+        counters.count_signin_failure("credentials")
         raise Unauthorized("wrong username or password", code="LOGIN_FAILED")
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)

@@ -20,7 +20,7 @@ from server.alerts.context import findings as context_findings
 from server.alerts.replay import ReplayContext, ReplayResult, replay_crossing
 from server.checkpoints.models import Checkpoint
 from server.config import Settings
-from server.crossings.models import Crossing, EscortRequest
+from server.crossings.models import KIND_PERSONNEL, Crossing, EscortRequest
 from server.passes.models import Revocation
 
 __all__ = ["Limits", "clone_findings", "crossing_findings", "escort_findings"]
@@ -73,6 +73,10 @@ def crossing_findings(
         ).all()
     )
     context.prefetch_passes(pass_ids)
+    # Buses (issue 14): the manifest the device read against the one signed into the pass at issue.
+    manifests = context.issued_manifests(
+        {c.pass_id for c in crossings if c.pass_id and c.kind == KIND_PERSONNEL}
+    )
     findings: list[rules.Finding] = []
     for crossing in crossings:
         body = json.loads(crossing.body_json)
@@ -98,6 +102,11 @@ def crossing_findings(
             revoked_at=revoked.get(crossing.pass_id) if crossing.pass_id else None,
         )
         findings += rules.crossing_findings(facts)
+        if crossing.pass_id in manifests and isinstance(body.get("bus"), dict):
+            found = rules.manifest_finding(
+                facts, recorded=str(body["bus"].get("manifest") or ""), issued=manifests[crossing.pass_id]
+            )
+            findings += [found] if found else []
         replay = replay_crossing(session, crossing, context=context)
         if not replay.matches and replay.replayable:
             findings.append(_differs(crossing, replay, chosen))

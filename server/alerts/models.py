@@ -1,8 +1,9 @@
-"""Alerts the audit raises: one row per finding, worked from open to acknowledged to closed."""
+"""Alerts the audit raises: one row per finding, worked from open to acknowledged to closed; and the audit's
+queue of work (issue 15, server/alerts/queue.py)."""
 
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import BigInteger, Column, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime
@@ -41,3 +42,31 @@ class AlertEvent(SQLModel, table=True):
     by: int = Field(foreign_key="app_user.id")
     at: datetime = Field(sa_type=UTCDateTime)
     note: str = Field(default="", max_length=500)
+
+
+AUDIT_CROSSING, AUDIT_CONFLICT = "crossing", "conflict"
+
+
+class AuditQueueEntry(SQLModel, table=True):
+    """Work for the audit: a crossing just stored, or a conflicting upload just kept (server/alerts/queue.py).
+
+    Written by ingest in the transaction that stores the records; deleted by the transaction that audits them.
+    No foreign key to crossing: that table is to be partitioned by time, and a foreign key to a partitioned table
+    needs its partition key."""
+
+    __tablename__ = "audit_queue"
+
+    # 64 bits on PostgreSQL (a national day is 10^7 entries; 32 bits would run out within a year); SQLite's
+    # INTEGER PRIMARY KEY is 64 bits already and must stay INTEGER to number the rows itself.
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    kind: str = Field(max_length=12)  # crossing | conflict
+    crossing_id: str = Field(max_length=36)
+    device_id: str = Field(max_length=32)
+    # A conflict: its refusal code and the first 16 hex digits of the refused body's sha256 (the alert's dedupe
+    # key); never the body itself, which stays in crossing_conflict.
+    code: str | None = Field(default=None, max_length=32)
+    digest: str | None = Field(default=None, max_length=16)
+    enqueued_at: datetime = Field(sa_type=UTCDateTime, index=True)  # the lag is now - the oldest

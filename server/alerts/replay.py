@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from passcore import crossing, rules, trust
+from passcore import bus_rules, crossing, rules, trust
 from passcore.errors import CheckpassError, InputError
 from passcore.keys import PublicKey
 from passcore.policy import Policy
@@ -39,6 +39,9 @@ __all__ = ["ReplayContext", "ReplayResult", "replay_body", "replay_crossing"]
 
 # Codes that say why a replay does not match (stable: they appear in alerts and the API).
 MATCHES, OUTCOME_DIFFERS, REASONS_DIFFER = "", "OUTCOME_DIFFERS", "REASONS_DIFFER"
+# A bus (issue 14): the same outcome and reasons, but a passenger's disposition differs (released where the rules
+# quarantine them, say): what a tampered laptop would change to let someone slip past the follow-up.
+PASSENGERS_DIFFER = "PASSENGERS_DIFFER"
 PURGED, BUNDLE_UNKNOWN, POLICY_UNKNOWN = "PURGED", "BUNDLE_UNKNOWN", "POLICY_UNKNOWN"
 POLICY_NOT_BUNDLED, PASS_NOT_ISSUED, INPUT_INCOMPLETE = (
     "POLICY_NOT_BUNDLED",
@@ -71,6 +74,9 @@ class ReplayResult:
     context: DecisionContext | None = (
         None  # the bundle and instant replayed under, and why (None: not chosen)
     )
+    # A bus's passengers' dispositions, in manifest order: replayed and as recorded (() for freight).
+    passengers: tuple[str, ...] = ()
+    recorded_passengers: tuple[str, ...] = ()
 
     @property
     def replayable(self) -> bool:
@@ -89,6 +95,8 @@ class ReplayResult:
             "verification": self.verification,
             "message": self.message,
             "context": self.context.to_dict() if self.context else None,
+            "passengers": list(self.passengers),
+            "recorded_passengers": list(self.recorded_passengers),
         }
 
 
@@ -104,6 +112,7 @@ class ReplayContext:
         self._bundles: dict[int, trust.TrustBundle | None] = {}
         self._authenticated: dict[tuple[int, str], trust.Verification] = {}
         self._histories: dict[str, History] = {}
+        self._manifests: dict[str, str | None] = {}
 
     def prefetch_passes(self, pass_ids: set[str]) -> None:
         wanted = pass_ids - self._passes.keys()
@@ -116,6 +125,22 @@ class ReplayContext:
             }
             self._passes |= {pass_id: found.get(pass_id, (None, None))[0] for pass_id in wanted}
             self._purged_passes |= {pass_id for pass_id, (_, purged_at) in found.items() if purged_at}
+
+    def issued_manifests(self, pass_ids: set[str]) -> dict[str, str | None]:
+        """The manifest digest (hex) the bureau signed into each of these passes; None for a freight pass. Read
+        from the stored claims, which keep it after retention (it names nobody). A pass never issued is left out."""
+        wanted = pass_ids - self._manifests.keys()
+        if wanted:
+            query = select(IssuedPass.pass_id, IssuedPass.claims_json).where(
+                col(IssuedPass.pass_id).in_(wanted)
+            )
+            for pass_id, text in self.session.exec(query):
+                try:
+                    bus = json.loads(text).get("bus")
+                except (ValueError, AttributeError):
+                    bus = None
+                self._manifests[pass_id] = bus.get("manifest") if isinstance(bus, dict) else None
+        return {p: self._manifests[p] for p in pass_ids if p in self._manifests}
 
     def qr_text(self, pass_id: str) -> str | None:
         self.prefetch_passes({pass_id})
@@ -203,8 +228,19 @@ class ReplayContext:
         return _BUNDLE_CACHE[key]
 
 
+def _recorded_passengers(body: dict[str, Any]) -> tuple[str, ...]:
+    bus = body.get("bus")
+    people = bus.get("passengers") if isinstance(bus, dict) else None
+    return (
+        tuple(p.get("disposition", "") for p in people if isinstance(p, dict))
+        if isinstance(people, list)
+        else ()
+    )
+
+
 def _result(body: dict[str, Any], detail: str, message: str = "", **values: Any) -> ReplayResult:
     return ReplayResult(
+        recorded_passengers=_recorded_passengers(body),
         matches=detail == MATCHES,
         outcome=values.pop("outcome", None),
         reasons=values.pop("reasons", ()),
@@ -273,17 +309,22 @@ def replay_body(
         return _result(
             body, verification, "the pass cannot be verified again from the record", context=chosen
         )
+    known = bundle.enterprises.keys() if bundle is not None else None
     try:
-        decision = rules.decide(
-            verification=verification,
-            observed=crossing.rules_observation(body, verification),
-            occupants=[crossing.rules_occupant(person) for person in body["occupants"]],
-            policy=policy,
-            now=at,
-            vehicle_origin=body["vehicle_origin"],
-            enterprise=body["enterprise"],
-            known_enterprises=bundle.enterprises.keys() if bundle is not None else None,
-            bundle_version=body["bundle_version"],
+        decision = (
+            _decide_bus(body, verification, policy, at, known)
+            if body.get("bus") is not None
+            else rules.decide(
+                verification=verification,
+                observed=crossing.rules_observation(body, verification),
+                occupants=[crossing.rules_occupant(person) for person in body["occupants"]],
+                policy=policy,
+                now=at,
+                vehicle_origin=body["vehicle_origin"],
+                enterprise=body["enterprise"],
+                known_enterprises=known,
+                bundle_version=body["bundle_version"],
+            )
         )
     except CheckpassError as err:
         # The record lacks an input the decision needs: the device decided without it.
@@ -292,8 +333,16 @@ def replay_body(
         )
     same_outcome = decision.outcome == body["outcome"]
     same_reasons = set(decision.reasons) == set(body["reasons"])
+    replayed = decision.passengers if isinstance(decision, bus_rules.BusDecision) else ()
+    same_passengers = replayed == _recorded_passengers(body)
     detail = (
-        MATCHES if same_outcome and same_reasons else OUTCOME_DIFFERS if not same_outcome else REASONS_DIFFER
+        OUTCOME_DIFFERS
+        if not same_outcome
+        else REASONS_DIFFER
+        if not same_reasons
+        else PASSENGERS_DIFFER
+        if not same_passengers
+        else MATCHES
     )
     return _result(
         body,
@@ -302,6 +351,32 @@ def replay_body(
         reasons=decision.reasons,
         verification=verification.code if verification else None,
         context=chosen,
+        passengers=replayed,
+    )
+
+
+def _decide_bus(
+    body: dict[str, Any],
+    verification: trust.Verification | None,
+    policy: Policy,
+    at: datetime,
+    known: Any,
+) -> bus_rules.BusDecision:
+    """A bus record's decision again (issue 14): its crew, roll call and manifest as the record kept them
+    (``crossing.bus_inputs``: the manifest counts as genuine and whole only when the record's digest is the
+    signed pass's), judged by ``bus_rules.decide_bus``."""
+    crew, roll, manifest = crossing.bus_inputs(body, verification.claims if verification else None)
+    return bus_rules.decide_bus(
+        verification=verification,
+        manifest=manifest,
+        observed=crossing.rules_observation(body, verification),
+        crew=crew,
+        roll=roll,
+        policy=policy,
+        now=at,
+        arrived_at=datetime.fromisoformat(body["bus"]["arrived_at"]),
+        known_enterprises=known,
+        bundle_version=body["bundle_version"],
     )
 
 

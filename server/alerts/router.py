@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from passcore import reasons
-from server.alerts import actions
+from server.alerts import actions, queue
 from server.alerts.deps import AlertDep, Before, KindFilter, StatusFilter
 from server.alerts.models import ALERT_STATUSES, Alert
 from server.alerts.replay import replay_crossing
@@ -51,6 +51,7 @@ def alerts_page(
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
+    now: ClockDep,
     status: StatusFilter = None,
     kind: KindFilter = None,
     before: Before = None,
@@ -67,6 +68,7 @@ def alerts_page(
         rows=rows,
         next_before=next_before,
         counts=actions.counts(session),
+        queue=queue.stats(session, now),  # the audit lag: how far behind the uploads these alerts are
         statuses=ALERT_STATUSES,
         kinds=KINDS,
         selected=selected,

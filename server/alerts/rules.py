@@ -29,9 +29,11 @@ __all__ = [
     "ESCORT_WAIT",
     "FEVER",
     "KINDS",
+    "MANIFEST_MISMATCH",
     "PASS_FORGED",
     "PASS_MISMATCH",
     "PASS_REVOKED",
+    "QUARANTINE_OVERDUE",
     "RELEASE_FORBIDDEN",
     "STALE_RULES",
     "UPLOAD_CONFLICT",
@@ -48,6 +50,8 @@ __all__ = [
     "escort_finding",
     "first_problem",
     "haversine_km",
+    "manifest_finding",
+    "quarantine_overdue_finding",
 ]
 
 PASS_FORGED, PASS_MISMATCH, FEVER, ESCORT_WAIT = "pass_forged", "pass_mismatch", "fever", "escort_wait"
@@ -63,6 +67,9 @@ STALE_RULES, BUNDLE_NOT_SERVED = "stale_rules", "bundle_not_served"
 DECIDED_AT_IMPLAUSIBLE, RELEASE_FORBIDDEN = "decided_at_implausible", "release_forbidden"
 # An enterprise's problem not answered by the end of its deadline (seed 002's service discipline; server/problems).
 PROBLEM_OVERDUE = "problem_overdue"
+# Issue 14: a quarantine arrival the enterprise did not confirm in time (server/quarantine); a bus record whose
+# manifest digest is not the one the bureau signed into the pass (another manifest read, or an edited record).
+QUARANTINE_OVERDUE, MANIFEST_MISMATCH = "quarantine_overdue", "manifest_mismatch"
 KINDS = (
     PASS_FORGED,
     PASS_MISMATCH,
@@ -79,10 +86,15 @@ KINDS = (
     CHAIN_TAMPERED,
     UPLOAD_CONFLICT,
     PROBLEM_OVERDUE,
+    QUARANTINE_OVERDUE,
+    MANIFEST_MISMATCH,
 )
 
 FORGED_CODES = frozenset({"PASS_SIGNATURE_INVALID", "PASS_MALFORMED", "PASS_UNKNOWN_KEY"})
-MISMATCH_CODES = frozenset({"PLATE_MISMATCH", "PERSON_MISMATCH", "LICENCE_MISMATCH", "OCCUPANT_NOT_ON_PASS"})
+# MANIFEST_INVALID (issue 14): a bus's manifest page forged, or bound to another pass: misuse of the pass.
+MISMATCH_CODES = frozenset(
+    {"PLATE_MISMATCH", "PERSON_MISMATCH", "LICENCE_MISMATCH", "OCCUPANT_NOT_ON_PASS", "MANIFEST_INVALID"}
+)
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
 
@@ -380,6 +392,44 @@ def problem_overdue_finding(
         occurred_at=now,
         checkpoint_id=checkpoint_id,
         detail={"problem": problem_id, "due_on": due_on.isoformat(), "department": department_id},
+    )
+
+
+def quarantine_overdue_finding(
+    *,
+    task_id: int,
+    due_at: datetime,
+    crossing_id: str,
+    checkpoint_id: int,
+    pass_id: str | None,
+    enterprise: str | None,
+) -> Finding:
+    """Once per task: it has one deadline, and a late confirmation does not undo the finding."""
+    return Finding(
+        kind=QUARANTINE_OVERDUE,
+        dedupe_key=f"{QUARANTINE_OVERDUE}:{task_id}",
+        occurred_at=due_at,  # when it became overdue, whenever the sweep noticed
+        crossing_id=crossing_id,
+        pass_id=pass_id,
+        checkpoint_id=checkpoint_id,
+        detail={"task": task_id, "due_at": due_at.isoformat(), "enterprise": enterprise},
+    )
+
+
+def manifest_finding(facts: CrossingFacts, *, recorded: str, issued: str | None) -> Finding | None:
+    """A bus record that read a manifest (``recorded``: its digest, hex) other than the one signed into the pass
+    it names (``issued``; None: the pass carries no manifest, a freight pass)."""
+    if not recorded or recorded == issued:
+        return None
+    return Finding(
+        kind=MANIFEST_MISMATCH,
+        dedupe_key=f"{MANIFEST_MISMATCH}:{facts.crossing_id}",
+        occurred_at=facts.decided_at,
+        crossing_id=facts.crossing_id,
+        device_id=facts.device_id,
+        pass_id=facts.pass_id,
+        checkpoint_id=facts.checkpoint_id,
+        detail={"recorded": recorded, "issued": issued},
     )
 
 

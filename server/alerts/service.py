@@ -1,17 +1,19 @@
 """Raising alerts: on crossing ingest, on an escort hand-over, by the periodic sweep and by chain verification.
 
 Rules (``rules.py``) decide on facts gathered from the database (``facts.py``); this module stores what they
-find, each finding once (its dedupe key is unique). Ingest calls ``on_ingest`` right after it has committed the records: a
-failure here is logged and never costs a device its upload; the periodic sweep audits every record not marked
-``audited_at`` (alerts and mark are committed together).
+find, each finding once (its dedupe key is unique). Ingest stores its records and their entries in the audit
+queue (``queue.py``) in one transaction; ``audit_entries`` audits claimed entries, marks the crossings
+``audited_at`` and deletes the entries in the auditor's transaction: the uploading request right after its commit
+(``on_ingest``, the inline mode: a failure is logged and never costs a device its upload), a `checkpass worker`
+(``server.alerts.worker``, the queue mode), or the periodic sweep, which works what is left in the queue.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,21 +22,42 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from passcore.reasons import ESCORT_REQUIRED
-from server.alerts import chains, facts, rules
+from server import workdays
+from server.alerts import chains, facts, queue, rules
 from server.alerts.facts import Limits
-from server.alerts.models import ALERT_ACKNOWLEDGED, ALERT_CLOSED, ALERT_OPEN, Alert
+from server.alerts.models import (
+    ALERT_ACKNOWLEDGED,
+    ALERT_CLOSED,
+    ALERT_OPEN,
+    AUDIT_CONFLICT,
+    AUDIT_CROSSING,
+    Alert,
+    AuditQueueEntry,
+)
 from server.alerts.replay import ReplayContext
 from server.checkpoints.models import Device
 from server.crossings.models import ESCORT_ANSWERED, ESCORT_HANDED_OVER, ESCORT_OPEN, Crossing, EscortRequest
+from server.db import lock_name
 from server.problems import service as problems
+from server.quarantine import service as quarantine
 
-__all__ = ["Limits", "escort_checked", "on_ingest", "raise_findings", "sweep", "verify_chains"]
+__all__ = [
+    "Limits",
+    "audit_entries",
+    "escort_checked",
+    "on_ingest",
+    "raise_findings",
+    "sweep",
+    "verify_chains",
+    "work_queue",
+]
 
 logger = logging.getLogger(__name__)
 GAP_FILLED_NOTE = "gap filled by a later upload"
 ATTEMPTS = 3
 AUDIT_GRACE = timedelta(minutes=1)  # an upload being audited right now is left to its own request
 SWEEP_CROSSINGS = 5000  # per round; the next round takes the rest
+SWEEP_BATCH = 500  # queue entries per transaction when the sweep works the queue
 
 
 def raise_findings(session: Session, findings: Iterable[rules.Finding], now: datetime) -> int:
@@ -91,45 +114,96 @@ def _heal(session: Session, keys: Sequence[str], now: datetime) -> None:
 
 
 def on_ingest(
-    *,
-    session: Session,
-    device: Device,
-    accepted: Sequence[str],
-    conflicts: Sequence[tuple[str, str, str]] = (),
-    now: datetime,
-    limits: Limits | None = None,
+    *, session: Session, entries: Sequence[int], now: datetime, limits: Limits | None = None
 ) -> None:
-    """Alerts for records just stored (their ids) and conflicts just kept: (crossing id, code, body). Committed.
+    """The inline mode: the uploading request audits the queue entries it has just committed (their ids), as a
+    worker would. Committed. Entries another auditor holds are skipped: it audits them.
 
-    Never raises: the records are already stored, and the periodic sweep audits any that stay unmarked.
+    Never raises: the records are already stored, and their entries stay queued for the sweep if this fails.
     """
-    if not accepted and not conflicts:
+    if not entries:
         return
     for _attempt in range(ATTEMPTS):
         try:
-            query = select(Crossing).where(col(Crossing.id).in_(accepted)).order_by(col(Crossing.seq))
-            crossings = list(session.exec(query)) if accepted else []
-            _audit(session, device, crossings, conflicts, now, limits or Limits())
+            claimed = queue.claim(session, limit=len(entries), ids=entries)
+            audit_entries(session, claimed, now, limits or Limits())
             session.commit()
             return
-        except OperationalError:
-            # SQLite: another writer committed after this transaction's first read; a new one sees it.
+        except (OperationalError, queue.QueueRace):
+            # SQLite: another writer committed after this transaction's first read; PostgreSQL: a deadlock with
+            # another auditor raising the same alerts. A new transaction sees what the other committed.
             session.rollback()
         except Exception as err:  # the upload has succeeded; the sweep audits it again
             session.rollback()
             # The type only: a message could quote a record's contents.
-            logger.error("audit of %d uploaded records failed: %s", len(accepted), type(err).__name__)
+            logger.error("audit of %d uploaded records failed: %s", len(entries), type(err).__name__)
             return
     logger.error(
-        "audit of %d uploaded records gave up after %d attempts: OperationalError", len(accepted), ATTEMPTS
+        "audit of %d uploaded records gave up after %d attempts: OperationalError", len(entries), ATTEMPTS
     )
+
+
+def audit_entries(session: Session, entries: Sequence[AuditQueueEntry], now: datetime, limits: Limits) -> int:
+    """Audit claimed queue entries (replay, chains, clones, escorts, conflicts), mark their crossings audited and
+    delete the entries; returns how many alerts are new. Not committed: the caller commits all of it at once, so
+    an auditor that dies half-way leaves the entries queued and nothing of their audit stored.
+
+    PostgreSQL: two auditors never check one device's chain at once. Each first takes a lock per device (in one
+    order: no deadlock between them), so one that closes a gap alert sees the alert another has just raised for
+    the same device (READ COMMITTED reads what was committed before each statement)."""
+    by_device: dict[str, list[AuditQueueEntry]] = {}
+    for entry in entries:
+        by_device.setdefault(entry.device_id, []).append(entry)
+    for device_id in sorted(by_device):
+        lock_name(session, f"audit-device:{device_id}")
+    raised = 0
+    for device_id in sorted(by_device):
+        device = session.get(Device, device_id)
+        if device is None:  # never deleted while its crossings exist; nothing to audit without it
+            continue
+        work = by_device[device_id]
+        crossings = _queued_crossings(session, [e for e in work if e.kind == AUDIT_CROSSING])
+        conflicts = [
+            _Conflict(e.crossing_id, e.code or "", e.digest or "", e.enqueued_at)
+            for e in work
+            if e.kind == AUDIT_CONFLICT
+        ]
+        raised += _audit(session, device, crossings, conflicts, now, limits)
+    queue.remove(session, entries)
+    return raised
+
+
+def _queued_crossings(session: Session, entries: Sequence[AuditQueueEntry]) -> list[Crossing]:
+    """The crossings of queue entries, in their device's order. An entry is queued at its crossing's received_at,
+    so the lookup also names the range of receipt times: PostgreSQL then reads only the partitions of those days
+    (crossing is partitioned by received_at) instead of probing every day's id index for each id. A crossing
+    not found there (an entry queued at another time: never made so, but the audit must not skip a record) is
+    looked up by id alone."""
+    if not entries:
+        return []
+    ids = [e.crossing_id for e in entries]
+    times = [e.enqueued_at for e in entries]
+    query = select(Crossing).where(col(Crossing.id).in_(ids))
+    found = list(session.exec(query.where(col(Crossing.received_at).between(min(times), max(times)))))
+    if len(found) < len(set(ids)):
+        have = {c.id for c in found}
+        found += session.exec(select(Crossing).where(col(Crossing.id).in_([i for i in ids if i not in have])))
+    return sorted(found, key=lambda c: c.seq)
+
+
+@dataclass(frozen=True)
+class _Conflict:
+    crossing_id: str
+    code: str
+    digest: str  # of the refused body (queue.digest)
+    received_at: datetime  # when the upload came: the alert's time
 
 
 def _audit(
     session: Session,
     device: Device,
     crossings: list[Crossing],
-    conflicts: Sequence[tuple[str, str, str]],
+    conflicts: Sequence[_Conflict],
     now: datetime,
     limits: Limits,
 ) -> int:
@@ -145,23 +219,44 @@ def _audit(
         chain_findings, healed = chains.check_around(session, device, {c.seq for c in crossings}, now)
         findings += chain_findings
         _heal(session, healed, now)
-    for crossing_id, code, body in conflicts:
-        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+    for conflict in conflicts:
         findings.append(
             rules.Finding(
                 kind=rules.UPLOAD_CONFLICT,
-                dedupe_key=f"{rules.UPLOAD_CONFLICT}:{device.id}:{crossing_id}:{digest}",
-                occurred_at=now,
-                crossing_id=crossing_id,
+                dedupe_key=f"{rules.UPLOAD_CONFLICT}:{device.id}:{conflict.crossing_id}:{conflict.digest}",
+                occurred_at=conflict.received_at,
+                crossing_id=conflict.crossing_id,
                 device_id=device.id,
                 checkpoint_id=device.checkpoint_id,
-                detail={"code": code},
+                detail={"code": conflict.code},
             )
         )
     raised = raise_findings(session, findings, now)
     if crossings:
         ids = [c.id for c in crossings]
-        session.exec(update(Crossing).where(col(Crossing.id).in_(ids)).values(audited_at=now))
+        received = [c.received_at for c in crossings]  # pruned to their days' partitions, as in the lookup
+        session.exec(
+            update(Crossing)
+            .where(col(Crossing.id).in_(ids), col(Crossing.received_at).between(min(received), max(received)))
+            .values(audited_at=now)
+        )
+    return raised
+
+
+def work_queue(
+    session: Session, *, now: datetime, limits: Limits, enqueued_before: datetime, most: int, batch: int
+) -> int:
+    """Work queued entries older than ``enqueued_before``, ``batch`` per transaction, at most ``most``; returns
+    how many alerts are new. Each batch is committed."""
+    raised = done = 0
+    while done < most:
+        claimed = queue.claim(session, limit=min(batch, most - done), enqueued_before=enqueued_before)
+        if not claimed:
+            session.rollback()
+            break
+        raised += audit_entries(session, claimed, now, limits)
+        session.commit()
+        done += len(claimed)
     return raised
 
 
@@ -190,10 +285,27 @@ def _problems_overdue(session: Session, now: datetime) -> list[rules.Finding]:
     ]
 
 
-def sweep(*, session: Session, now: datetime, limits: Limits) -> int:
+def _quarantine_overdue(session: Session, now: datetime) -> list[rules.Finding]:
+    return [
+        rules.quarantine_overdue_finding(
+            task_id=task.id,
+            due_at=task.due_at.astimezone(workdays.LOCAL),  # the detail says it in Beijing time
+            crossing_id=task.crossing_id,
+            checkpoint_id=task.checkpoint_id,
+            pass_id=task.pass_id,
+            enterprise=task.enterprise_uscc,
+        )
+        for task in quarantine.overdue(session, now)
+        if task.id is not None
+    ]
+
+
+def sweep(*, session: Session, now: datetime, limits: Limits, work: bool = True) -> int:
     """The periodic check: escorts waiting (or just handed over) past the limit, enterprises' problems past their
-    deadline, and uploads whose audit never ran (the server stopped between storing and auditing them, or the
-    audit failed). Committed; returns how many alerts are new."""
+    deadline, quarantine arrivals not confirmed in time (issue 14), and audit work left behind. Crossings never
+    audited and not queued (stored by something other than ingest) are queued; with ``work`` (the inline mode:
+    no worker runs) the queue's entries older than a minute are audited too (a request that stored them failed
+    to audit them, or the server stopped in between). Committed; returns how many alerts are new."""
     recent = now - 2 * limits.interval
     escorts = session.exec(
         select(EscortRequest).where(
@@ -208,20 +320,18 @@ def sweep(*, session: Session, now: datetime, limits: Limits) -> int:
         session, facts.escort_findings(session, escorts, now, ReplayContext(session)), now
     )
     raised += raise_findings(session, _problems_overdue(session, now), now)
-    query = (
-        select(Crossing)
-        .where(col(Crossing.audited_at).is_(None), col(Crossing.received_at) <= now - AUDIT_GRACE)
-        .order_by(col(Crossing.device_id), col(Crossing.seq))
-        .limit(SWEEP_CROSSINGS)
-    )
-    by_device: dict[str, list[Crossing]] = {}
-    for crossing in session.exec(query):
-        by_device.setdefault(crossing.device_id, []).append(crossing)
-    for device_id, crossings in by_device.items():
-        device = session.get(Device, device_id)
-        if device is not None:
-            raised += _audit(session, device, crossings, (), now, limits)
+    raised += raise_findings(session, _quarantine_overdue(session, now), now)
+    queue.enqueue_unqueued(session, received_before=now - AUDIT_GRACE, limit=SWEEP_CROSSINGS)
     session.commit()
+    if work:
+        raised += work_queue(
+            session,
+            now=now,
+            limits=limits,
+            enqueued_before=now - AUDIT_GRACE,
+            most=SWEEP_CROSSINGS,
+            batch=SWEEP_BATCH,
+        )
     return raised
 
 

@@ -272,8 +272,13 @@ def people_elsewhere(session: Session, application: Application, *, now: datetim
     if not mine:
         return []
     body = json.loads(application.body_json)
-    masked = [str((body.get("driver") or {}).get("id_number", ""))]
-    masked += [str(e.get("id_number", "")) for e in body.get("escorts") or []]
+    # (role, position) -> the masked number; a bus's manager and passengers are hashed too (issue 14).
+    masked = {("driver", 0): str((body.get("driver") or {}).get("id_number", ""))}
+    masked |= {("escort", i): str(e.get("id_number", "")) for i, e in enumerate(body.get("escorts") or [])}
+    masked[("manager", 0)] = str(((body.get("bus") or {}).get("manager") or {}).get("id_number", ""))
+    masked |= {
+        ("passenger", i): str(p.get("id_number", "")) for i, p in enumerate(body.get("passengers") or [])
+    }
     rows = session.exec(
         select(PersonHash, IssuedPass)
         .join(IssuedPass, col(IssuedPass.pass_id) == col(PersonHash.pass_id))
@@ -295,12 +300,12 @@ def people_elsewhere(session: Session, application: Application, *, now: datetim
         for me in mine:
             if me.digest != other.digest or me.kid != other.kid:
                 continue
-            index = 0 if me.role == "driver" else me.position + 1
+            number = masked.get((me.role, me.position), "")
             found.append(
                 Elsewhere(
                     role=me.role,
                     position=me.position,
-                    masked_id=ids.mask_id(masked[index]) if index < len(masked) else "",
+                    masked_id=ids.mask_id(number) if number else "",
                     serial=record.serial,
                     pass_id=record.pass_id,
                     other_role=other.role,

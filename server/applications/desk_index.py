@@ -24,10 +24,17 @@ def columns(body_json: str) -> dict[str, str]:
     data: dict[str, Any] = json.loads(body_json) if body_json else {}
     driver = data.get("driver") or {}
     names = [driver.get("name") or ""] + [(e or {}).get("name") or "" for e in data.get("escorts") or []]
+    # A bus (issue 14): its manager and passengers are found by name too, and by the places they come from.
+    passengers = [p for p in data.get("passengers") or [] if isinstance(p, dict)]
+    names.append(((data.get("bus") or {}).get("manager") or {}).get("name") or "")
+    names += [p.get("name") or "" for p in passengers]
     plate = (data.get("vehicle") or {}).get("plate") or ""
     # "|" between entries, so that a search never matches across two names.
     words = [normalise(w) for w in (*names, plate) if w]
     codes = [data.get("origin") or "", data.get("destination") or "", *(data.get("travel_history") or [])]
+    for passenger in passengers:  # 45 passengers from one town: the code once
+        more = [passenger.get("origin") or "", *(passenger.get("travel_history") or [])]
+        codes += [c for c in more if c not in codes]
     return {
         "search_text": "|" + "|".join(words) + "|" if words else "",
         "regions": " " + " ".join(c for c in codes if c) + " " if any(codes) else "",

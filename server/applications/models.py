@@ -40,6 +40,8 @@ class Application(SQLModel, table=True):
     body_json: str = Field(sa_type=Text)
     people_sealed: str | None = Field(default=None, sa_type=Text)
     plate: str = Field(index=True, max_length=10)
+    # "freight" | "personnel" (a chartered bus with its manifest, issue 14): the body's kind, kept for the lists.
+    kind: str = Field(default="freight", max_length=10, sa_column_kwargs={"server_default": "freight"})
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
@@ -94,7 +96,7 @@ class PersonHash(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     application_id: int | None = Field(default=None, foreign_key="application.id", index=True)
     pass_id: str | None = Field(default=None, foreign_key="issued_pass.pass_id", index=True, max_length=24)
-    role: str = Field(max_length=8)  # driver | escort
+    role: str = Field(max_length=10)  # driver | escort | manager | passenger (a bus's, issue 14)
     position: int = 0  # the escort's place in the list; 0 for the driver
     kid: str = Field(max_length=8)  # the data key that hashed it
     digest: str = Field(index=True, max_length=64)

@@ -19,9 +19,22 @@ from passcore.errors import InputError
 from server import pdf_font
 from server.regions import table
 
-__all__ = ["NEW_INPUT", "check_plate", "check_region", "printable_name", "unprintable_message", "whole"]
+__all__ = [
+    "DUPLICATE_KEYS",
+    "NEW_INPUT",
+    "check_plate",
+    "check_region",
+    "manifest",
+    "printable_name",
+    "unprintable_message",
+    "whole",
+]
 
 NEW_INPUT = {"new_input": True}
+# The keys of a bus's people named twice (``manifest``): parse_application answers PASSENGER_DUPLICATE for them.
+DUPLICATE_KEYS = frozenset(
+    {"manager_is_driver", "passenger_is_driver", "passenger_is_manager", "passenger_duplicate"}
+)
 
 # GA 36-2018: new-energy plates have 8 characters, small vehicles' gradient green, large ones' yellow-green;
 # every other plate has 7 and is blue (small), yellow (large, trailers, learners), white (police, armed police,
@@ -94,6 +107,39 @@ def whole(
         if escort_id == driver_id:
             problem = _problem("driver_is_escort", "the driver cannot also be an escort (same ID number)")
             problems.append(_at(problem, ("escorts", position, "id_number"), ids.mask_id(escort_id)))
+    if problems:
+        raise ValidationError.from_exception_data("ApplicationCreate", problems)
+
+
+def manifest(
+    info: ValidationInfo, *, driver_id: str, manager_id: str | None, passenger_ids: Sequence[str]
+) -> None:
+    """A bus's people are each one person once (PASSENGER_DUPLICATE): no ID number twice in the manifest, the
+    driver and the manager not among the passengers, and the manager not the driver."""
+    if not _is_new(info):
+        return
+    problems: list[InitErrorDetails] = []
+    if manager_id is not None and manager_id == driver_id:
+        problem = _problem(
+            "manager_is_driver", "the on-board manager cannot also be the driver (same ID number)"
+        )
+        problems.append(_at(problem, ("bus", "manager", "id_number"), ids.mask_id(manager_id)))
+    seen: dict[str, int] = {}
+    for position, number in enumerate(passenger_ids):
+        if number == driver_id:
+            problem = _problem("passenger_is_driver", "the driver is not a passenger (same ID number)")
+        elif number == manager_id:
+            problem = _problem(
+                "passenger_is_manager", "the on-board manager is not a passenger (same ID number)"
+            )
+        elif number in seen:
+            problem = _problem(
+                "passenger_duplicate", f"the same ID number as passenger {seen[number] + 1} of the list"
+            )
+        else:
+            seen[number] = position
+            continue
+        problems.append(_at(problem, ("passengers", position, "id_number"), ids.mask_id(number)))
     if problems:
         raise ValidationError.from_exception_data("ApplicationCreate", problems)
 

@@ -42,6 +42,8 @@ __all__ = [
 
 PURGED = "purged"
 ESCORT, DRIVER = "escort", "driver"
+MANAGER, PASSENGERS = "manager", "passengers"
+PASSENGER = "passenger"  # a person hash's role (person_hash.role widened to 10 characters by migration 0021)
 
 
 def application_context(application_id: int) -> str:
@@ -53,10 +55,13 @@ def pass_context(pass_id: str) -> str:
 
 
 def _split(data: dict[str, Any]) -> tuple[str, str]:
-    """(the body as JSON with every number masked, the full numbers as JSON) of a body as a plain dict."""
+    """(the body as JSON with every number masked, the full numbers as JSON) of a body as a plain dict.
+
+    A bus (issue 14) adds its manager's and its passengers' ID numbers, sealed the same way; a freight body's
+    sealed value is as it always was (no "manager", no "passengers")."""
     driver = data["driver"]
     escorts = data.get("escorts") or []
-    people = {
+    people: dict[str, Any] = {
         DRIVER: {"id_number": driver["id_number"], "licence_number": driver["licence_number"]},
         "escorts": [escort["id_number"] for escort in escorts],
     }
@@ -69,16 +74,33 @@ def _split(data: dict[str, Any]) -> tuple[str, str]:
         },
         "escorts": [{**escort, "id_number": ids.mask_id(escort["id_number"])} for escort in escorts],
     }
+    bus, passengers = data.get("bus"), data.get("passengers") or []
+    if bus:
+        manager = bus["manager"]
+        people[MANAGER] = manager["id_number"]
+        masked["bus"] = {**bus, MANAGER: {**manager, "id_number": ids.mask_id(manager["id_number"])}}
+    if passengers:
+        people[PASSENGERS] = [p["id_number"] for p in passengers]
+        masked[PASSENGERS] = [{**p, "id_number": ids.mask_id(p["id_number"])} for p in passengers]
     return json.dumps(masked, ensure_ascii=False), json.dumps(people, ensure_ascii=False)
 
 
 def _merge(body_json: str, people_json: str) -> ApplicationCreate:
     data, people = json.loads(body_json), json.loads(people_json)
-    if len(people["escorts"]) != len(data.get("escorts") or []):
+    passengers = data.get(PASSENGERS) or []
+    if len(people["escorts"]) != len(data.get("escorts") or []) or len(people.get(PASSENGERS) or []) != len(
+        passengers
+    ):
+        raise InputError("sealed people do not match the stored body", code="SEALED_INVALID")
+    if bool(data.get("bus")) != (MANAGER in people):
         raise InputError("sealed people do not match the stored body", code="SEALED_INVALID")
     data[DRIVER].update(people[DRIVER])
     for escort, number in zip(data.get("escorts") or [], people["escorts"], strict=True):
         escort["id_number"] = number
+    if data.get("bus"):
+        data["bus"][MANAGER]["id_number"] = people[MANAGER]
+    for passenger, number in zip(passengers, people.get(PASSENGERS) or [], strict=True):
+        passenger["id_number"] = number
     return ApplicationCreate.model_validate(data)
 
 
@@ -96,6 +118,11 @@ def index(
     people = json.loads(people_json)
     numbers = [(DRIVER, 0, people[DRIVER]["id_number"])]
     numbers += [(ESCORT, position, number) for position, number in enumerate(people["escorts"])]
+    # A bus's manager and passengers are hashed too: the "same person on another live pass" check (and a search
+    # by ID number) finds them as it finds a driver or an escort.
+    if MANAGER in people:
+        numbers.append((MANAGER, 0, people[MANAGER]))
+    numbers += [(PASSENGER, position, number) for position, number in enumerate(people.get(PASSENGERS) or [])]
     for role, position, number in numbers:
         kid, digest = keys.person_hash(number)
         session.add(

@@ -11,12 +11,14 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from passcore import ids
+from passcore.policy import Policy
 from server.accounts.models import ROLE_ENTERPRISE, ROLE_REVIEWER, User
-from server.applications import queries, service
+from server.applications import bus, queries, service
 from server.applications.conflict_view import review_context
 from server.applications.desk_view import desk_context
 from server.applications.forms import COLOURS
 from server.applications.models import SUBMITTED, Application
+from server.applications.schemas import ApplicationCreate
 from server.deps import Principal
 from server.documents import service as documents
 from server.enterprises.models import Enterprise
@@ -105,14 +107,19 @@ def detail_page(
         if application.status == SUBMITTED and application.submitted_at
         else None
     )
-    answer = timedelta(hours=policy_service.current(session).review_answer_hours)
+    policy = policy_service.current(session)
+    answer = timedelta(hours=policy.review_answer_hours)
+    body = service.body_of(application)
+    shown = helpers(request, principal, err)
+    if err is not None and err.code == "SEAT_LIMIT_EXCEEDED":
+        shown["failure"] = _seat_limit_text(body, policy, lang_of(request, principal)) or shown["failure"]
     return page(
         request,
         template,
         principal,
         status=err.status if err else 200,
         application=application,
-        body=service.body_of(application),
+        body=body,
         enterprise=session.get(Enterprise, application.enterprise_uscc),
         serial=_serial(session, application),
         history=queries.events(session=session, application_id=application.id or 0),
@@ -122,10 +129,11 @@ def detail_page(
         # Full ID numbers are for the reviewer who checks them against the documents (DESIGN 8): masked for
         # auditors and administrators too.
         full_ids=user.role == ROLE_REVIEWER,
+        seat_percent=bus.occupancy_percent(policy),  # a bus's seat use (applications/_bus_facts.html)
         errors=err.fields if err else {},
         reason=reason,
         documents=documents.for_application(session, application.id or 0),  # applications/_documents.html
-        **helpers(request, principal, err),
+        **shown,
         **(
             review_context(session, application, now=now, lang=lang_of(request, principal))
             if reviewing
@@ -137,6 +145,22 @@ def detail_page(
             else {}
         ),
         kept=kept,
+    )
+
+
+def _seat_limit_text(body: ApplicationCreate, policy: Policy, lang: str) -> str | None:
+    """An approval (or a submission from the detail page) refused for the seat limit, with its numbers in the page's
+    language: the policy in force now is the one the refusal was checked against."""
+    use = bus.seat_use(body, policy)
+    if use is None:
+        return None
+    return translate(
+        "bus.seat_limit_exceeded",
+        lang,
+        aboard=use.aboard,
+        allowed=use.allowed,
+        seats=use.seats,
+        percent=use.percent,
     )
 
 

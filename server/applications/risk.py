@@ -43,8 +43,19 @@ __all__ = [
 ORIGIN, DESTINATION, TRAVEL, PLATE = "origin", "destination", "travel_history", "plate"
 DRIVER_BIRTHPLACE, ESCORT_BIRTHPLACE = "driver_birthplace", "escort_birthplace"
 REFUSALS, REVOCATIONS = "refusals", "revocations"
-REASONS = (ORIGIN, DESTINATION, TRAVEL, PLATE, DRIVER_BIRTHPLACE, ESCORT_BIRTHPLACE, REFUSALS, REVOCATIONS)
-REGION_REASONS = REASONS[:6]
+# A bus (issue 14): a passenger coming from, or having passed through, the hard-hit area.
+PASSENGER_ORIGIN, PASSENGER_TRAVEL = "passenger_origin", "passenger_travel_history"
+REGION_REASONS = (
+    ORIGIN,
+    DESTINATION,
+    TRAVEL,
+    PLATE,
+    DRIVER_BIRTHPLACE,
+    ESCORT_BIRTHPLACE,
+    PASSENGER_ORIGIN,
+    PASSENGER_TRAVEL,
+)
+REASONS = (*REGION_REASONS, REFUSALS, REVOCATIONS)
 # The reason a replaced pass is revoked with ("replaced by 320583-000123"), written by the approval that replaces it.
 REPLACED_PREFIX = "replaced by "
 _BATCH = 500
@@ -91,6 +102,10 @@ def assess(
     found.append((PLATE, _plate_province((body.get("vehicle") or {}).get("plate"))))
     found.append((DRIVER_BIRTHPLACE, _birthplace((body.get("driver") or {}).get("id_number"))))
     found += [(ESCORT_BIRTHPLACE, _birthplace(e.get("id_number"))) for e in body.get("escorts") or []]
+    for passenger in body.get("passengers") or []:
+        if isinstance(passenger, dict):
+            found.append((PASSENGER_ORIGIN, passenger.get("origin")))
+            found += [(PASSENGER_TRAVEL, code) for code in passenger.get("travel_history") or []]
     area = hard_hit if isinstance(hard_hit, HardHit) else HardHit(hard_hit)
     reasons: list[dict[str, str]] = []
     for code, region in found:

@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from server.accounts.models import ROLE_ENTERPRISE, User
-from server.applications import queries, service
-from server.applications.deps import ActionDep, ApplicationId, FormDep, expired_first
+from server.applications import bus, queries, service
+from server.applications.deps import ActionDep, ApplicationId, FormDep, ManifestFileDep, expired_first
 from server.applications.forms import ApplicationForm, form_errors
 from server.applications.models import Application
 from server.applications.rendering import detail_page, enterprise_verified, helpers, recover
@@ -18,8 +18,9 @@ from server.config import Settings
 from server.deps import ClockDep, CurrentUser, Principal, PrincipalDep, SessionDep, SettingsDep, require
 from server.documents import uploads as document_uploads
 from server.errors import AppError, Conflict
+from server.manifests.importing import RowProblem, import_manifest
 from server.policy import service as policy_service
-from server.web.templating import page
+from server.web.templating import lang_of, page
 from server.workdays import local_day
 
 __all__ = ["clerk"]
@@ -41,18 +42,25 @@ def _form_page(
     target: str,
     application: Application | None = None,
     err: AppError | None = None,
+    manifest: list[RowProblem] | None = None,
+    imported: int | None = None,
 ) -> Response:
+    policy = policy_service.current(session)
+    lang = lang_of(request, principal)
     return page(
         request,
         "applications/form.html",
         principal,
-        status=err.status if err else 200,
+        status=err.status if err else (422 if manifest else 200),
         form=form,
         target=target,
         application=application,
         verified=enterprise_verified(session, user),
-        max_days=policy_service.current(session).max_validity_days,
+        max_days=policy.max_validity_days,
         errors=form_errors(err.fields) if err else {},
+        seat_percent=bus.occupancy_percent(policy),
+        manifest_problems=[problem.text(lang) for problem in manifest or []],
+        imported=imported,
         **helpers(request, principal, err),
     )
 
@@ -68,6 +76,7 @@ def _save(
     action: str,
     application: Application | None,
     files: list[document_uploads.Upload] | None = None,
+    manifest_file: tuple[str, bytes] | None = None,
 ) -> Response:
     target = (
         f"/enterprise/applications/{application.id}/edit" if application else "/enterprise/applications/new"
@@ -75,6 +84,11 @@ def _save(
     if action == "add_escort":
         more = form.with_more_rows()
         return _form_page(request, principal, session, user, more, target=target, application=application)
+    if action in ("add_passengers", "import_manifest") or action.startswith("remove_passenger_"):
+        # The bus's passenger table (issue 14), worked on without saving: more rows, one row less, or a file.
+        return _passenger_table(
+            request, principal, session, user, form, action, target, application, manifest_file
+        )
     submit = action == "submit"
     data = form.data(zone=settings.timezone)
     try:
@@ -115,6 +129,44 @@ def _save(
         )
     notice = "submitted" if submit else "saved"
     return RedirectResponse(f"/enterprise/applications/{application.id}?notice={notice}", status_code=303)
+
+
+def _passenger_table(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    user: User,
+    form: ApplicationForm,
+    action: str,
+    target: str,
+    application: Application | None,
+    manifest_file: tuple[str, bytes] | None,
+) -> Response:
+    def shown(
+        changed: ApplicationForm, problems: list[RowProblem] | None = None, imported: int | None = None
+    ) -> Response:
+        return _form_page(
+            request,
+            principal,
+            session,
+            user,
+            changed,
+            target=target,
+            application=application,
+            manifest=problems,
+            imported=imported,
+        )
+
+    if action == "add_passengers":
+        return shown(form.with_more_passengers())
+    if action.startswith("remove_passenger_"):
+        index = action.removeprefix("remove_passenger_")
+        return shown(form.without_passenger(int(index)) if index.isdigit() else form)
+    name, data = manifest_file or ("", b"")
+    result = import_manifest(data, name)
+    if not result.ok:  # the table stays as it was; every problem is listed by its row
+        return shown(form, problems=result.problems)
+    return shown(form.with_manifest(result.passengers), imported=len(result.passengers))
 
 
 @clerk.get("", response_class=HTMLResponse)
@@ -158,9 +210,10 @@ def create_application(
     now: ClockDep,
     form: FormDep,
     files: document_uploads.UploadsDep,
+    manifest_file: ManifestFileDep,
     action: ActionDep = "draft",
 ) -> Response:
-    return _save(request, principal, session, user, settings, now, form, action, None, files)
+    return _save(request, principal, session, user, settings, now, form, action, None, files, manifest_file)
 
 
 @clerk.get("/{application_id}", response_class=HTMLResponse)
@@ -204,10 +257,13 @@ def save_draft(
     now: ClockDep,
     form: FormDep,
     files: document_uploads.UploadsDep,
+    manifest_file: ManifestFileDep,
     action: ActionDep = "draft",
 ) -> Response:
     application = service.get_visible(session=session, application_id=application_id, user=user)
-    return _save(request, principal, session, user, settings, now, form, action, application, files)
+    return _save(
+        request, principal, session, user, settings, now, form, action, application, files, manifest_file
+    )
 
 
 @clerk.post("/{application_id}/submit", response_class=HTMLResponse)

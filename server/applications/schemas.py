@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -19,7 +19,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from passcore import ids
 from passcore.claims import MAX_ESCORTS, MAX_NAME, normalise_colour
@@ -29,13 +29,21 @@ from server.applications import new_input
 from server.applications.models import ApplicationEvent
 
 __all__ = [
+    "FREIGHT",
+    "KINDS",
+    "MAX_PASSENGERS",
+    "MAX_SEATS",
+    "PERSONNEL",
     "ApplicationBody",
     "ApplicationCreate",
     "ApplicationList",
     "ApplicationPublic",
     "ApplicationShown",
     "ApplicationSummary",
+    "BusInfo",
     "EventPublic",
+    "Manager",
+    "Passenger",
     "ReasonBody",
     "error_keys",
     "parse_application",
@@ -136,7 +144,55 @@ class Driver(Escort):
     phone: Annotated[str, Field(max_length=20), AfterValidator(_phone)] = ""
 
 
+# Issue 14: a pass is for freight (the default: a body without ``kind``) or for personnel transport (a chartered
+# bus, 站到站, with its on-board manager and a manifest of passengers).
+FREIGHT, PERSONNEL = "freight", "personnel"
+KINDS = (FREIGHT, PERSONNEL)
+MAX_PASSENGERS = 100
+MAX_SEATS = 120
+MAX_STATION = 40
+Phone = Annotated[str, Field(max_length=20), AfterValidator(_phone)]
+
+
+def _station(value: str) -> str:
+    value = unicodedata.normalize("NFC", value.strip())
+    if not value:
+        raise _problem("station_empty", "name the station")
+    if len(value) > MAX_STATION:
+        raise _problem("too_long", f"a station's name has at most {MAX_STATION} characters")
+    return ids.check_text(value)
+
+
+Station = Annotated[
+    str, Field(max_length=200), AfterValidator(_ids_check(_station)), AfterValidator(new_input.printable_name)
+]
+
+
+class Manager(_Strict):
+    """The employing enterprise's manager on board (用工企业派员随车管理): the receiving staff of its quarantine."""
+
+    name: Name
+    id_number: IdNumber
+    phone: Annotated[Phone, Field(min_length=1)]
+
+
+class BusInfo(_Strict):
+    seats: Annotated[int, Field(strict=True, ge=1, le=MAX_SEATS)]  # passenger seats, the driver's not counted
+    departure: Station
+    arrival: Station
+    manager: Manager
+
+
+class Passenger(_Strict):
+    name: Name
+    id_number: IdNumber
+    phone: Phone = ""
+    origin: Region
+    travel_history: list[Region] = Field(default_factory=list, max_length=16)
+
+
 class ApplicationCreate(_Strict):
+    kind: Literal["freight", "personnel"] = "freight"
     enterprise: EnterpriseRef
     vehicle: Vehicle
     driver: Driver
@@ -147,6 +203,35 @@ class ApplicationCreate(_Strict):
     cargo: Annotated[str, Field(max_length=60), AfterValidator(_ids_check(ids.check_text))] = ""
     valid_from: AwareTime
     valid_until: AwareTime
+    bus: BusInfo | None = None
+    passengers: list[Passenger] = Field(default_factory=list, max_length=MAX_PASSENGERS)
+
+    @model_validator(mode="after")
+    def _kind(self) -> ApplicationCreate:
+        """A bus has its bus part and 1..100 passengers and no escorts (its manager receives); freight has none."""
+        problems: list[tuple[str, str, tuple[str | int, ...]]] = []
+        if self.kind == PERSONNEL:
+            if self.bus is None:
+                problems.append(("bus_required", "a personnel-transport pass needs its bus part", ("bus",)))
+            if not self.passengers:
+                problems.append(
+                    ("passengers_required", "a bus needs at least one passenger", ("passengers",))
+                )
+            if self.escorts:
+                message = "a bus has no escorts: its on-board manager is the receiving staff"
+                problems.append(("bus_escorts", message, ("escorts",)))
+        elif self.bus is not None or self.passengers:
+            message = "only a personnel-transport pass (kind personnel) has a bus and passengers"
+            problems.append(("freight_passengers", message, ("kind",)))
+        if problems:
+            raise ValidationError.from_exception_data(
+                "ApplicationCreate",
+                [
+                    InitErrorDetails(type=_problem(key, message), loc=loc, input=self.kind)
+                    for key, message, loc in problems
+                ],
+            )
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> ApplicationCreate:
@@ -163,6 +248,12 @@ class ApplicationCreate(_Strict):
             driver_id=self.driver.id_number,
             escort_ids=[escort.id_number for escort in self.escorts],
         )
+        new_input.manifest(
+            info,
+            driver_id=self.driver.id_number,
+            manager_id=self.bus.manager.id_number if self.bus else None,
+            passenger_ids=[p.id_number for p in self.passengers],
+        )
         return self
 
 
@@ -175,7 +266,10 @@ def parse_application(data: Any) -> ApplicationCreate:
             f"{'.'.join(map(str, e['loc'])) or 'application'}: {e['msg'].removeprefix('Value error, ')}"
             for e in err.errors()
         )
-        raise InputError(f"invalid application: {problems}", code="APPLICATION_INVALID") from err
+        # A bus's manifest naming one person twice has its own code (issue 14); the fields say where.
+        duplicate = any(str(e["type"]) in new_input.DUPLICATE_KEYS for e in err.errors())
+        code = "PASSENGER_DUPLICATE" if duplicate else "APPLICATION_INVALID"
+        raise InputError(f"invalid application: {problems}", code=code) from err
 
 
 # Pydantic's own error types -> our keys; the custom ones above (and passcore's codes) pass through as they are.
@@ -231,8 +325,9 @@ class ReasonBody(BaseModel):
 
 class RiskReason(BaseModel):
     code: str = Field(
-        description="origin, destination, travel_history, plate, driver_birthplace, escort_birthplace (the "
-        "place is in the hard-hit area), refusals, revocations (the enterprise's earlier ones)"
+        description="origin, destination, travel_history, plate, driver_birthplace, escort_birthplace, "
+        "passenger_origin, passenger_travel_history (the place is in the hard-hit area), refusals, "
+        "revocations (the enterprise's earlier ones)"
     )
     detail: str = Field(description="the region code, or the count")
 
@@ -269,6 +364,23 @@ class DriverShown(PersonShown):
     phone: str
 
 
+class ManagerShown(PersonShown):
+    phone: str
+
+
+class BusShown(BaseModel):
+    seats: int
+    departure: str
+    arrival: str
+    manager: ManagerShown
+
+
+class PassengerShown(PersonShown):
+    phone: str
+    origin: str
+    travel_history: list[str]
+
+
 class ApplicationShown(BaseModel):
     """An application as the API answers it: as applied for, ID and licence numbers masked (only the reviewer's
     review page shows them in full)."""
@@ -283,12 +395,32 @@ class ApplicationShown(BaseModel):
     cargo: str
     valid_from: datetime
     valid_until: datetime
+    kind: str = Field(default=FREIGHT, description="freight | personnel (a bus, issue 14)")
+    bus: BusShown | None = Field(default=None, description="a bus only: seats, stations, manager (masked)")
+    passengers: list[PassengerShown] = Field(default_factory=list, description="a bus's manifest, masked")
 
     @classmethod
     def masked(cls, body: ApplicationCreate) -> ApplicationShown:
         driver = body.driver
+        bus = body.bus
         return cls(
-            **body.model_dump(exclude={"driver", "escorts"}),
+            **body.model_dump(exclude={"driver", "escorts", "bus", "passengers"}),
+            bus=BusShown(
+                seats=bus.seats,
+                departure=bus.departure,
+                arrival=bus.arrival,
+                manager=ManagerShown(
+                    name=bus.manager.name,
+                    id_number=ids.mask_id(bus.manager.id_number),
+                    phone=bus.manager.phone,
+                ),
+            )
+            if bus
+            else None,
+            passengers=[
+                PassengerShown(**{**p.model_dump(), "id_number": ids.mask_id(p.id_number)})
+                for p in body.passengers
+            ],
             driver=DriverShown(
                 name=driver.name,
                 id_number=ids.mask_id(driver.id_number),

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from passcore import ids
 from passcore.errors import InputError
 from server.accounts.models import ROLE_ADMIN, ROLE_ENTERPRISE, ROLE_REVIEWER, User
-from server.applications import claims, conflicts, desk_index, people, replacing, risk
+from server.applications import bus, claims, conflicts, desk_index, people, replacing, risk
 from server.applications.models import (
     APPROVED,
     DRAFT,
@@ -36,9 +36,12 @@ from server.applications.models import (
 )
 from server.applications.schemas import (
     ApplicationCreate,
+    BusInfo,
     Driver,
     EnterpriseRef,
     Escort,
+    Manager,
+    Passenger,
     Vehicle,
     error_keys,
     parse_application,
@@ -98,9 +101,20 @@ def _purged_body(body_json: str) -> ApplicationCreate:
             "vehicle": Vehicle.model_construct(**data["vehicle"]),
             "driver": Driver.model_construct(**data["driver"]),
             "escorts": [Escort.model_construct(**escort) for escort in data["escorts"]],
+            # A bus (issue 14): its manager and passengers blanked the same way.
+            "bus": _purged_bus(data.get("bus")),
+            "passengers": [Passenger.model_construct(**p) for p in data.get("passengers") or []],
             "valid_from": datetime.fromisoformat(data["valid_from"]),
             "valid_until": datetime.fromisoformat(data["valid_until"]),
         }
+    )
+
+
+def _purged_bus(bus: Any) -> BusInfo | None:
+    if not isinstance(bus, dict):
+        return None
+    return BusInfo.model_construct(
+        **{**bus, "manager": Manager.model_construct(**(bus.get("manager") or {}))}
     )
 
 
@@ -147,8 +161,11 @@ def get_visible(*, session: Session, application_id: int, user: User) -> Applica
 # --- validation ------------------------------------------------------------------------------------------
 
 
-def _validate(session: Session, data: Any, enterprise: Enterprise, now: datetime) -> ApplicationCreate:
-    """Parse ``data`` as an application of ``enterprise``, within the current policy's validity limit."""
+def _validate(
+    session: Session, data: Any, enterprise: Enterprise, now: datetime, *, submitting: bool = False
+) -> ApplicationCreate:
+    """Parse ``data`` as an application of ``enterprise``, within the current policy's validity limit; when it is
+    being submitted, a bus within the policy's seat limit (a draft may still be over it while it is worked on)."""
     if not isinstance(data, dict):
         raise BadRequest("an application is a JSON object", code="APPLICATION_INVALID")
     given = data.get("enterprise")
@@ -173,7 +190,16 @@ def _validate(session: Session, data: Any, enterprise: Enterprise, now: datetime
     except InputError as err:
         key = "window_over" if body.valid_until <= now else "window_too_long"
         raise BadRequest(err.message, code=err.code, fields={"valid_until": key}) from err
+    if submitting:
+        _check_seats(session, body)
     return body
+
+
+def _check_seats(session: Session, body: ApplicationCreate) -> None:
+    try:
+        bus.check_seats(body, policy_service.current(session))
+    except InputError as err:
+        raise BadRequest(err.message, code=err.code, fields={"bus.seats": "seat_limit_exceeded"}) from err
 
 
 # --- state changes ---------------------------------------------------------------------------------------
@@ -264,7 +290,7 @@ def create(
     """A new application of the user's own (verified) enterprise: saved as a draft, or submitted at once.
     ``derived``: what a copy, renewal or amendment was made from (server.applications.enterprise_work)."""
     enterprise = _verified_enterprise(session, _require_clerk(user))
-    body = _validate(session, data, enterprise, now)
+    body = _validate(session, data, enterprise, now, submitting=submit)
     application = Application(
         **(derived or {}),
         enterprise_uscc=enterprise.uscc,
@@ -272,6 +298,7 @@ def create(
         status=DRAFT,
         body_json="{}",  # sealed below: the row's id is part of what the sealed numbers are bound to
         plate=body.vehicle.plate,
+        kind=body.kind,
         created_at=now,
         updated_at=now,
     )
@@ -304,7 +331,7 @@ def update_draft(
     old = application.status
     if old not in EDITABLE:
         raise Conflict(f"an application that is {old} cannot be changed", code="STATUS_CONFLICT")
-    body = _validate(session, data, enterprise, now)
+    body = _validate(session, data, enterprise, now, submitting=submit)
     sealed = people.seal_application(session, application.id or 0, body)
     result = session.execute(
         update(Application)
@@ -313,6 +340,7 @@ def update_draft(
             **sealed,
             **desk_index.columns(sealed["body_json"]),
             plate=body.vehicle.plate,
+            kind=body.kind,
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -336,7 +364,7 @@ def submit(*, session: Session, user: User, application_id: int, now: datetime) 
         raise Conflict(
             f"an application that is {application.status} cannot be submitted", code="STATUS_CONFLICT"
         )
-    body = _validate(session, body_of(application).model_dump(mode="json"), enterprise, now)
+    body = _validate(session, body_of(application).model_dump(mode="json"), enterprise, now, submitting=True)
     sealed = people.seal_application(session, application.id or 0, body)
     _transition(
         session,
@@ -392,9 +420,13 @@ def _approve_once(
                 code="ENTERPRISE_NOT_VERIFIED",
             )
         replaced = conflicts.check_approval(session, application, now=now, replace=replace)
+        body = body_of(application)
+        bus.check_seats(
+            body, policy_service.current(session)
+        )  # the policy may have tightened since submission
         issued = passes.issue(
             session=session,
-            application=body_of(application),
+            application=body,
             signer=keyring.active_issuer(session=session, settings=settings),
             policy=policy_service.current(session),
             issuer_region=settings.issuer_region,

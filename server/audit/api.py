@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from passcore.reasons import describe
+from server.audit import buses, export, queries, stats
 from server.audit import detail as details
-from server.audit import export, queries, stats
-from server.audit.deps import BureauCrossing, EnterpriseUser, OwnedCrossing, RawFilter, RawRange, span_of
+from server.audit.deps import (
+    BureauCrossing,
+    EnterpriseUser,
+    OwnedCrossing,
+    RawFilter,
+    RawRange,
+    ReadSessionDep,
+    span_of,
+)
 from server.audit.filters import parse
 from server.audit.replaying import replay_of
 from server.audit.schemas import (
+    BusCountsPublic,
+    BusPublic,
     ClaimedPublic,
     ConflictPublic,
     CrossingDetailPublic,
@@ -23,9 +34,10 @@ from server.audit.schemas import (
     Dashboard,
     EscortTimelinePublic,
     OccupantPublic,
+    PassengerPublic,
     ReasonPublic,
 )
-from server.deps import ClockDep, SessionDep, SettingsDep, require_bureau
+from server.deps import ClockDep, SettingsDep, require_bureau
 from server.enterprises import service as enterprises
 from server.policy import service as policy_service
 from server.web.i18n import translate
@@ -57,11 +69,14 @@ def summary(row: queries.Row, *, full: bool = True) -> CrossingSummary:
         seq=crossing.seq,
         device_name=row.device_name if full else None,
         officer=crossing.officer if full else None,
+        kind="personnel" if row.bus is not None else "freight",
+        passengers=BusCountsPublic(**asdict(row.bus)) if row.bus is not None else None,
+        bus_wait_seconds=row.wait_seconds,
     )
 
 
 def _page(
-    session: SessionDep, f: queries.CrossingFilter, after: str, limit: int, *, full: bool = True
+    session: ReadSessionDep, f: queries.CrossingFilter, after: str, limit: int, *, full: bool = True
 ) -> CrossingPage:
     cursor = queries.Cursor.decode(after) if after else None
     found = queries.page(session, f, after=cursor, limit=limit)
@@ -135,12 +150,43 @@ def detail_public(found: details.Detail, lang: str, replay: object = None) -> Cr
         repeat_of=found.repeat_of,
         absent=found.absent,
         unlisted=found.unlisted,
+        bus=_bus_public(found.bus) if found.bus else None,
+    )
+
+
+def _bus_public(bus: buses.BusView) -> BusPublic:
+    return BusPublic(
+        manifest=bus.manifest,
+        pages=bus.pages,
+        seats=bus.seats,
+        departure=bus.departure,
+        arrival=bus.arrival,
+        manager_name=bus.manager_name,
+        manager_id_number=bus.manager_id,
+        arrived_at=bus.arrived_at,
+        wait_seconds=bus.wait_seconds,
+        passengers=[
+            PassengerPublic(
+                number=p.number,
+                name=p.name,
+                id_number=p.id_masked,
+                origin=p.origin,
+                travel_history=p.travel_history,
+                aboard=p.aboard,
+                measured=p.measured,
+                temperature_c=float(p.temperature_c) if p.temperature_c is not None else None,
+                fever=p.fever,
+                disposition=p.disposition,
+                hard_hit=p.hard_hit,
+            )
+            for p in bus.passengers
+        ],
     )
 
 
 @bureau.get("/crossings", response_model=CrossingPage)
 def crossing_list(
-    raw: RawFilter, session: SessionDep, settings: SettingsDep, after: After = "", limit: Limit = 50
+    raw: RawFilter, session: ReadSessionDep, settings: SettingsDep, after: After = "", limit: Limit = 50
 ) -> CrossingPage:
     """Crossings newest first, filtered; page on with `after` = the previous answer's `next_cursor`."""
     return _page(session, parse(session, raw, zone=settings.timezone), after, limit)
@@ -152,19 +198,21 @@ def crossing_list(
 def crossing_csv(
     request: Request,
     raw: RawFilter,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     now: ClockDep,
     lang: Lang = "zh",
 ) -> Response:
     """The filtered crossings as CSV (UTF-8 with BOM; formula-like cells prefixed with an apostrophe)."""
     f = parse(session, raw, zone=settings.timezone)
-    return export.crossings_response(request.app.state.engine, f, settings.timezone, lang, "crossings", now)
+    return export.crossings_response(
+        request.app.state.read_engine, f, settings.timezone, lang, "crossings", now
+    )
 
 
 @bureau.get("/crossings/{crossing_id}", response_model=CrossingDetailPublic, responses={404: {}})
 def crossing_detail(
-    crossing: BureauCrossing, session: SessionDep, now: ClockDep, lang: Lang = "zh"
+    crossing: BureauCrossing, session: ReadSessionDep, now: ClockDep, lang: Lang = "zh"
 ) -> CrossingDetailPublic:
     """One crossing with its occupants, reasons, escort timeline, conflicting uploads and the server's replay."""
     found = details.load(session, crossing, now=now)
@@ -172,7 +220,7 @@ def crossing_detail(
 
 
 @bureau.get("/dashboard", response_model=Dashboard)
-def dashboard(raw: RawRange, session: SessionDep, settings: SettingsDep, now: ClockDep) -> Dashboard:
+def dashboard(raw: RawRange, session: ReadSessionDep, settings: SettingsDep, now: ClockDep) -> Dashboard:
     """The dashboard's numbers for a time range (default: the last 7 days; at most 92)."""
     span = span_of(raw, zone=settings.timezone, now=now)
     limit = policy_service.current(session).escort_wait_limit_minutes
@@ -195,7 +243,7 @@ def dashboard(raw: RawRange, session: SessionDep, settings: SettingsDep, now: Cl
 
 
 def _daily(
-    session: SessionDep, raw: dict[str, str], settings: SettingsDep, now: ClockDep
+    session: ReadSessionDep, raw: dict[str, str], settings: SettingsDep, now: ClockDep
 ) -> list[stats.DailyRow]:
     span = span_of(raw, zone=settings.timezone, now=now)
     limit = policy_service.current(session).escort_wait_limit_minutes
@@ -203,7 +251,9 @@ def _daily(
 
 
 @bureau.get("/daily", response_model=list[DailyRowPublic])
-def daily(raw: RawRange, session: SessionDep, settings: SettingsDep, now: ClockDep) -> list[DailyRowPublic]:
+def daily(
+    raw: RawRange, session: ReadSessionDep, settings: SettingsDep, now: ClockDep
+) -> list[DailyRowPublic]:
     """Crossings per local day and checkpoint, by outcome, with escort requests and those over the limit."""
     names = stats.checkpoint_names(session)
     return [
@@ -222,7 +272,7 @@ def daily(raw: RawRange, session: SessionDep, settings: SettingsDep, now: ClockD
 
 @bureau.get("/daily.csv", response_class=Response, responses={200: {"content": {export.CSV_MEDIA: {}}}})
 def daily_csv(
-    raw: RawRange, session: SessionDep, settings: SettingsDep, now: ClockDep, lang: Lang = "zh"
+    raw: RawRange, session: ReadSessionDep, settings: SettingsDep, now: ClockDep, lang: Lang = "zh"
 ) -> Response:
     """The daily summary per checkpoint as CSV (UTF-8 with BOM)."""
     text = export.daily_csv(
@@ -240,7 +290,7 @@ api.include_router(bureau)
 def my_crossings(
     user: EnterpriseUser,
     raw: RawFilter,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     after: After = "",
     limit: Limit = 50,
@@ -253,7 +303,7 @@ def my_crossings(
 
 @api.get("/enterprise/crossings/{crossing_id}", response_model=CrossingDetailPublic, responses={404: {}})
 def my_crossing(
-    crossing: OwnedCrossing, session: SessionDep, now: ClockDep, lang: Lang = "zh"
+    crossing: OwnedCrossing, session: ReadSessionDep, now: ClockDep, lang: Lang = "zh"
 ) -> CrossingDetailPublic:
     """One of the enterprise's own crossings (another enterprise's id answers 404)."""
     # Health data stays with the bureau: the enterprise learns the outcome and its reasons, not who had a fever.

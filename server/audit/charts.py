@@ -15,12 +15,14 @@ import pygal
 from pygal.style import Style
 
 from passcore.reasons import ESCORT_REQUIRED, MEDICAL_HOLD, OUTCOMES, REFUSE, RELEASE
+from server.audit import bus_stats
 from server.audit.stats import WAIT_BIN_MINUTES, WAIT_BINS, Span
 
 __all__ = [
     "CHARTS",
     "OUTCOME_COLOURS",
     "buckets",
+    "bus_waits",
     "escort_waits",
     "fever",
     "outcomes",
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 Translate = Callable[..., str]
-CHARTS = ("per_hour", "outcomes", "escort_waits", "fever", "top_enterprises")
+CHARTS = ("per_hour", "outcomes", "escort_waits", "fever", "top_enterprises", "bus_waits")
 OUTCOME_COLOURS = {
     RELEASE: "#1e7b34",
     ESCORT_REQUIRED: "#c98a00",
@@ -244,4 +246,30 @@ def top_enterprises(rows: list[tuple[str, str, dict[str, int]]], t: Translate) -
     chart.x_labels = labels
     for outcome in OUTCOMES:
         chart.add(t("audit.outcome." + outcome), [counts.get(outcome, 0) for _, _, counts in ordered])
+    return str(chart.render(is_unicode=True))
+
+
+def _minutes(seconds: int | None) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def bus_waits(figures: bus_stats.BusFigures, t: Translate) -> str:
+    """How long buses waited in the priority lane (first scan to decision), in bins of minutes; the title gives
+    the median and the 95th percentile."""
+    chart = _chart(
+        pygal.Bar,
+        t(
+            "audit.chart.bus_waits",
+            median=_minutes(figures.wait_median),
+            p95=_minutes(figures.wait_p95),
+        ),
+        ("#0b5cab",),
+        x_title=t("audit.chart.axis.bus_minutes_waited"),
+        y_title=t("audit.chart.axis.buses"),
+        no_data_text=t("audit.chart.no_data"),
+    )
+    step, last = bus_stats.WAIT_BIN_MINUTES, bus_stats.WAIT_BINS - 1
+    chart.x_labels = [f"≥{n * step}" if n == last else str(n * step) for n in range(bus_stats.WAIT_BINS)]
+    chart.add(t("audit.chart.buses"), [count or None for count in figures.wait_bins])
+    _whole_numbers(chart, max(figures.wait_bins, default=0))
     return str(chart.render(is_unicode=True))

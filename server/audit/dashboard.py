@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from server.audit import charts, stats
+from server.audit import bus_stats, charts, stats
 from server.policy import service as policy_service
 from server.web.i18n import translate
 
@@ -34,6 +34,7 @@ def context(session: Session, span: stats.Span, now: datetime, lang: str) -> dic
     waits = stats.escort_waits(session, span, now)
     fever = stats.fever_by_day(session, span)
     top = stats.top_enterprises(session, span)
+    buses = bus_stats.figures(session, span, now)
     return {
         "span": span,
         "limit": limit,
@@ -45,12 +46,15 @@ def context(session: Session, span: stats.Span, now: datetime, lang: str) -> dic
         "wait_bin": stats.WAIT_BIN_MINUTES,
         "fever": fever,
         "top": top,
+        "bus": buses,
+        "bus_wait_bin": bus_stats.WAIT_BIN_MINUTES,
         "charts": {
             "per_hour": _svg(charts.per_hour(hourly, names, span, t)),
             "outcomes": _svg(charts.outcomes(outcomes, span, t, lang)),
             "escort_waits": _svg(charts.escort_waits(waits, limit, t)),
             "fever": _svg(charts.fever(fever, names, span, t)),
             "top_enterprises": _svg(charts.top_enterprises(top, t)),
+            "bus_waits": _svg(charts.bus_waits(buses, t)),
         },
     }
 

@@ -1,18 +1,26 @@
-"""Lookups shared by the audit routes: the filter's query parameters, the dashboard's range, and a crossing by id
-for the bureau (any) or for an enterprise (its own; another's answers 404 like a missing one)."""
+"""Lookups shared by the audit routes: the session they read through, the filter's query parameters, the
+dashboard's range, and a crossing by id for the bureau (any) or for an enterprise (its own; another's answers 404
+like a missing one).
+
+Every audit route is a GET that only reads (tests/integration/test_read_replica.py holds them to it), so they read
+through ``ReadSessionDep``: the replica at ``CHECKPASS_READ_DATABASE_URL`` when there is one, else the primary. Who
+is asking (the session cookie or token) is still looked up on the primary, where sign-in writes it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from server.accounts.models import ROLE_ENTERPRISE, User
 from server.audit.filters import parse_range
 from server.audit.stats import Span
 from server.crossings.models import Crossing
-from server.deps import SessionDep, require, require_bureau
+from server.deps import require, require_bureau
 from server.enterprises import service as enterprises
 from server.errors import BadRequest, NotFound
 
@@ -25,11 +33,26 @@ __all__ = [
     "OwnedCrossing",
     "RawFilter",
     "RawRange",
+    "ReadEngineDep",
+    "ReadSessionDep",
     "span_of",
 ]
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 92  # a quarter: the hourly chart and the daily table stay readable
+
+
+def get_read_engine(request: Request) -> Engine:
+    return request.app.state.read_engine  # type: ignore[no-any-return]
+
+
+def get_read_session(engine: Annotated[Engine, Depends(get_read_engine)]) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+ReadEngineDep = Annotated[Engine, Depends(get_read_engine)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 BureauUser = Annotated[User, Depends(require_bureau)]
 EnterpriseUser = Annotated[User, Depends(require(ROLE_ENTERPRISE))]
 CrossingId = Annotated[str, Path(max_length=36, description="the crossing's id (made by the device)")]
@@ -63,6 +86,9 @@ def raw_filter(
         str,
         Query(max_length=16, description="the officer's number (bureau only; an enterprise's is ignored)"),
     ] = "",
+    kind: Annotated[
+        str, Query(max_length=12, description="freight or personnel (a bus; 'bus' is accepted too)")
+    ] = "",
 ) -> dict[str, str]:
     return span | {
         "checkpoint": checkpoint,
@@ -71,6 +97,7 @@ def raw_filter(
         "plate": plate,
         "outcome": outcome,
         "officer": officer,
+        "kind": kind,
     }
 
 
@@ -94,7 +121,7 @@ def span_of(raw: dict[str, str], *, zone: str, now: datetime) -> Span:
     return Span(start, end, zone)
 
 
-def get_bureau_crossing(crossing_id: CrossingId, _: BureauUser, session: SessionDep) -> Crossing:
+def get_bureau_crossing(crossing_id: CrossingId, _: BureauUser, session: ReadSessionDep) -> Crossing:
     """Any crossing, for bureau staff (the role is checked first: others get 403, never a 404 probe)."""
     crossing = session.get(Crossing, crossing_id)
     if crossing is None:
@@ -102,7 +129,7 @@ def get_bureau_crossing(crossing_id: CrossingId, _: BureauUser, session: Session
     return crossing
 
 
-def get_owned_crossing(crossing_id: CrossingId, user: EnterpriseUser, session: SessionDep) -> Crossing:
+def get_owned_crossing(crossing_id: CrossingId, user: EnterpriseUser, session: ReadSessionDep) -> Crossing:
     """A crossing of the signed-in user's enterprise decided since its verification; another enterprise's, or
     one from before, answers 404 like a missing one."""
     crossing = session.get(Crossing, crossing_id)

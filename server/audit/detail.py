@@ -1,5 +1,5 @@
 """One crossing as the auditor opens it: its pass (or what a pass that did not verify claimed), occupants,
-temperatures, reasons, who was not on the pass and who on it was not aboard, versions, officer, device and place in
+temperatures, a bus's roll (``server.audit.buses``), reasons, who was not on the pass and who on it was not aboard, versions, officer, device and place in
 the device's chain, the record it repeats, escort timeline against the policy's limit, conflicting uploads of its
 id, and the server's replay of the decision."""
 
@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from passcore import rules, wire
 from passcore.errors import CheckpassError, InputError
 from passcore.policy import Policy
+from server.audit import buses
 from server.checkpoints.models import Checkpoint, Device
 from server.crossings import escorts
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
@@ -87,6 +88,8 @@ class Detail:
     # pass as issued, when the server still has it).
     absent: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
+    # A bus (personnel-transport pass): the bus and its roll; None for freight. An enterprise's has no health data.
+    bus: buses.BusView | None = None
 
     @property
     def reasons(self) -> list[str]:
@@ -199,6 +202,20 @@ def _neighbour(session: Session, crossing: Crossing, seq: int) -> str | None:
     ).first()
 
 
+def manifest_ids(issued: IssuedPass) -> dict[int, str]:
+    """Passenger number -> masked ID number, from the passengers of the application as issued (stored masked, in
+    manifest order: the order the signed pages number them); empty once retention removed them."""
+    body = _parse(issued.application_json)
+    people = body.get("passengers")
+    if not isinstance(people, list):
+        return {}
+    return {
+        number: str(person["id_number"])
+        for number, person in enumerate(people, start=1)
+        if isinstance(person, dict) and isinstance(person.get("id_number"), str)
+    }
+
+
 def load(session: Session, crossing: Crossing, *, now: datetime, full: bool = True) -> Detail:
     """Everything the detail page shows. ``full=False`` (an enterprise's view) skips the bureau-only parts:
     conflicts, the device's chain, the replay and every occupant's temperature and fever."""
@@ -220,6 +237,14 @@ def load(session: Session, crossing: Crossing, *, now: datetime, full: bool = Tr
         conflicts=_conflicts(session, crossing, body) if full else [],
     )
     detail.absent = _names(body.get("absent"))
+    detail.bus = buses.read(
+        body,
+        crossing.decided_at,
+        claims_json=issued.claims_json if issued else None,
+        ids=manifest_ids(issued) if issued and buses.is_bus(body) else None,
+        policy=policy,
+        health=full,
+    )
     detail.unlisted = _unlisted(issued, body, detail.occupants)
     if full:
         detail.previous_id = _neighbour(session, crossing, crossing.seq - 1)

@@ -1,4 +1,4 @@
-"""CSV exports: the filtered crossings (streamed, any size) and the daily summary per checkpoint.
+"""CSV exports: the filtered crossings (streamed, any size), the daily summary per checkpoint and a bus's roll.
 
 Both are UTF-8 with a byte-order mark, so Excel opens the Chinese correctly, and every cell that a spreadsheet
 would take for a formula (it starts with = + - @, a tab or a carriage return) is prefixed with an apostrophe: names
@@ -21,6 +21,7 @@ from sqlmodel import Session
 from passcore.reasons import OUTCOMES, outcome_words
 from server.audit import export_extras as extras
 from server.audit import queries
+from server.audit.buses import BusView
 from server.audit.filters import CrossingFilter
 from server.audit.queries import Row
 from server.audit.stats import DailyRow
@@ -35,6 +36,7 @@ __all__ = [
     "daily_csv",
     "filename",
     "neutralise",
+    "passengers_csv",
     "text_response",
 ]
 
@@ -92,6 +94,7 @@ def crossing_header(lang: str) -> list[str]:
         *(t(f"audit.csv.{name}") for name in HEAD_COLUMNS),
         *extras.people_header(t),
         *(t(f"audit.csv.{name}") for name in ESCORT_COLUMNS),
+        *(t(f"audit.csv.{name}") for name in extras.BUS_COLUMNS),
         *(t(f"audit.csv.{name}") for name in TAIL_COLUMNS),
     ]
 
@@ -120,6 +123,7 @@ def _crossing_cells(row: Row, extra: extras.Extra, zone: ZoneInfo, lang: str, he
         row.enterprise_name or "",
         *extras.people_cells(row.occupants, extra.masked, t, health=health),
         *extras.escort_times(extra, moment),
+        *extras.bus_cells(row, extra, t),
         crossing.policy_version,
         crossing.bundle_version,
         (crossing.officer or "") if health else "",
@@ -176,6 +180,40 @@ def daily_csv(rows: list[DailyRow], names: dict[int, str], t: Translate) -> str:
                 ]
             )
         )
+    return "".join(lines)
+
+
+PASSENGER_COLUMNS = (
+    "passenger_no",
+    "passenger_name",
+    "passenger_id",
+    "passenger_origin",
+    "passenger_travel",
+    "passenger_aboard",
+    "passenger_temperature",
+    "passenger_disposition",
+    "passenger_hard_hit",
+)
+
+
+def passengers_csv(bus: BusView, t: Translate) -> str:
+    """A bus's roll, one passenger a line in manifest order: ID numbers masked as the manifest prints them, the
+    typed reading only (blank: measured normal, or not aboard), the disposition's code. Built from a ``BusView``
+    read for its reader, so what that reader may not see (``health=False``) is blank here too."""
+    lines = [BOM + _line(t(f"audit.csv.{name}") for name in PASSENGER_COLUMNS)]
+    for p in bus.passengers:
+        cells = [
+            p.number,
+            p.name,
+            p.id_masked,
+            p.origin or "",
+            " ".join(p.travel_history),
+            t("audit.csv.yes") if p.aboard else t("audit.csv.no"),
+            "" if p.temperature_c is None else p.temperature_c,
+            p.disposition or "",
+            p.hard_hit or "",
+        ]
+        lines.append(_line(cells))
     return "".join(lines)
 
 

@@ -1,5 +1,6 @@
 """What the crossings CSV adds to each crossing beyond its own record: the pass's printed number, the masked ID
-numbers of the people the pass names, the escort request's times — and the people laid out in columns of their own.
+numbers of the people the pass names (a bus's on-board manager too), a bus pass's stations, the escort request's
+times — and the people laid out in columns of their own.
 
 The crossing record holds names and temperatures but no ID digits (passcore.crossing); the pass holds the masked
 numbers (320583********1234), so an occupant is matched to the pass's person of the same name. Everything is looked
@@ -17,11 +18,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from passcore.claims import MAX_ESCORTS
+from server.audit import buses
 from server.audit.queries import Row
 from server.crossings.models import EscortRequest
 from server.passes.models import IssuedPass
 
-__all__ = ["ESCORT_SLOTS", "Extra", "extras", "people_cells", "people_header"]
+__all__ = ["BUS_COLUMNS", "ESCORT_SLOTS", "Extra", "bus_cells", "extras", "people_cells", "people_header"]
 
 ESCORT_SLOTS = MAX_ESCORTS  # a pass names at most this many escorts; more escorts aboard go to "others"
 _IN_CHUNK = 500  # bound parameters per IN (…): well under SQLite's and PostgreSQL's limits
@@ -33,6 +35,9 @@ class Extra:
     serial: str = ""
     masked: dict[str, str] = field(default_factory=dict)  # name on the pass -> masked ID number
     escort: EscortRequest | None = None
+    bus: dict[str, Any] = field(
+        default_factory=dict
+    )  # a bus pass's seats, stations and manager (buses.stations)
 
 
 def _masked_ids(claims_json: str) -> dict[str, str]:
@@ -40,7 +45,8 @@ def _masked_ids(claims_json: str) -> dict[str, str]:
         claims = json.loads(claims_json)
     except ValueError:
         return {}
-    people = [claims.get("driver") or {}, *(claims.get("escorts") or [])]
+    bus = claims.get("bus") if isinstance(claims.get("bus"), dict) else {}
+    people = [claims.get("driver") or {}, *(claims.get("escorts") or []), bus.get("manager") or {}]
     found: dict[str, str] = {}
     for person in people:
         if isinstance(person, dict) and person.get("name") and person.get("id_number"):
@@ -55,13 +61,13 @@ def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
 def extras(session: Session, rows: Sequence[Row]) -> dict[str, Extra]:
     """Per crossing id, what the CSV adds; crossings without a pass or an escort request get an empty Extra."""
     pass_ids = sorted({row.crossing.pass_id for row in rows if row.crossing.pass_id})
-    passes: dict[str, tuple[str, dict[str, str]]] = {}
+    passes: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {}
     for part in _chunks(pass_ids):
         query = select(IssuedPass.pass_id, IssuedPass.serial, IssuedPass.claims_json).where(
             col(IssuedPass.pass_id).in_(part)
         )
         for pass_id, serial, claims_json in session.exec(query):
-            passes[pass_id] = (serial, _masked_ids(claims_json))
+            passes[pass_id] = (serial, _masked_ids(claims_json), buses.stations(claims_json))
     escorted = sorted(row.crossing.id for row in rows if row.crossing.outcome == "ESCORT_REQUIRED")
     escorts: dict[str, EscortRequest] = {}
     for part in _chunks(escorted):
@@ -70,8 +76,8 @@ def extras(session: Session, rows: Sequence[Row]) -> dict[str, Extra]:
     found: dict[str, Extra] = {}
     for row in rows:
         crossing = row.crossing
-        serial, masked = passes.get(crossing.pass_id or "", ("", {}))
-        found[crossing.id] = Extra(serial, masked, escorts.get(crossing.id))
+        serial, masked, bus = passes.get(crossing.pass_id or "", ("", {}, {}))
+        found[crossing.id] = Extra(serial, masked, escorts.get(crossing.id), bus)
     return found
 
 
@@ -122,3 +128,39 @@ def escort_times(extra: Extra, moment: Callable[[datetime | None], str]) -> list
     if escort is None:
         return ["", "", ""]
     return [moment(escort.requested_at), moment(escort.answered_at), moment(escort.handed_over_at)]
+
+
+# A bus's columns (empty for a freight vehicle but the kind): counts of the roll, no names (the passengers CSV of
+# one bus has those, ``export.passengers_csv``).
+BUS_COLUMNS = (
+    "kind",
+    "stations",
+    "seats",
+    "passengers_listed",
+    "passengers_aboard",
+    "passengers_absent",
+    "passengers_quarantine",
+    "passengers_held",
+    "bus_wait_seconds",
+)
+
+
+def bus_cells(row: Row, extra: Extra, t: Translate) -> list[Any]:
+    counts = row.bus
+    if counts is None:
+        return [t("audit.kind.freight"), *[""] * (len(BUS_COLUMNS) - 1)]
+    named = extra.bus
+    departure, arrival = str(named.get("departure") or ""), str(named.get("arrival") or "")
+    seats = (row.body.get("bus") or {}).get("seats") or named.get("seats") or ""
+    wait = row.wait_seconds
+    return [
+        t("audit.kind.personnel"),
+        f"{departure} → {arrival}" if departure or arrival else "",
+        seats,
+        counts.listed,
+        counts.aboard,
+        counts.absent,
+        counts.quarantine,
+        counts.held,
+        "" if wait is None else wait,
+    ]

@@ -1,4 +1,5 @@
-"""What an auditor asks of the crossings: a time range, checkpoint, enterprise, pass, plate, outcome and officer.
+"""What an auditor asks of the crossings: a time range, checkpoint, enterprise, pass, plate, outcome, officer and
+kind (freight vehicles or buses).
 
 ``parse`` turns the query string's text into a ``CrossingFilter``; each value that cannot be used becomes a field
 error (one ``BadRequest`` listing them all), never a silently ignored filter. Local times without a zone are in
@@ -19,13 +20,25 @@ from sqlmodel import Session, col, select
 from passcore import ids
 from passcore.errors import InputError
 from passcore.reasons import OUTCOMES
+from server.crossings.models import KIND_FREIGHT, KIND_PERSONNEL
 from server.enterprises.models import Enterprise
 from server.errors import BadRequest
 from server.passes.models import IssuedPass
 
-__all__ = ["FIELDS", "CrossingFilter", "TimeRange", "parse", "parse_range", "plate_fragment"]
+__all__ = [
+    "FIELDS",
+    "KINDS",
+    "CrossingFilter",
+    "TimeRange",
+    "enterprises_matching",
+    "parse",
+    "parse_range",
+    "plate_fragment",
+]
 
-FIELDS = ("from", "to", "checkpoint", "enterprise", "pass", "plate", "outcome", "officer")
+FIELDS = ("from", "to", "checkpoint", "enterprise", "pass", "plate", "outcome", "officer", "kind")
+KINDS = (KIND_FREIGHT, KIND_PERSONNEL)
+_KIND_WORDS = {"bus": KIND_PERSONNEL}  # what people call a personnel-transport vehicle
 _OFFICER = re.compile(r"[0-9A-Za-z-]{1,16}")  # passcore.crossing.OFFICER
 MAX_ENTERPRISES = 50  # a name that matches more is too vague to be a filter
 _SERIAL = re.compile(r"(\d{6})\s*-?\s*(\d{1,6})")
@@ -56,6 +69,7 @@ class CrossingFilter:
     outcome: str | None = None
     officer: str | None = None  # the bureau's filter only: an enterprise never sees officer numbers
     plate_part: str | None = None  # part of a normalised plate ("A1234", "苏EA12"): matched anywhere in it
+    kind: str | None = None  # "freight" or "personnel" (a bus, issue 14); None: both
 
     def only_enterprise(self, uscc: str, since: datetime | None) -> CrossingFilter:
         """The same filter narrowed to what an enterprise user may see: its own crossings decided from ``since``
@@ -101,7 +115,9 @@ def parse_range(raw: Mapping[str, str], zone: str, fields: dict[str, str]) -> Ti
     return TimeRange(start, end)
 
 
-def _enterprises(session: Session, text: str, fields: dict[str, str]) -> tuple[str, ...] | None:
+def enterprises_matching(session: Session, text: str, fields: dict[str, str]) -> tuple[str, ...] | None:
+    """The credit codes ``text`` names (a code, or part of registered names); None when empty. An unusable one
+    becomes a field error under "enterprise"."""
     if not text:
         return None
     try:
@@ -176,10 +192,14 @@ def parse(session: Session, raw: Mapping[str, str], *, zone: str) -> CrossingFil
     officer = clean["officer"].strip() or None
     if officer is not None and not _OFFICER.fullmatch(officer):
         fields["officer"] = "audit_officer_invalid"
-    enterprises = _enterprises(session, clean["enterprise"].strip(), fields)
+    kind = clean["kind"].strip().lower() or None
+    kind = _KIND_WORDS.get(kind or "", kind)
+    if kind is not None and kind not in KINDS:
+        fields["kind"] = "audit_kind_invalid"
+    enterprises = enterprises_matching(session, clean["enterprise"].strip(), fields)
     pass_id = _pass(session, clean["pass"].strip(), fields)
     if fields:
         raise BadRequest("some filters cannot be used", code="AUDIT_FILTER_INVALID", fields=fields)
     return CrossingFilter(
-        span.start, span.end, checkpoint_id, enterprises, pass_id, plate, outcome, officer, plate_part
+        span.start, span.end, checkpoint_id, enterprises, pass_id, plate, outcome, officer, plate_part, kind
     )

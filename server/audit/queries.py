@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from passcore.ids import PROVINCES
+from server.audit import buses
 from server.audit.filters import CrossingFilter
 from server.checkpoints.models import Checkpoint, Device
 from server.crossings.models import Crossing
@@ -79,6 +80,16 @@ class Row:
     def occupants(self) -> list[dict[str, Any]]:
         return [o for o in self.body.get("occupants", []) if isinstance(o, dict)]
 
+    @property
+    def bus(self) -> buses.Counts | None:
+        """A bus's passenger counts (None: a freight vehicle)."""
+        return buses.counts(self.body) if buses.is_bus(self.body) else None
+
+    @property
+    def wait_seconds(self) -> int | None:
+        """A bus's wait in the priority lane, first scan to decision."""
+        return buses.wait_seconds(self.body, self.crossing.decided_at)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -114,6 +125,8 @@ def conditions(f: CrossingFilter) -> list[ColumnElement[bool]]:
         found.append(col(Crossing.outcome) == f.outcome)
     if f.officer is not None:
         found.append(col(Crossing.officer) == f.officer)
+    if f.kind is not None:
+        found.append(col(Crossing.kind) == f.kind)
     return found
 
 

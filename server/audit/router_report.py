@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from server import pdf_font
 from server.accounts.models import ROLE_ADMIN, ROLE_AUDITOR
 from server.audit import report, report_pdf
-from server.deps import ClockDep, SessionDep, SettingsDep, require
+from server.audit.deps import ReadSessionDep
+from server.deps import ClockDep, SettingsDep, require
 
 __all__ = ["web"]
 
@@ -21,7 +22,7 @@ PDF_MEDIA = "application/pdf"
 
 @web.get("/audit/report.pdf", response_class=Response, responses={200: {"content": {PDF_MEDIA: {}}}})
 def daily_report(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     now: ClockDep,
     day: Annotated[str, Query(max_length=20)] = "",

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 __all__ = [
+    "BusCountsPublic",
+    "BusPublic",
     "ClaimedPublic",
     "CrossingDetailPublic",
     "CrossingPage",
@@ -16,6 +18,7 @@ __all__ = [
     "Dashboard",
     "EscortTimelinePublic",
     "OccupantPublic",
+    "PassengerPublic",
     "ReasonPublic",
     "ReplayContextPublic",
     "ReplayPublic",
@@ -25,6 +28,41 @@ __all__ = [
 class ReasonPublic(BaseModel):
     code: str
     message: str
+
+
+class BusCountsPublic(BaseModel):
+    listed: int  # on the manifest
+    aboard: int
+    absent: int
+    quarantine: int
+    held: int
+
+
+class PassengerPublic(BaseModel):
+    number: int
+    name: str  # "" once purged
+    id_number: str  # masked (320583********1234); "" once the pass's people are purged
+    origin: str | None
+    travel_history: list[str]
+    aboard: bool
+    measured: str  # "normal", "typed" or "absent" (an enterprise: "" for anyone aboard)
+    temperature_c: float | None  # a typed reading; null when measured normal, absent, or for an enterprise
+    fever: bool | None  # null for an enterprise
+    disposition: str | None  # RELEASE, QUARANTINE, MEDICAL_HOLD, ABSENT, REFUSE; null when not shown
+    hard_hit: str | None
+
+
+class BusPublic(BaseModel):
+    manifest: str
+    pages: int | None
+    seats: int | None
+    departure: str
+    arrival: str
+    manager_name: str
+    manager_id_number: str  # masked
+    arrived_at: datetime | None
+    wait_seconds: int | None
+    passengers: list[PassengerPublic]
 
 
 class CrossingSummary(BaseModel):
@@ -44,6 +82,10 @@ class CrossingSummary(BaseModel):
     # records from devices before officers were recorded).
     device_name: str | None = None
     officer: str | None = None
+    # Issue 14: "freight" or "personnel" (a bus); a bus's passenger counts and its wait (first scan to decision).
+    kind: str = "freight"
+    passengers: BusCountsPublic | None = None
+    bus_wait_seconds: int | None = None
 
 
 class CrossingPage(BaseModel):
@@ -143,6 +185,7 @@ class CrossingDetailPublic(CrossingSummary):
     repeat_of: str | None = None
     absent: list[str] = []  # on the pass, nobody of that name aboard
     unlisted: list[str] = []  # aboard, not on the pass as issued
+    bus: BusPublic | None = None  # a bus's roll (issue 14); null for freight
 
 
 class DailyRowPublic(BaseModel):

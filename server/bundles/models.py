@@ -1,9 +1,10 @@
-"""Signed trust-bundle versions, kept so any version an audit names can be produced again, and which of them the
-server handed to which enrolled device when (the audit's knowledge of the rules a device held)."""
+"""Signed trust-bundle versions, kept so any version an audit names can be produced again, which of them the
+server handed to which enrolled device when (the audit's knowledge of the rules a device held), and the root
+statements that travel with every bundle (a bundle-signing key's certificate, root cross-signatures)."""
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary
+from sqlalchemy import Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from server.db import UTCDateTime
@@ -32,3 +33,21 @@ class BundleServing(SQLModel, table=True):
     device_id: str = Field(foreign_key="device.id", max_length=32)
     version: int = Field(foreign_key="bundle_version.version")
     served_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BundleStatement(SQLModel, table=True):
+    """What travels with every bundle besides its content (issue 15): the root's certificate of a bundle-signing
+    key (``purpose`` "bundles") or a root's cross-signature of its successor ("root"), as signed, with what it
+    says copied out for choosing and listing. The bytes are the authority; they were verified when installed."""
+
+    __tablename__ = "bundle_statement"
+
+    kid: str = Field(primary_key=True, max_length=16)  # the key the statement is about (hex)
+    purpose: str = Field(max_length=8)  # passcore.keycerts.PURPOSE_BUNDLES / PURPOSE_ROOT
+    signer_kid: str = Field(max_length=16)  # the root that signed it
+    alg: str = Field(max_length=8)
+    public_key_pem: str = Field(sa_type=Text)
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None for a root
+    statement: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime)

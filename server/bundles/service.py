@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import cbor2
@@ -25,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from passcore import trust, wire
 from passcore.keys import SigningKey
+from server.bundles import signing
 from server.bundles.models import BundleVersion
 from server.config import Settings
 from server.enterprises import service as enterprises
@@ -59,7 +61,11 @@ def etag(row: BundleVersion) -> str:
 
 
 def _current(
-    session: Session, root: Callable[[], SigningKey], validity: timedelta, now: datetime
+    session: Session,
+    signer: Callable[[], SigningKey | trust.BundleSigner],
+    validity: timedelta,
+    now: datetime,
+    identity: str | None = None,
 ) -> BundleVersion:
     now = now.replace(microsecond=0)
     newest = latest(session)
@@ -76,24 +82,29 @@ def _current(
     content = bundle.to_payload()
     for volatile in _VOLATILE:
         del content[volatile]
+    if identity is not None:  # a new signing key or a root rollover: checkpoints need the statements now
+        content["signer"] = identity
     digest = hashlib.sha256(cbor2.dumps(content, canonical=True)).hexdigest()
     if newest is not None and newest.digest == digest and now < newest.issued_at + validity / 2:
         return newest
-    # The root key is read (and decrypted) only when there is something to sign.
+    # The signing key is read (and decrypted) only when there is something to sign.
     row = BundleVersion(
         version=bundle.version,
         issued_at=bundle.issued_at,
         expires_at=bundle.expires_at,
         digest=digest,
         policy_version=policy.version,
-        signed=trust.sign_bundle(bundle, root()),
+        signed=trust.sign_bundle(bundle, signer()),
     )
     session.add(row)
     session.flush()
     return row
 
 
-def current(*, session: Session, root: SigningKey, validity: timedelta, now: datetime) -> BundleVersion:
+def current(
+    *, session: Session, root: SigningKey | trust.BundleSigner, validity: timedelta, now: datetime
+) -> BundleVersion:
+    """The bundle in force, signed with ``root`` if a new version is due (the root key itself, or a signer)."""
     return _current(session, lambda: root, validity, now)
 
 
@@ -105,7 +116,8 @@ def refresh(*, session: Session, settings: Settings, now: datetime) -> BundleVer
             # Two workers may sign the same next version at once; the loser's savepoint rolls back and it
             # looks again, finding the winner's version (or signing the one after it with its own change).
             with session.begin_nested():
-                return _current(session, lambda: keyring.load_root(settings), validity, now)
+                choice = signing.choose(session=session, settings=settings, now=now, validity=validity)
+                return _current(session, partial(choice.load, settings), validity, now, choice.identity)
         except IntegrityError:
             continue
     raise Conflict("the trust bundle is being published by another request; try again", code="BUNDLE_BUSY")
@@ -117,17 +129,26 @@ _confirmed: dict[str, tuple[int, str, str]] = {}
 _confirmed_lock = threading.Lock()
 
 
-def _inputs_summary(session: Session) -> str:
+def _inputs_summary(session: Session, settings: Settings, now: datetime) -> str:
     count, newest = passes.revocations_mark(session)
     issuers = [(k.kid.hex(), k.status, k.valid_from, k.valid_until) for k in keyring.bundle_issuers(session)]
-    parts = (count, newest, policy_service.current(session).version, issuers, enterprises.directory(session))
+    validity = timedelta(days=settings.bundle_validity_days)
+    signer = signing.choose(session=session, settings=settings, now=now, validity=validity).identity
+    parts = (
+        count,
+        newest,
+        policy_service.current(session).version,
+        issuers,
+        enterprises.directory(session),
+        signer,
+    )
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def publish(*, session: Session, settings: Settings, now: datetime) -> BundleVersion:
     """The signed bundle to serve, committed (a version made here must exist before anyone names it)."""
     # Taken before the build: a revocation committed during it makes the next request build again (never stale).
-    summary = _inputs_summary(session)
+    summary = _inputs_summary(session, settings, now)
     url = session.get_bind().engine.url.render_as_string(hide_password=True)
     newest = latest(session)
     half = timedelta(days=settings.bundle_validity_days) / 2

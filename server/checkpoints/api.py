@@ -70,7 +70,6 @@ def enrol(
     request: Request,
     response: Response,
     session: SessionDep,
-    settings: SettingsDep,
     now: ClockDep,
 ) -> EnrolResponse:
     """Enrol a checkpoint device with a one-time code; the token in the answer is shown only this once.
@@ -90,7 +89,7 @@ def enrol(
             region=checkpoint.region,
             region_name=ids.region_name(checkpoint.region),
         ),
-        root_public_key=keyring.load_root(settings).public.pem,
+        root_public_key=keyring.root_public(session).pem,
         bundle_url=str(request.base_url).rstrip("/") + "/api/v1/trust-bundle",
         enrolled_at=enrolment.device.enrolled_at,
     )

@@ -108,7 +108,7 @@ def enrolment_code_create(
     code, row = checkpoints.create_enrolment_code(
         session=session, checkpoint=checkpoint, user=user, settings=settings, now=now
     )
-    fingerprint = enrolment.fingerprint(keyring.load_root(settings).public)
+    fingerprint = enrolment.fingerprint(keyring.root_public(session))
     response = page(
         request,
         "checkpoints/code.html",

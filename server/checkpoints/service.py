@@ -152,9 +152,7 @@ def create_enrolment_code(
     if not checkpoint.active:
         raise Conflict("this checkpoint is closed", code="CHECKPOINT_INACTIVE")
     # Guessing one of the few live secrets is hopeless (80 bits), so unknown and wrong codes may both say 404.
-    code = enrolment.make_code(
-        secrets.token_bytes(enrolment.SECRET_BYTES), keyring.load_root(settings).public
-    )
+    code = enrolment.make_code(secrets.token_bytes(enrolment.SECRET_BYTES), keyring.root_public(session))
     row = EnrolmentCode(
         code_hash=code_hash(code),
         checkpoint_id=checkpoint.id or 0,

@@ -1,9 +1,11 @@
-"""`checkpass audit verify-chains`: every checkpoint device's hash chain, checked on the server's copy."""
+"""`checkpass audit verify-chains`: every checkpoint device's hash chain, checked on the server's copy;
+`checkpass audit status`: the audit queue's length and lag (issue 15)."""
 
 from __future__ import annotations
 
 import typer
 
+from server.alerts import queue
 from server.alerts import service as alerts
 from server.cli.plumbing import JsonFlag, now, print_json, state
 
@@ -38,3 +40,19 @@ def verify_chains(as_json: JsonFlag = False) -> None:
         typer.echo(f"{len(reports)} devices, {len(bad)} with a bad chain")
     if bad:
         raise typer.Exit(1)
+
+
+@app.command("status")
+def status(as_json: JsonFlag = False) -> None:
+    """The audit queue: uploads waiting for their audit, and the audit lag (how long the oldest has waited)."""
+    with state() as (_settings, session):
+        found = queue.stats(session, now())
+    if as_json:
+        print_json(found.to_dict())
+    elif found.oldest_enqueued_at is not None:
+        typer.echo(
+            f"{found.length} queued uploads waiting for their audit; the oldest since "
+            f"{found.oldest_enqueued_at.isoformat()} (lag {found.lag_seconds:.1f} s)"
+        )
+    else:
+        typer.echo("the audit queue is empty: every upload is audited")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,6 @@ import typer
 
 from server.bundles import service as bundles
 from server.cli.plumbing import fail, now, state
-from server.keyring import service as keyring
 
 __all__ = ["app"]
 
@@ -23,12 +21,8 @@ def bundle_export(
 ) -> None:
     """Write the current signed trust bundle (for a USB stick to an offline checkpoint)."""
     with state() as (settings, session):
-        row = bundles.current(
-            session=session,
-            root=keyring.load_root(settings),
-            validity=timedelta(days=settings.bundle_validity_days),
-            now=now(),
-        )
+        # Signed like the bundle served over HTTP: by the certified bundle-signing key when there is one.
+        row = bundles.refresh(session=session, settings=settings, now=now())
     try:
         out.write_bytes(row.signed)
     except OSError as err:

@@ -20,7 +20,8 @@ __all__ = ["app"]
 
 app = typer.Typer()
 
-DEMO_VIDEO_PASSES = ("kunshan", "wuhan", "forged")
+# The demo passes the recorded camera video shows, in this order; the bus's manifest pages follow its pass.
+DEMO_VIDEO_PASSES = ("kunshan", "wuhan", "forged", "bus")
 
 
 @app.command()
@@ -65,9 +66,12 @@ def demo(
         f"officer at {checkpoint.name} (signs in on the laptop once it has synced): {number} {name}, PIN {pin}"
     )
     if video:
-        texts = [(out / name / "pass.txt").read_text(encoding="ascii").strip() for name in DEMO_VIDEO_PASSES]
+        texts = [text for name in DEMO_VIDEO_PASSES for text in demo_laptop.sheets(out / name)]
         path = demo_laptop.write_video(out / "camera.avi", texts)
-        typer.echo(f"recorded camera video of the demo passes (for a laptop without a webcam): {path}")
+        typer.echo(
+            f"recorded camera video of the demo passes and the bus's manifest pages (for a laptop without a "
+            f"webcam): {path}"
+        )
     typer.echo(f"demo accounts, password {demo_data.DEMO_PASSWORD}:")
     for username, role, _uscc, name in demo_data.DEMO_USERS:
         typer.echo(f"  {username:<24} {role:<10} {name}")

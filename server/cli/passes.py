@@ -24,11 +24,16 @@ app = typer.Typer()
 @app.command()
 def issue(
     application_file: Annotated[Path, typer.Argument(metavar="APPLICATION.json")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for pass.txt/png/svg/pdf/json.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for pass.txt/png/svg/pdf/json (and manifest.txt for a bus).")
+    ],
     page: Annotated[str, typer.Option(help="PDF page size: A5 or A4.")] = "A5",
     as_json: JsonFlag = False,
 ) -> None:
-    """Sign a pass straight from an application file."""
+    """Sign a pass straight from an application file.
+
+    A bus (kind personnel) also gets manifest.txt, its signed manifest pages one a line, and pass.pdf prints them
+    after the card, one page each."""
     if page not in ("A5", "A4"):
         fail("--page must be A5 or A4")
     application = parse_application(read_json(application_file, "application"))
@@ -45,10 +50,18 @@ def issue(
         )
         out.mkdir(parents=True, exist_ok=True)
         (out / "pass.txt").write_text(issued.qr_text + "\n", encoding="ascii")
+        extra = {"txt": out / "pass.txt", "json": out / "pass.json"}
+        if issued.manifest:
+            extra["manifest"] = out / "manifest.txt"
+            extra["manifest"].write_text("".join(text + "\n" for text in issued.manifest), encoding="ascii")
         paths = render.write_all(
             issued.qr_text,
             card_for(
-                issued.claims, application, settings, hotline=policy_service.current(session).service_hotline
+                issued.claims,
+                application,
+                settings,
+                hotline=policy_service.current(session).service_hotline,
+                pages=issued.manifest,
             ),
             out,
             page=page,
@@ -62,9 +75,10 @@ def issue(
         "serial": issued.claims.serial,
         "qr_version": render.qr_version(issued.qr_text),
         "qr_chars": len(issued.qr_text),
-        "files": {
-            k: str(v) for k, v in ({"txt": out / "pass.txt", "json": out / "pass.json"} | paths).items()
-        },
+        "kind": issued.claims.kind,
+        "manifest_pages": len(issued.manifest),
+        "manifest_qr_versions": [render.qr_version(text) for text in issued.manifest],
+        "files": {k: str(v) for k, v in (extra | paths).items()},
     }
     if as_json:
         print_json(summary)

@@ -16,6 +16,10 @@ __all__ = ["app"]
 app = typer.Typer(help="The release policy.", no_args_is_help=True)
 
 
+# The command line's spelling of the policy's values (the policy keeps the reason-code style).
+_BUS_FEVER = {"hold-bus": "HOLD_BUS", "release-others": "RELEASE_OTHERS"}
+
+
 def _yes_no(value: str) -> bool:
     if value.lower() not in ("yes", "no"):
         raise InputError("--pass-mandatory takes yes or no", code="POLICY_INVALID")
@@ -50,6 +54,23 @@ def policy_set(
             help="where people with fever may be sent; repeat for each place (at most 10); '' alone clears",
         ),
     ] = None,
+    bus_fever: Annotated[
+        str | None,
+        typer.Option(
+            "--bus-fever",
+            help="a fever aboard a bus: hold-bus (the whole bus waits) or release-others (the person is held)",
+        ),
+    ] = None,
+    bus_occupancy: Annotated[
+        int | None,
+        typer.Option("--bus-occupancy", help="seat occupancy limit 客座率, percent of the seats (1-100)"),
+    ] = None,
+    quarantine_hours: Annotated[
+        int | None,
+        typer.Option(
+            "--quarantine-hours", help="hours (1-720) an enterprise has to confirm a quarantine arrival"
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Publish a new signed policy version."""
@@ -74,6 +95,14 @@ def policy_set(
             changes[name] = value
     if fever_referral is not None:
         changes["fever_referrals"] = [place for place in fever_referral if place.strip()]
+    if bus_fever is not None:
+        if bus_fever.strip().lower() not in _BUS_FEVER:
+            fail("--bus-fever takes hold-bus or release-others")
+        changes["bus_fever"] = _BUS_FEVER[bus_fever.strip().lower()]
+    if bus_occupancy is not None:
+        changes["bus_occupancy_percent"] = bus_occupancy
+    if quarantine_hours is not None:
+        changes["quarantine_confirm_hours"] = quarantine_hours
     if not changes:
         fail("nothing to change: give at least one option (see checkpass policy set --help)")
     with state() as (_settings, session):

@@ -45,5 +45,7 @@ def purge(
         f"{report.escorts} escorts, the people of {report.applications} applications and {report.passes} "
         f"passes and the notes of {report.alerts} alerts older than {report.retention_days} days "
         f"(before {report.cutoff.isoformat()}), and {report.attempts} sign-in and registration attempts "
-        "older than a day" + (f"; {report.edited} edited bodies raised alerts" if report.edited else "")
+        "older than a day"
+        + (f"; {report.edited} edited bodies raised alerts" if report.edited else "")
+        + (f"; whole days replaced: {', '.join(report.partitions)}" if report.partitions else "")
     )

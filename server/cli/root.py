@@ -14,18 +14,22 @@ from sqlalchemy.exc import SQLAlchemyError
 from passcore.errors import CheckpassError
 from server.cli import (
     audit,
+    backup,
     bundle,
     demo,
     install,
     keys,
     notices,
     officers,
+    partitions,
     passes,
     policy,
     report,
     retention,
     serve,
+    trustroot,
     users,
+    worker,
 )
 from server.errors import AppError
 
@@ -38,9 +42,10 @@ app = typer.Typer(
     add_completion=False,
 )
 # Unnamed: their commands sit at the top level (`checkpass init`), in this order in --help.
-for commands in (install, passes, serve, demo, retention):
+for commands in (install, passes, serve, demo, retention, backup, worker, partitions):
     app.add_typer(commands.app)
 app.add_typer(keys.app, name="keys")
+app.add_typer(trustroot.app, name="root")  # issue 15 (E): the root key's ceremony
 app.add_typer(users.app, name="user")
 app.add_typer(officers.app, name="officer")
 app.add_typer(policy.app, name="policy")

@@ -27,6 +27,7 @@ from server.crossings.schemas import (
 )
 from server.deps import ClockDep, SessionDep, SettingsDep
 from server.enterprises.models import Enterprise
+from server.ops import counters
 
 __all__ = ["api"]
 
@@ -49,13 +50,21 @@ def ingest(
     (`code` says why, e.g. `SCHEMA_INVALID`, `HASH_MISMATCH`). The checkpoint is the device's, never the body's.
     """
     limits = alerts.Limits.of(settings)
-    outcomes = crossings.ingest(session=session, device=device, records=body.records, now=now, limits=limits)
+    outcomes = crossings.ingest(
+        session=session,
+        device=device,
+        records=body.records,
+        now=now,
+        limits=limits,
+        audit_mode=settings.audit_mode,  # inline: audited before this answer; queue: by `checkpass worker`
+    )
     counts = {
         status: 0
         for status in (crossings.ACCEPTED, crossings.DUPLICATE, crossings.CONFLICT, crossings.INVALID)
     }
     for outcome in outcomes:
         counts[outcome.status] += 1
+    counters.count_ingest(counts)
     return IngestResponse(
         **counts,
         results=[RecordResult.model_validate(outcome, from_attributes=True) for outcome in outcomes],

@@ -15,14 +15,45 @@ ESCORT_OPEN, ESCORT_ANSWERED, ESCORT_HANDED_OVER, ESCORT_CANCELLED = (
     "cancelled",
 )
 
+KIND_FREIGHT, KIND_PERSONNEL = "freight", "personnel"  # a crossing's vehicle: freight, or a bus (issue 14)
+
 PLATE_TRIGRAM_INDEX = "ix_crossing_plate_trgm"  # PostgreSQL only: see Crossing.__table_args__
+DEVICE_SEQ_INDEX = (
+    "ix_crossing_device_seq"  # PostgreSQL only: the partitioned table's (device_id, seq) lookup
+)
+DEVICE_SEQ_UNIQUE = "uq_crossing_device_id_seq"  # SQLite only: crossing_key holds it on both (issue 15)
+
+
+class CrossingKey(SQLModel, table=True):
+    """One row per stored crossing, unpartitioned, written in the crossing's own transaction on both databases.
+
+    On PostgreSQL ``crossing`` is partitioned by ``received_at`` (server/crossings/partitions.py), and a
+    partitioned table cannot keep a unique constraint that leaves out its partition key: the device-made id, and a
+    device's counter, would only be unique within one day. This table keeps them unique across all days, so a
+    retry arriving days later, or another device's reuse of an id, still meets an IntegrityError and the ingest's
+    lookup (``_existing``) finds it in one small index. The escort requests and quarantine tasks point here, so
+    a whole day's partition can be dropped and replaced by the retention purge."""
+
+    __tablename__ = "crossing_key"
+    __table_args__ = (UniqueConstraint("device_id", "seq", name="uq_crossing_key_device_id_seq"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    device_id: str = Field(foreign_key="device.id", max_length=32)
+    seq: int
+    record_hash: str = Field(
+        max_length=64
+    )  # a duplicate (same hash) from a conflict, without reading crossing
+    received_at: datetime = Field(sa_type=UTCDateTime)  # the crossing's partition key: where its row is
 
 
 class Crossing(SQLModel, table=True):
     # The audit lists crossings newest first in keyset pages of (decided_at, id): each filter has an index ending in
     # those two columns, so the database reads one page in order whatever the table's size (server/audit/queries.py).
+    # PostgreSQL: partitioned by received_at, its primary key is (id, received_at) and (device_id, seq) only an
+    # index; the uniqueness of both lives in crossing_key (migration 0027). SQLite keeps the table as it was.
     __table_args__ = (
-        UniqueConstraint("device_id", "seq", name="uq_crossing_device_id_seq"),
+        UniqueConstraint("device_id", "seq", name=DEVICE_SEQ_UNIQUE).ddl_if(dialect="sqlite"),
+        Index(DEVICE_SEQ_INDEX, "device_id", "seq").ddl_if(dialect="postgresql"),
         # PostgreSQL also keeps what the dashboard groups by in this index, so its aggregates over a time range
         # read the index alone, never the wide rows.
         Index(
@@ -37,6 +68,8 @@ class Crossing(SQLModel, table=True):
         Index("ix_crossing_plate_time", "plate", "decided_at", "id"),
         Index("ix_crossing_outcome_time", "outcome", "decided_at", "id"),
         Index("ix_crossing_officer_time", "officer", "decided_at", "id"),
+        # Buses (issue 14) among the crossings: the audit's "personnel transport only" filter and bus waits.
+        Index("ix_crossing_kind_time", "kind", "decided_at", "id"),
         # The audit's plate search matches part of a plate ("A1234" finds 苏EA1234: LIKE '%A1234%'), which no
         # b-tree serves; PostgreSQL answers it from a trigram index (pg_trgm, migration 0020). SQLite has none and
         # reads the time index instead (fine at a single site's volume).
@@ -69,6 +102,15 @@ class Crossing(SQLModel, table=True):
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set when the audit has raised this record's alerts; the periodic sweep audits whatever is still unset.
     audited_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # Issue 14: a bus (personnel-transport pass) or a freight vehicle, from the record's `bus` key. The wait is
+    # decided_at - bus.arrived_at (the priority lane's promise), NULL for freight or a bus without arrived_at;
+    # the counts are of the manifest's passengers (no names: statistics that outlive the retention purge).
+    kind: str = Field(default=KIND_FREIGHT, max_length=12)
+    bus_wait_seconds: int | None = Field(default=None)
+    passengers_aboard: int = 0
+    passengers_absent: int = 0
+    passengers_quarantined: int = 0  # disposition QUARANTINE: each one a quarantine task (server/quarantine)
+    passengers_held: int = 0  # disposition MEDICAL_HOLD
 
 
 class CrossingConflict(SQLModel, table=True):
@@ -97,7 +139,7 @@ class EscortRequest(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    crossing_id: str = Field(foreign_key="crossing.id", unique=True, max_length=36)
+    crossing_id: str = Field(foreign_key="crossing_key.id", unique=True, max_length=36)
     checkpoint_id: int = Field(foreign_key="checkpoint.id", index=True)
     enterprise_uscc: str | None = Field(
         default=None, foreign_key="enterprise.uscc", index=True, max_length=18

@@ -1,5 +1,7 @@
 """Crossing ingest: batches of hash-chained records from checkpoint devices, idempotent by the device's ids.
 
+The records and their audit work (server/alerts/queue.py) are committed together before the device hears back;
+the audit runs after, in the request itself (the inline mode) or in `checkpass worker` processes (the queue mode).
 Each record is answered on its own: ``accepted`` (stored now), ``duplicate`` (stored before with identical
 content: a retried upload), ``conflict`` (its id, or its device counter, is already taken by other content: refused
 and kept in ``crossing_conflict`` for the audit) or ``invalid`` (malformed, or its hash does not match its content).
@@ -23,12 +25,15 @@ from passcore.chain import GENESIS, canonical
 from passcore.crossing import CrossingRecord, references
 from passcore.errors import InputError
 from passcore.reasons import ESCORT_REQUIRED
+from server.alerts import queue
 from server.alerts import service as alerts
 from server.audit import rollup
 from server.checkpoints.models import Device
-from server.crossings.models import Crossing, CrossingConflict, EscortRequest
+from server.crossings.buses import bus_columns
+from server.crossings.models import Crossing, CrossingConflict, CrossingKey, EscortRequest
 from server.enterprises.models import Enterprise
 from server.notices import announce
+from server.quarantine import service as quarantine
 
 __all__ = ["ACCEPTED", "CONFLICT", "DUPLICATE", "INVALID", "RecordOutcome", "ingest"]
 
@@ -97,14 +102,16 @@ def _check(index: int, raw: object) -> _Checked | RecordOutcome:
 def _existing(
     session: Session, device_id: str, checked: list[_Checked]
 ) -> tuple[dict[str, tuple[str, str]], dict[int, str]]:
-    """Stored crossings that share an id with the batch, or a counter of this device: one query."""
+    """Stored crossings that share an id with the batch, or a counter of this device: one query, on crossing_key
+    (unpartitioned: it sees every day's crossings, where the partitioned crossing table could not say so)."""
     if not checked:
         return {}, {}
-    query = select(Crossing.id, Crossing.device_id, Crossing.seq, Crossing.record_hash).where(
+    query = select(CrossingKey.id, CrossingKey.device_id, CrossingKey.seq, CrossingKey.record_hash).where(
         or_(
-            col(Crossing.id).in_({c.record.id for c in checked}),
+            col(CrossingKey.id).in_({c.record.id for c in checked}),
             and_(
-                col(Crossing.device_id) == device_id, col(Crossing.seq).in_({c.record.seq for c in checked})
+                col(CrossingKey.device_id) == device_id,
+                col(CrossingKey.seq).in_({c.record.seq for c in checked}),
             ),
         )
     )
@@ -158,7 +165,12 @@ def _crossing_row(item: _Checked, device: Device, now: datetime) -> dict[str, An
         "bundle_version": record.bundle_version,
         "officer": record.officer,
         "body_json": item.body,
+        **bus_columns(item.raw, item.decided_at),  # kind, bus wait, passenger counts (issue 14)
     }
+
+
+def _key_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in ("id", "device_id", "seq", "record_hash", "received_at")}
 
 
 def _store(session: Session, device: Device, checked: list[_Checked], now: datetime) -> list[RecordOutcome]:
@@ -185,17 +197,36 @@ def _store(session: Session, device: Device, checked: list[_Checked], now: datet
         accepted.append(item)
     if accepted:
         rows = [_crossing_row(item, device, now) for item in accepted]
+        # The keys first: their unique id and (device_id, seq) turn a racing retry into an IntegrityError.
+        session.exec(insert(CrossingKey), params=[_key_row(row) for row in rows])
         session.exec(insert(Crossing), params=rows)
         rollup.add(session, rows)  # the dashboard's counts, in the same transaction as the crossings
         if escorts := _escorts(session, device, accepted):
             session.exec(insert(EscortRequest), params=escorts)
-            announce.escorts_requested(session, [e["crossing_id"] for e in escorts], now=now)  # notices
+            announce.escorts_requested(
+                session, [e["crossing_id"] for e in escorts], received_at=now, now=now
+            )  # notices
+        # Passengers released into their enterprise's quarantine: a task each, and a notice (issue 14).
+        quarantine.create_for(session, [_bus_crossing(item, device) for item in accepted], now=now)
     if conflicts:
         _flag_conflicts(session, device, conflicts, now)
     device.last_seen_at = now
     session.add(device)
     session.flush()
     return outcomes
+
+
+def _bus_crossing(item: _Checked, device: Device) -> quarantine.NewCrossing:
+    return quarantine.NewCrossing(
+        crossing_id=item.record.id,
+        checkpoint_id=device.checkpoint_id,
+        plate=item.plate,
+        pass_id=item.record.pass_id,
+        enterprise_uscc=item.enterprise,
+        policy_version=item.record.policy_version,
+        decided_at=item.decided_at,
+        body=item.raw,
+    )
 
 
 def _escorts(session: Session, device: Device, accepted: list[_Checked]) -> list[dict[str, Any]]:
@@ -243,16 +274,32 @@ def ingest(
     records: Sequence[object],
     now: datetime,
     limits: alerts.Limits | None = None,
+    audit_mode: str = queue.INLINE,
 ) -> list[RecordOutcome]:
-    """Store a batch from ``device``; one outcome per record, in the batch's order. The audit's alerts for
-    it are raised right after, in a transaction of their own (``limits``: the cloned-pass thresholds)."""
+    """Store a batch from ``device``; one outcome per record, in the batch's order. The crossings accepted and
+    the conflicts kept are queued for the audit in the same transaction. ``audit_mode`` inline: their alerts are
+    raised right after, in a transaction of their own (``limits``: the cloned-pass thresholds); queue: a worker
+    raises them."""
     checked = [_check(index, raw) for index, raw in enumerate(records)]
     early = [c for c in checked if isinstance(c, RecordOutcome)]
     valid = [c for c in checked if isinstance(c, _Checked)]
+    by_index = {item.index: item for item in valid}
     stored: list[RecordOutcome] = []
+    entries: list[int] = []
     for attempt in range(ATTEMPTS):
         try:
             stored = _store(session, device, valid, now)
+            entries = queue.enqueue(
+                session,
+                device_id=device.id,
+                crossings=[o.id for o in stored if o.status == ACCEPTED and o.id],
+                conflicts=[
+                    queue.Conflict(o.id, o.code, by_index[o.index].full)
+                    for o in stored
+                    if o.status == CONFLICT and o.id and o.code
+                ],
+                now=now,
+            )
             session.commit()
             break
         except IntegrityError:
@@ -260,15 +307,6 @@ def ingest(
             session.rollback()
             if attempt == ATTEMPTS - 1:
                 raise
-    by_index = {item.index: item for item in valid}
-    alerts.on_ingest(
-        session=session,
-        device=device,
-        accepted=[o.id for o in stored if o.status == ACCEPTED and o.id],
-        conflicts=[
-            (o.id, o.code, by_index[o.index].full) for o in stored if o.status == CONFLICT and o.id and o.code
-        ],
-        now=now,
-        limits=limits,
-    )
+    if audit_mode == queue.INLINE:
+        alerts.on_ingest(session=session, entries=entries, now=now, limits=limits)
     return sorted([*early, *stored], key=lambda outcome: outcome.index)

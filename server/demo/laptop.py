@@ -21,7 +21,7 @@ from server.config import Settings
 from server.demo.crossings import DEMO_CHECKPOINTS
 from server.errors import NotFound
 
-__all__ = ["SHOP_QR_TEXT", "VIDEO_FPS", "enrolment_code", "video_unavailable", "write_video"]
+__all__ = ["SHOP_QR_TEXT", "VIDEO_FPS", "enrolment_code", "sheets", "video_unavailable", "write_video"]
 
 VIDEO_FPS = 10.0
 # A QR code that is not a pass, as a shop's or a health app's code held up by mistake: the screen must say so.
@@ -37,8 +37,20 @@ def video_unavailable() -> str | None:
     return None
 
 
+def sheets(folder: Path) -> list[str]:
+    """What a demo vehicle's driver holds up to the camera, one QR text a sheet: its pass (``pass.txt``) and, for
+    a bus, each manifest page in order (``manifest.txt``, one page a line), so the screen shows bus mode."""
+    texts = [(folder / "pass.txt").read_text(encoding="ascii").strip()]
+    pages = folder / "manifest.txt"
+    if pages.exists():  # by lines, not by spaces: a space is a Base45 character (never the last one)
+        texts += [line.strip() for line in pages.read_text(encoding="ascii").splitlines() if line.strip()]
+    return texts
+
+
 def write_video(path: Path, pass_texts: Sequence[str], *, seed: int = 2020) -> Path:
-    """The lane as a fixed camera sees it: each pass held up for 2.5 s, 4 s of empty lane between them."""
+    """The lane as a fixed camera sees it: each sheet (a pass or a manifest page) held up for 2.5 s, 4 s of empty
+    lane between them. 2.5 s because the screen's camera loop decodes only the newest frame: a sheet shown for
+    less may be read in no frame at all on a busy laptop (a bus's pages are bigger QR versions than a pass)."""
     # Imported here: OpenCV and the frame synthesis are needed only when the video is made.
     from server.demo.frames import make_sequence
     from server.demo.frames import write_video as write_frames

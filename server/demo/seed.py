@@ -28,6 +28,7 @@ from server.applications import service as applications
 from server.applications.schemas import ApplicationCreate, parse_application
 from server.bundles import service as bundles
 from server.config import Settings
+from server.demo import bus as demo_bus
 from server.demo import documents as demo_documents
 from server.demo import problems as demo_problems
 from server.demo.crossings import seed_crossings
@@ -92,6 +93,8 @@ def _applications(now: datetime) -> dict[str, dict[str, Any]]:
             "cargo": "医用防护物资",
         }
         | window,
+        # A chartered bus of returning workers with its manifest (issue 14): server/demo/bus.py.
+        "bus": demo_bus.application(window),
     }
 
 
@@ -105,9 +108,13 @@ def forge_pass(claims: PassClaims, *, claimed_kid: bytes) -> str:
     return wire.PREFIX + base45.b45encode(zlib.compress(message, 9)).decode("ascii")
 
 
-def _write_pass(out: Path, text: str, claims: PassClaims, card: render.PassCard) -> None:
+def _write_pass(
+    out: Path, text: str, claims: PassClaims, card: render.PassCard, manifest: tuple[str, ...] = ()
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "pass.txt").write_text(text + "\n", encoding="ascii")
+    if manifest:  # a bus's signed manifest pages, one a line, as `checkpass issue` writes them
+        (out / "manifest.txt").write_text("".join(page + "\n" for page in manifest), encoding="ascii")
     render.write_all(text, card, out)
     (out / "pass.json").write_text(
         json.dumps(claims.readable(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -204,6 +211,7 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
     texts: dict[str, str] = {}
     issued: dict[str, PassClaims] = {}
     applications: dict[str, ApplicationCreate] = {}
+    manifests: dict[str, tuple[str, ...]] = {}
     for name, data in _applications(now).items():
         application = parse_application(data)
         result = passes.issue(
@@ -214,8 +222,16 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
             issuer_region=settings.issuer_region,
             now=now,
         )
-        _write_pass(out / name, result.qr_text, result.claims, card(result.claims, application, settings))
+        pages = result.manifest
+        _write_pass(
+            out / name,
+            result.qr_text,
+            result.claims,
+            card(result.claims, application, settings, pages=pages),
+            pages,
+        )
         texts[name], issued[name], applications[name] = result.qr_text, result.claims, application
+        manifests[name] = pages
     _demo_users(session, now)
     demo_problems.seed_problems(session=session, now=now, password=DEMO_PASSWORD)
     _demo_queue(session, now)
@@ -231,6 +247,16 @@ def seed(*, session: Session, settings: Settings, out: Path, now: datetime, card
         (scenario_dir / f"{name}.json").write_text(
             json.dumps(scenario, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
+    # The bus's scenario stays beside its pass: scenarios/ holds the five freight cases that the laptop's tests
+    # and the demo's recorded crossings go through.
+    arrived = now - timedelta(minutes=3)
+    (out / "bus" / "scenario.json").write_text(
+        json.dumps(
+            demo_bus.scenario(texts["bus"], list(manifests["bus"]), arrived), ensure_ascii=False, indent=2
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     # The checkpoints' bundle, signed a few hours back: the demo crossings were decided with it.
     root = keyring.load_root(settings)
     row = bundles.current(

@@ -22,6 +22,9 @@ class KeyPublic(BaseModel):
     valid_until: datetime | None
     public_key: str = Field(description="PEM")
     live_passes: int = Field(description="unexpired, unrevoked passes signed by this key")
+    private_store: str = Field(
+        description="where the private key is: file (under keys/) or pkcs11 (an HSM token)"
+    )
 
     @classmethod
     def of(cls, record: KeyRecord, live: dict[str, int]) -> KeyPublic:
@@ -34,6 +37,7 @@ class KeyPublic(BaseModel):
             valid_until=record.valid_until,
             public_key=record.public_key_pem,
             live_passes=live.get(record.kid, 0),
+            private_store=record.private_store,
         )
 
 

@@ -1,4 +1,5 @@
-"""Root and issuer keys: private parts as 0600 files under keys/, public parts and status in the database."""
+"""Root and issuer keys: private parts as 0600 files under keys/ (or, for issuer keys, in a PKCS#11 token),
+public parts and status in the database."""
 
 from __future__ import annotations
 
@@ -10,28 +11,33 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from passcore.errors import InputError
-from passcore.keys import PublicKey, SigningKey, generate_signing_key
+from passcore.keys import PublicKey, Signer, SigningKey, generate_signing_key
 from passcore.trust import KEY_ACTIVE, KEY_PREVIOUS, KEY_RETIRED, ROOT_ALG, IssuerKey
 from server.applications import people
 from server.config import Settings
 from server.errors import Conflict, NotFound
 from server.keyring import datakeys
-from server.keyring.models import ROLE_ISSUER, ROLE_ROOT, KeyRecord
+from server.keyring import pkcs11 as hsm
+from server.keyring.models import ROLE_ISSUER, ROLE_ROOT, STORE_FILE, STORE_PKCS11, KeyRecord
 from server.notices import sealed as notices_sealed
 from server.passes.models import IssuedPass, Revocation
 
 __all__ = [
     "DataKeyRotation",
     "active_issuer",
+    "active_root_record",
     "bundle_issuers",
     "ensure_keys",
     "list_keys",
     "live_passes_by_key",
     "load_root",
+    "read_private_key",
     "retirable_issuer",
     "retire",
+    "root_public",
     "rotate",
     "rotate_data_key",
+    "write_private_key",
 ]
 
 ROOT_FILE, ROOT_PUBLIC_FILE = "root.key.pem", "root.pub.pem"
@@ -77,20 +83,46 @@ def load_root(settings: Settings) -> SigningKey:
     return _read_private(settings.keys_dir / ROOT_FILE, settings)
 
 
+# The bundle-signing keys (server.bundles.signing) are kept like every other private key here.
+read_private_key, write_private_key = _read_private, _write_private
+
+
+def active_root_record(session: Session) -> KeyRecord | None:
+    """The root the bureau's checkpoints pin now (after a rollover the newer one; the older is ``previous``)."""
+    query = select(KeyRecord).where(KeyRecord.role == ROLE_ROOT, KeyRecord.status == KEY_ACTIVE)
+    return session.exec(query.order_by(col(KeyRecord.created_at).desc())).first()
+
+
+def root_public(session: Session) -> PublicKey:
+    """The current root's public key, from the database: its private part may be offline (issue 15)."""
+    record = active_root_record(session)
+    if record is None:
+        raise InputError("no root key: run `checkpass init`", code="KEY_MISSING")
+    return PublicKey.from_pem(record.public_key_pem.encode())
+
+
 def ensure_keys(*, session: Session, settings: Settings, now: datetime) -> list[str]:
     """Create the root key, a first issuer key and a data key where missing, and seal what was stored before
     sealing existed; return what was created."""
     created = []
     root_path = settings.keys_dir / ROOT_FILE
-    if not root_path.exists():
+    recorded = active_root_record(session)
+    # A root recorded without its private key here has been taken offline (or rolled over): never make another.
+    if recorded is None and not root_path.exists():
         _write_private(root_path, generate_signing_key(ROOT_ALG), settings)
         created.append("root key")
-    root = load_root(settings)
+    if root_path.exists():
+        root = load_root(settings)  # a wrong passphrase stops here, before anything is changed
+        if recorded is None:
+            recorded = _record(root.public, ROLE_ROOT, now)
+            session.add(recorded)
     public_path = settings.keys_dir / ROOT_PUBLIC_FILE
-    if not public_path.exists() or public_path.read_text() != root.public.pem:
-        public_path.write_text(root.public.pem)
-    if session.get(KeyRecord, root.kid.hex()) is None:
-        session.add(_record(root.public, ROLE_ROOT, now))
+    if recorded is not None and (
+        not public_path.exists() or public_path.read_text() != recorded.public_key_pem
+    ):
+        # A database restored or copied without its keys/ (the root offline) still gets its public root here.
+        public_path.parent.mkdir(parents=True, exist_ok=True)
+        public_path.write_text(recorded.public_key_pem)
     if active_issuer_record(session) is None:
         rotate(session=session, settings=settings, now=now)
         created.append("issuer key")
@@ -109,23 +141,42 @@ def active_issuer_record(session: Session) -> KeyRecord | None:
     return session.exec(query).first()
 
 
-def active_issuer(*, session: Session, settings: Settings) -> SigningKey:
+def active_issuer(*, session: Session, settings: Settings) -> Signer:
+    """What signs new passes and manifest pages: the active issuer key's file, or its token (``hsm.HsmError``
+    when the token cannot be reached: nothing is signed)."""
     record = active_issuer_record(session)
     if record is None:
         raise InputError("no active issuer key: run `checkpass init`", code="KEY_MISSING")
+    if record.private_store == STORE_PKCS11:
+        return hsm.signer(settings, PublicKey.from_pem(record.public_key_pem.encode()), record.token_label)
     return _read_private(_issuer_file(settings, record.kid), settings)
 
 
-def rotate(*, session: Session, settings: Settings, now: datetime) -> KeyRecord:
-    """A new issuer key signs new passes; the old one's passes stay valid until it is retired."""
+def rotate(*, session: Session, settings: Settings, now: datetime, in_token: bool | None = None) -> KeyRecord:
+    """A new issuer key signs new passes; the old one's passes stay valid until it is retired.
+
+    ``in_token``: the key pair is generated in the configured PKCS#11 token and its private part never leaves
+    it; False: a key file; None (the portal's and API's rotation): where the active key is, so a bureau that moved
+    its issuer keys into an HSM never gets a file key back from a button. The key is made before anything in the
+    database changes, so a token that cannot be used (module, token, PIN) leaves the active key as it was."""
+    if in_token is None:
+        active = active_issuer_record(session)
+        in_token = active is not None and active.private_store == STORE_PKCS11
+    token_label = None
+    if in_token:
+        public, token_label = hsm.generate(settings, settings.issuer_alg)
+    else:
+        key = generate_signing_key(settings.issuer_alg)  # keys made earlier keep theirs: the alg is the key's
+        _write_private(_issuer_file(settings, key.kid.hex()), key, settings)
+        public = key.public
     for old in session.exec(
         select(KeyRecord).where(KeyRecord.role == ROLE_ISSUER, KeyRecord.status == KEY_ACTIVE)
     ):
         old.status = KEY_PREVIOUS
         session.add(old)
-    key = generate_signing_key(settings.issuer_alg)  # keys made earlier keep theirs: the alg is the key's
-    _write_private(_issuer_file(settings, key.kid.hex()), key, settings)
-    record = _record(key.public, ROLE_ISSUER, now)
+    record = _record(public, ROLE_ISSUER, now)
+    record.private_store = STORE_PKCS11 if in_token else STORE_FILE
+    record.token_label = token_label
     session.add(record)
     session.flush()
     return record

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_
 from sqlmodel import Session, col, select
 
 from passcore import ids
@@ -75,24 +76,52 @@ def _escort_params(session: Session, escort: Any) -> dict[str, str]:
     }
 
 
-def escorts_requested(session: Session, crossing_ids: list[str], *, now: datetime) -> None:
-    """Checkpoints ask enterprises to come and take vehicles over: time-critical ("不滞留")."""
-    from server.crossings.models import EscortRequest
+def escorts_requested(
+    session: Session, crossing_ids: list[str], *, received_at: datetime, now: datetime
+) -> None:
+    """Checkpoints ask enterprises to come and take vehicles over: time-critical ("不滞留"). One query for all of an
+    upload's requests (with their checkpoint's name and their pass's serial), not a few per request. The crossings
+    were ``received_at`` in this upload: naming it lets PostgreSQL read that day's partition alone."""
+    # (sqlmodel's select is typed for up to four columns, hence the ignore below.)
+    from server.checkpoints.models import Checkpoint
+    from server.crossings.models import Crossing, EscortRequest
 
     if not crossing_ids:
         return
-    query = select(EscortRequest).where(
-        col(EscortRequest.crossing_id).in_(crossing_ids), col(EscortRequest.enterprise_uscc).is_not(None)
-    )
-    for escort in session.exec(query):
-        notices.notify(
-            session,
-            "escort.requested",
-            _escort_params(session, escort),
-            now=now,
-            link=f"/enterprise/escorts/{escort.id}",
-            enterprise_uscc=escort.enterprise_uscc,
+    query = (
+        select(  # type: ignore[call-overload]
+            EscortRequest.id,
+            EscortRequest.plate,
+            EscortRequest.enterprise_uscc,
+            Checkpoint.name,
+            IssuedPass.serial,
         )
+        .outerjoin(Checkpoint, col(Checkpoint.id) == col(EscortRequest.checkpoint_id))
+        .outerjoin(
+            Crossing,
+            and_(
+                col(Crossing.id) == col(EscortRequest.crossing_id), col(Crossing.received_at) == received_at
+            ),
+        )
+        .outerjoin(IssuedPass, col(IssuedPass.pass_id) == col(Crossing.pass_id))
+        .where(
+            col(EscortRequest.crossing_id).in_(crossing_ids), col(EscortRequest.enterprise_uscc).is_not(None)
+        )
+        .order_by(col(EscortRequest.id))
+    )
+    notices.notify_enterprises(
+        session,
+        "escort.requested",
+        [
+            (
+                {"plate": ids.format_plate(plate), "checkpoint": checkpoint or "", "serial": serial or ""},
+                f"/enterprise/escorts/{escort_id}",
+                uscc,
+            )
+            for escort_id, plate, uscc, checkpoint, serial in session.exec(query)
+        ],
+        now=now,
+    )
 
 
 def escort_answered(session: Session, escort: Any, *, eta: str, now: datetime) -> None:

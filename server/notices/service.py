@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -27,6 +28,7 @@ __all__ = [
     "list_for",
     "mark_read",
     "notify",
+    "notify_enterprises",
     "open_params",
     "recipients",
     "render",
@@ -81,6 +83,21 @@ def render(kind: str, params: dict[str, str], lang: str) -> tuple[str, str]:
     )
 
 
+@dataclass(frozen=True)
+class _Audience:
+    """Who a notice reaches: its users, and the enterprise's own addresses and webhook (``config``)."""
+
+    users: list[User]
+    config: NoticeConfig | None
+
+
+def _audience(
+    session: Session, *, enterprise_uscc: str | None, role: str | None, user_ids: Sequence[int]
+) -> _Audience:
+    users = recipients(session, enterprise_uscc=enterprise_uscc, role=role, user_ids=user_ids)
+    return _Audience(users, session.get(NoticeConfig, enterprise_uscc) if enterprise_uscc else None)
+
+
 def notify(
     session: Session,
     kind: str,
@@ -96,8 +113,35 @@ def notify(
     and to the enterprise's notice addresses, and a call of the enterprise's webhook. Added to ``session``; the
     caller commits (or rolls back) them with its own work."""
     _check(kind, params)
+    audience = _audience(session, enterprise_uscc=enterprise_uscc, role=role, user_ids=user_ids)
+    _write(session, kind, params, now=now, link=link, enterprise_uscc=enterprise_uscc, audience=audience)
+
+
+def notify_enterprises(
+    session: Session, kind: str, notices: Sequence[tuple[dict[str, str], str, str]], *, now: datetime
+) -> None:
+    """``notify`` for several notices of one kind, each to an enterprise: (params, link, enterprise_uscc) each. The
+    same as calling ``notify`` for each in turn, but each enterprise's users and notice settings are read once
+    (an upload's escort requests: hundreds of notices to a few enterprises)."""
+    audiences: dict[str, _Audience] = {}
+    for params, link, uscc in notices:
+        _check(kind, params)
+        if uscc not in audiences:
+            audiences[uscc] = _audience(session, enterprise_uscc=uscc, role=None, user_ids=())
+        _write(session, kind, params, now=now, link=link, enterprise_uscc=uscc, audience=audiences[uscc])
+
+
+def _write(
+    session: Session,
+    kind: str,
+    params: dict[str, str],
+    *,
+    now: datetime,
+    link: str,
+    enterprise_uscc: str | None,
+    audience: _Audience,
+) -> None:
     params_json = json.dumps(params, ensure_ascii=False, sort_keys=True)
-    users = recipients(session, enterprise_uscc=enterprise_uscc, role=role, user_ids=user_ids)
     emailed: set[str] = set()
 
     def deliver(channel: str, target: str, lang: str, uscc: str | None) -> None:
@@ -117,7 +161,7 @@ def notify(
             )
         )
 
-    for user in users:
+    for user in audience.users:
         assert user.id is not None
         session.add(Notice(user_id=user.id, kind=kind, params=params_json, link=link, created_at=now))
         address = (user.email or "").strip()
@@ -125,7 +169,7 @@ def notify(
             emailed.add(address.lower())
             deliver(CHANNEL_EMAIL, address, user.lang or "zh", user.enterprise_uscc)
     if enterprise_uscc:
-        config = session.get(NoticeConfig, enterprise_uscc)
+        config = audience.config
         if config is not None:
             for address in (a.strip() for a in config.emails.split(",")):
                 if address and address.lower() not in emailed:

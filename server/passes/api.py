@@ -14,7 +14,14 @@ from fastapi.responses import Response
 from server.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
 from server.passes import card, views
 from server.passes import service as passes
-from server.passes.downloads import FILE_RESPONSES, PageSize, file_response
+from server.passes.downloads import (
+    FILE_RESPONSES,
+    MANIFEST_RESPONSES,
+    ManifestKind,
+    ManifestPage,
+    PageSize,
+    file_response,
+)
 from server.passes.schemas import PassPublic, RevokeRequest, Status
 
 __all__ = ["api"]
@@ -47,6 +54,19 @@ def _one(session: SessionDep, pass_id: str, user: CurrentUser, now: ClockDep) ->
 @api.get("/passes/{pass_id}", response_model=PassPublic, responses={401: {}, 404: {}})
 def api_pass(pass_id: str, user: CurrentUser, session: SessionDep, now: ClockDep) -> PassPublic:
     return _one(session, pass_id, user, now)
+
+
+@api.get("/passes/{pass_id}/manifest/{number}/{kind}", response_class=Response, responses=MANIFEST_RESPONSES)
+def api_pass_manifest_page(
+    pass_id: str,
+    number: ManifestPage,
+    kind: ManifestKind,
+    user: CurrentUser,
+    session: SessionDep,
+) -> Response:
+    """One manifest page of a bus pass as a PNG or SVG QR code (the texts are the pass's `manifest`)."""
+    file = passes.manifest_file(session=session, pass_id=pass_id, viewer=user, kind=kind, number=number)
+    return file_response(file)
 
 
 @api.get("/passes/{pass_id}/{kind}", response_class=Response, responses=FILE_RESPONSES)

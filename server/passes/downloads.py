@@ -3,15 +3,27 @@ the OpenAPI document says of it."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from fastapi.responses import Response
 
+from passcore.claims import MAX_MANIFEST_PAGES
 from server.passes import card
 
-__all__ = ["FILE_RESPONSES", "PageSize", "file_response"]
+__all__ = [
+    "FILE_RESPONSES",
+    "MANIFEST_RESPONSES",
+    "ManifestKind",
+    "ManifestPage",
+    "PageSize",
+    "file_response",
+]
 
 PageSize = Literal["A5", "A4"]
+# A manifest page's file, in the portal and the API alike: its number (as many as a pass may name) and format.
+ManifestPage = Annotated[int, Path(ge=1, le=MAX_MANIFEST_PAGES, description="the page, 1-based")]
+ManifestKind = Literal["png", "svg"]
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {
@@ -21,6 +33,19 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     404: {"description": "no such pass (or another enterprise's)"},
     409: {"description": "the pass is revoked"},
+}
+
+
+MANIFEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("image/png", "image/svg+xml")
+        },
+        "description": "the manifest page's QR, rendered from its signed text",
+    },
+    404: {"description": "no such pass (or another enterprise's), a freight pass, or no such page"},
+    409: {"description": "the pass is revoked, or its people were removed by retention"},
 }
 
 

@@ -1,4 +1,4 @@
-"""Issued passes and their revocations."""
+"""Issued passes, their revocations and the signed manifest pages of a personnel-transport (bus) pass."""
 
 from datetime import datetime
 
@@ -35,3 +35,17 @@ class Revocation(SQLModel, table=True):
     revoked_at: datetime = Field(sa_type=UTCDateTime, index=True)
     reason: str = Field(default="", max_length=500)
     revoked_by: str = Field(default="", max_length=100)
+
+
+class ManifestPage(SQLModel, table=True):
+    """One signed manifest page of a bus pass (``CPM1:`` text, passcore.manifest), signed at issue with the pass.
+
+    Kept as signed rather than re-signed on each download: a page printed today and one printed tomorrow are the
+    same page, and the pass's digest binds exactly these. Retention deletes them with the pass's people (they
+    name the passengers)."""
+
+    __tablename__ = "pass_manifest_page"
+
+    pass_id: str = Field(primary_key=True, foreign_key="issued_pass.pass_id", max_length=24)
+    number: int = Field(primary_key=True)  # 1-based, as printed ("3/5")
+    text: str = Field(sa_type=Text)

@@ -16,7 +16,7 @@ from server.driver_links import service as driver_links
 from server.errors import AppError
 from server.passes import card, views
 from server.passes import service as passes
-from server.passes.downloads import FILE_RESPONSES, PageSize, file_response
+from server.passes.downloads import FILE_RESPONSES, ManifestKind, ManifestPage, PageSize, file_response
 from server.passes.schemas import Status
 from server.web.templating import page
 
@@ -106,6 +106,24 @@ def pass_phone(
 ) -> Response:
     view = passes.pass_view(session=session, pass_id=pass_id, viewer=user, now=now)
     return page(request, "passes/phone.html", principal, view=view)
+
+
+# Before the pass's own files: "manifest.txt" would otherwise be taken for a {kind}.
+@web.get("/enterprise/passes/{pass_id}/manifest.txt")
+def pass_manifest_text(pass_id: str, user: CurrentUser, session: SessionDep) -> Response:
+    return file_response(passes.manifest_file(session=session, pass_id=pass_id, viewer=user, kind="txt"))
+
+
+@web.get("/enterprise/passes/{pass_id}/manifest/{number}/{kind}")
+def pass_manifest_page(
+    pass_id: str,
+    number: ManifestPage,
+    kind: ManifestKind,
+    user: CurrentUser,
+    session: SessionDep,
+) -> Response:
+    file = passes.manifest_file(session=session, pass_id=pass_id, viewer=user, kind=kind, number=number)
+    return file_response(file)
 
 
 @web.get("/enterprise/passes/{pass_id}/{kind}", responses=FILE_RESPONSES)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from server.passes.views import PassView
 
 __all__ = [
+    "BusPublic",
     "DriverPublic",
     "EnterprisePublic",
     "PassPublic",
@@ -40,6 +41,16 @@ class RegionPublic(BaseModel):
 class EnterprisePublic(BaseModel):
     uscc: str
     name: str
+
+
+class BusPublic(BaseModel):
+    seats: int = Field(description="passenger seats, the driver's not counted")
+    departure: str = Field(description="departure station (站到站)")
+    arrival: str = Field(description="arrival station")
+    manager: PersonPublic = Field(description="the enterprise's manager on board (ID number masked)")
+    manifest_digest: str = Field(description="32 hex digits: the digest of the manifest the pass binds")
+    pages: int = Field(description="manifest pages, each its own signed QR")
+    passengers: int
 
 
 _BUREAU = "交通运输局"  # who revoked a pass, for an enterprise, when it was the bureau's staff
@@ -73,6 +84,14 @@ class PassPublic(BaseModel):
     application_id: int | None
     revocation: RevocationPublic | None
     qr_text: str = Field(description="the signed pass as the QR carries it (masked numbers only)")
+    kind: Literal["freight", "personnel"] = Field(default="freight", description="personnel: a bus")
+    bus: BusPublic | None = Field(
+        default=None, description="a personnel-transport pass's bus; null for freight"
+    )
+    manifest: list[str] = Field(
+        default_factory=list,
+        description="a bus pass's signed manifest pages (CPM1 texts) in order; in a pass's own detail only",
+    )
 
     @classmethod
     def of(cls, view: PassView) -> PassPublic:
@@ -103,7 +122,24 @@ class PassPublic(BaseModel):
             if revocation
             else None,
             qr_text=record.qr_text,
+            kind=view.kind,  # type: ignore[arg-type]
+            bus=_bus(claims.get("bus")),
+            manifest=list(view.manifest),
         )
+
+
+def _bus(bus: Any) -> BusPublic | None:
+    if not isinstance(bus, dict):
+        return None
+    return BusPublic(
+        seats=bus["seats"],
+        departure=bus.get("departure", ""),
+        arrival=bus.get("arrival", ""),
+        manager=PersonPublic(**bus["manager"]),
+        manifest_digest=bus["manifest"],
+        pages=bus["pages"],
+        passengers=bus["passengers"],
+    )
 
 
 class RevokeRequest(BaseModel):

@@ -8,26 +8,27 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from passcore import ids, wire
-from passcore.claims import PASS_ID_BYTES, Driver, PassClaims, Person
+from passcore import ids, manifest, wire
+from passcore.claims import PASS_ID_BYTES, Bus, Driver, PassClaims, Person
 from passcore.errors import InputError
-from passcore.keys import SigningKey
+from passcore.keys import Signer
 from passcore.policy import Policy
 from server.accounts.models import ROLE_ADMIN, ROLE_ENTERPRISE, ROLE_REVIEWER, User
 from server.applications import people
+from server.applications.bus import check_seats
 from server.applications.models import ISSUED, REVOKED, Application, ApplicationEvent
 from server.applications.schemas import ApplicationCreate
 from server.config import Settings
 from server.enterprises import service as enterprises
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.passes import card, views
-from server.passes.models import IssuedPass, Revocation
+from server.passes.models import IssuedPass, ManifestPage, Revocation
 from server.passes.views import PASS_STATUSES, PassView, status_of
 from server.policy import service as policy_service
 
@@ -40,6 +41,9 @@ __all__ = [
     "get_pass",
     "issue",
     "list_passes",
+    "manifest_file",
+    "manifest_pages",
+    "manifest_passengers",
     "pass_view",
     "revoke",
     "revoke_pass",
@@ -56,12 +60,46 @@ class Issued:
     record: IssuedPass
     claims: PassClaims
     qr_text: str
+    manifest: tuple[
+        str, ...
+    ] = ()  # a bus pass's signed manifest pages (CPM1 texts), in order; () for freight
+
+
+def manifest_passengers(application: ApplicationCreate) -> tuple[manifest.Passenger, ...]:
+    """The manifest as the pages carry it: names, masked ID numbers and region codes, in the application's order."""
+    return tuple(
+        manifest.Passenger(p.name, ids.mask_id(p.id_number), p.origin, tuple(p.travel_history))
+        for p in application.passengers
+    )
+
+
+def _bus(application: ApplicationCreate, passengers: tuple[manifest.Passenger, ...]) -> Bus | None:
+    bus = application.bus
+    if application.kind != "personnel" or bus is None:
+        return None
+    return Bus(
+        seats=bus.seats,
+        departure=bus.departure,
+        arrival=bus.arrival,
+        manager=Person(bus.manager.name, ids.mask_id(bus.manager.id_number)),
+        digest=manifest.digest(passengers),
+        pages=manifest.page_count(len(passengers)),
+        passengers=len(passengers),
+    )
+
+
+def _sign_pages(claims: PassClaims, application: ApplicationCreate, signer: Signer) -> tuple[str, ...]:
+    """A bus pass's manifest pages, signed by the pass's key and bound to it (its id and digest); () for freight."""
+    if claims.bus is None:
+        return ()
+    return tuple(manifest.encode_pages(claims, manifest_passengers(application), signer))
 
 
 def build_claims(
     application: ApplicationCreate, *, pass_id: str, serial: str, issuer: str, now: datetime
 ) -> PassClaims:
-    """What the QR carries: masked numbers and codes only; full ID numbers stay in the database."""
+    """What the QR carries: masked numbers and codes only; full ID numbers stay in the database. A bus's
+    passengers are not on it: the pass binds them by digest, page and passenger count (``passcore.manifest``)."""
     driver = application.driver
     return PassClaims(
         pass_id=pass_id,
@@ -78,6 +116,7 @@ def build_claims(
         origin=application.origin,
         destination=application.destination,
         travel_history=tuple(application.travel_history),
+        bus=_bus(application, manifest_passengers(application)),
     )
 
 
@@ -102,13 +141,15 @@ def issue(
     *,
     session: Session,
     application: ApplicationCreate,
-    signer: SigningKey,
+    signer: Signer,
     policy: Policy,
     issuer_region: str,
     now: datetime,
 ) -> Issued:
-    """Sign a pass for ``application`` and record it (with the enterprise, now verified)."""
+    """Sign a pass for ``application`` and record it (with the enterprise, now verified). A bus pass's manifest
+    pages are signed by the same key in the same moment, bound to the pass by its id and digest, and stored."""
     check_window(application, policy, now)
+    check_seats(application, policy)  # approval checks it too; `checkpass issue` comes here directly
     enterprises.record_verified(
         session=session,
         uscc=application.enterprise.uscc,
@@ -127,6 +168,7 @@ def issue(
             now=now,
         )
         qr_text = wire.encode(claims, signer)
+        pages = _sign_pages(claims, application, signer)
         masked, sealed, numbers = people.seal_pass(session, claims.pass_id, application)
         record = IssuedPass(
             pass_id=claims.pass_id,
@@ -148,7 +190,10 @@ def issue(
         except IntegrityError:
             continue
         people.index(session, numbers, pass_id=record.pass_id)
-        return Issued(record, claims, qr_text)
+        for number, text in enumerate(pages, start=1):
+            session.add(ManifestPage(pass_id=record.pass_id, number=number, text=text))
+        session.flush()
+        return Issued(record, claims, qr_text, pages)
     raise InputError("could not allocate a pass number; try again", code="SERIAL_CONFLICT")
 
 
@@ -158,6 +203,14 @@ def get_pass(session: Session, pass_id: str) -> IssuedPass:
     if record is None:
         raise InputError(f"no pass with id {pass_id!r}", code="PASS_NOT_FOUND")
     return record
+
+
+def manifest_pages(session: Session, pass_id: str) -> list[str]:
+    """The signed manifest pages of a bus pass, in order; [] for a freight pass or after retention."""
+    query = (
+        select(ManifestPage.text).where(ManifestPage.pass_id == pass_id).order_by(col(ManifestPage.number))
+    )
+    return list(session.exec(query))
 
 
 def revoke(
@@ -221,7 +274,8 @@ def pass_view(*, session: Session, pass_id: str, viewer: User, now: datetime) ->
     if row is None:
         raise NotFound("no such pass", code="PASS_NOT_FOUND")
     record, revocation, name = row
-    return views.view(record, revocation, name, now)
+    found = views.view(record, revocation, name, now)
+    return replace(found, manifest=tuple(manifest_pages(session, record.pass_id)))
 
 
 def list_passes(
@@ -291,10 +345,33 @@ def delivery_file(
     *, session: Session, pass_id: str, viewer: User, kind: card.Format, settings: Settings, page: str = "A5"
 ) -> card.DeliveryFile:
     """A PNG, SVG or PDF of a pass the viewer can see. A revoked pass is not handed out again for printing."""
+    record = _printable(session, pass_id, viewer)
+    hotline = policy_service.current(session).service_hotline
+    pages = manifest_pages(session, record.pass_id) if kind == "pdf" else []
+    return card.render_file(record, kind, settings, page=page, hotline=hotline, pages=pages)
+
+
+def _printable(session: Session, pass_id: str, viewer: User) -> IssuedPass:
+    """A pass the viewer can see and may still print: not purged (its QR named people), not revoked."""
     record = visible_pass(session=session, pass_id=pass_id, viewer=viewer)
-    if record.purged_at is not None:  # its QR named people: retention removed it
+    if record.purged_at is not None:
         raise Conflict("this pass expired long ago and can no longer be downloaded", code="PASS_PURGED")
     if session.get(Revocation, record.pass_id) is not None:
         raise Conflict("this pass is revoked and can no longer be downloaded", code="PASS_REVOKED")
-    hotline = policy_service.current(session).service_hotline
-    return card.render_file(record, kind, settings, page=page, hotline=hotline)
+    return record
+
+
+def manifest_file(
+    *, session: Session, pass_id: str, viewer: User, kind: card.ManifestFormat, number: int | None = None
+) -> card.DeliveryFile:
+    """A bus pass's manifest: ``txt`` every page's text one a line (``number`` None), or page ``number``'s QR as
+    PNG or SVG (for a phone, or to print one page again). NotFound for a freight pass or a page it does not have."""
+    record = _printable(session, pass_id, viewer)
+    pages = manifest_pages(session, record.pass_id)
+    if not pages:
+        raise NotFound("this pass has no passenger manifest", code="MANIFEST_NOT_FOUND")
+    if kind == "txt":
+        return card.manifest_text(record, pages)
+    if number is None or not 1 <= number <= len(pages):
+        raise NotFound("no such manifest page", code="MANIFEST_PAGE_NOT_FOUND")
+    return card.manifest_page_file(record, pages[number - 1], number, kind)

@@ -47,6 +47,13 @@ class PassView:
     cargo: str = ""
     # Who revoked it, as the viewer may see it (``with_revokers``); "" is the bureau, never a staff login name.
     revoked_by: str = ""
+    # A bus pass's signed manifest pages (CPM1 texts) in order; filled for one pass's view (``service.pass_view``),
+    # () in lists, for a freight pass and after retention.
+    manifest: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return "personnel" if self.claims.get("bus") else "freight"
 
 
 def status_of(record: IssuedPass, revocation: Revocation | None, now: datetime) -> str:

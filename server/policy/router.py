@@ -23,7 +23,7 @@ __all__ = ["web"]
 
 web = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=20_000)]
-# Knobs added later (issue 12): a form that does not send them (a page from before) leaves them as they are.
+# Knobs added later (issues 12 and 14): a form that does not send them (a page from before) leaves them as they are.
 Later = Annotated[str | None, Form(max_length=20_000)]
 
 
@@ -87,7 +87,11 @@ def policy_save(
     repeat_window_minutes: Later = None,
     fever_referrals: Later = None,
     service_hotline: Later = None,
+    bus_fever: Later = None,
+    bus_occupancy_percent: Later = None,
+    quarantine_confirm_hours: Later = None,
     later_knobs: Later = None,
+    bus_knobs: Later = None,
 ) -> Response:
     form = {
         "hard_hit": hard_hit,
@@ -104,11 +108,19 @@ def policy_save(
         "pass_misuse": pass_misuse,
         "repeat_window_minutes": repeat_window_minutes,
         "service_hotline": service_hotline,
+        "bus_fever": bus_fever,
+        "bus_occupancy_percent": bus_occupancy_percent,
+        "quarantine_confirm_hours": quarantine_confirm_hours,
     }
     form |= {name: value for name, value in later.items() if value is not None}
     # An emptied list arrives as nothing at all: the page marks that it sends the list.
     if fever_referrals is not None or later_knobs is not None:
         form["fever_referrals"] = fever_referrals or ""
+    # An emptied field arrives as nothing at all too; from a page that has the bus knobs (it says so) one left
+    # empty is a mistake to mark, not "unchanged".
+    if bus_knobs is not None:
+        for name in ("bus_fever", "bus_occupancy_percent", "quarantine_confirm_hours"):
+            form.setdefault(name, "")
     try:
         change = flows.update_policy(
             session=session, settings=settings, changes=form, now=now, by=admin.username

@@ -39,6 +39,18 @@ class PolicyPublic(BaseModel):
     service_hotline: str = Field(
         default="", description="the 24-hour service centre's phone, printed on passes; '' none"
     )
+    bus_fever: str = Field(
+        default="HOLD_BUS",
+        description="a fever aboard a bus: HOLD_BUS holds the whole bus; RELEASE_OTHERS holds the person and "
+        "judges the others on (a fever of the driver or the manager still holds the bus)",
+    )
+    bus_occupancy_percent: int = Field(
+        default=50, description="seat occupancy (客座率): passengers + manager ≤ seats × this / 100"
+    )
+    quarantine_confirm_hours: int = Field(
+        default=24,
+        description="an enterprise confirms each quarantine arrival within this, or an alert is raised",
+    )
 
     @classmethod
     def of(cls, policy: Policy) -> PolicyPublic:
@@ -63,6 +75,9 @@ class PolicyUpdate(BaseModel):
     repeat_window_minutes: int | None = None
     fever_referrals: list[str] | None = Field(default=None, max_length=50)
     service_hotline: str | None = Field(default=None, max_length=30)
+    bus_fever: str | None = Field(default=None, max_length=20)
+    bus_occupancy_percent: int | None = None
+    quarantine_confirm_hours: int | None = None
 
 
 class PolicyChangePublic(BaseModel):

@@ -16,6 +16,8 @@ from sqlmodel import Session, col, select
 
 from passcore.errors import InputError
 from passcore.policy import (
+    BUS_FEVER_HOLD_BUS,
+    BUS_FEVER_RELEASE_OTHERS,
     ESCORT_REQUIRED,
     IDENTITY_CONFIRM,
     IDENTITY_ID_LAST4,
@@ -132,6 +134,18 @@ def _window(value: Any) -> int:
     return number
 
 
+def _ranged(low: int, high: int) -> Callable[[Any], int]:
+    """A whole number from ``low`` to ``high`` (a form's text or an API's integer; not a bool, not 12.5)."""
+
+    def check(value: Any) -> int:
+        number = int(value.strip()) if isinstance(value, str) and value.strip().isdigit() else value
+        if type(number) is not int or not low <= number <= high:
+            raise ValueError(f"a whole number from {low} to {high}")
+        return number
+
+    return check
+
+
 def _places(value: Any) -> list[str]:
     """Fever referral places: a list, or text with one place a line (semicolons also separate)."""
     if isinstance(value, str):
@@ -173,6 +187,10 @@ EDITABLE: dict[str, tuple[Callable[[Any], Any], str]] = {
     "repeat_window_minutes": (_window, "admin_window_invalid"),
     "fever_referrals": (_places, "admin_referrals_invalid"),
     "service_hotline": (_hotline, "admin_hotline_invalid"),
+    # Personnel transport (issue 14).
+    "bus_fever": (_one_of(BUS_FEVER_HOLD_BUS, BUS_FEVER_RELEASE_OTHERS), "admin_choice_invalid"),
+    "bus_occupancy_percent": (_ranged(1, 100), "admin_percent_invalid"),
+    "quarantine_confirm_hours": (_ranged(1, 720), "admin_quarantine_hours_invalid"),
 }
 
 

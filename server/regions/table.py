@@ -14,7 +14,7 @@ from pathlib import Path
 from passcore import ids
 from passcore.errors import InputError
 
-__all__ = ["DATA", "Region", "check_exists", "children", "exists", "get", "search"]
+__all__ = ["DATA", "Region", "all_regions", "check_exists", "children", "exists", "get", "search"]
 
 DATA = Path(__file__).resolve().parent.parent / "web" / "static" / "regions.json"
 
@@ -39,6 +39,11 @@ def _table() -> dict[str, Region]:
 
 def get(code: str) -> Region | None:
     return _table().get(code)
+
+
+def all_regions() -> tuple[Region, ...]:
+    """Every entry of the table, in code order (a manifest's import looks regions up by name: server/manifests)."""
+    return tuple(_table().values())
 
 
 def exists(code: str) -> bool:

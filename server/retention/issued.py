@@ -8,9 +8,11 @@
 - An application goes with its pass, or, rejected, once its decision is older than the cutoff. Drafts and
   applications waiting for review are the enterprise's work in progress and stay.
 What stays of a body is what statistics need: enterprise, vehicle (plate, colour), origin, destination, cargo, the
-validity window, and how many escorts there were. Names, ID and licence numbers (the masked ones too), phones and
+validity window, how many escorts there were, and of a bus (issue 14) its seats, stations and how many passengers
+it carried. Names, ID and licence numbers (the masked ones too), phones and
 travel histories go; so do the sealed full numbers and the ID-number hashes (``server.applications.people``), and
-the free-text reasons given for the decision and for a revocation, which may name people too.
+the free-text reasons given for the decision and for a revocation, which may name people too. A bus pass's signed
+manifest pages (``pass_manifest_page``) go whole with its ``qr_text``: they name every passenger.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlmodel import Session, col, select
 from server.applications import desk_index, people
 from server.applications.models import REJECTED, Application, ApplicationEvent, PersonHash
 from server.documents import service as documents
-from server.passes.models import IssuedPass, Revocation
+from server.passes.models import IssuedPass, ManifestPage, Revocation
 
 __all__ = [
     "BATCH",
@@ -44,26 +46,51 @@ def _blank_person(person: Any, keys: tuple[str, ...]) -> dict[str, str]:
     return dict.fromkeys(keys, "") if isinstance(person, dict) else {}
 
 
+_PASSENGER = ("name", "id_number", "phone", "origin")
+
+
+def _blank_bus(bus: Any) -> Any:
+    """A bus (application or claims) without its on-board manager; seats, stations and counts stay."""
+    if not isinstance(bus, dict):
+        return bus
+    return {**bus, "manager": _blank_person(bus.get("manager"), ("name", "id_number", "phone"))}
+
+
+def _blank_passenger(passenger: Any) -> dict[str, Any]:
+    return (
+        {**_blank_person(passenger, _PASSENGER), "travel_history": []} if isinstance(passenger, dict) else {}
+    )
+
+
 def blank_body(body: dict[str, Any]) -> dict[str, Any]:
-    """An application body (``ApplicationCreate`` as JSON) without its people: the same shape, blanked."""
+    """An application body (``ApplicationCreate`` as JSON) without its people: the same shape, blanked. A bus's
+    passengers keep their places (how many there were), each blanked whole, origin too."""
     escorts = body.get("escorts") or []
-    return {
+    blank = {
         **body,
         "driver": _blank_person(body.get("driver"), ("name", "id_number", "licence_number", "phone")),
         "escorts": [_blank_person(escort, ("name", "id_number")) for escort in escorts],
         "travel_history": [],
     }
+    if "bus" in body:
+        blank["bus"] = _blank_bus(body["bus"])
+    if isinstance(body.get("passengers"), list):
+        blank["passengers"] = [_blank_passenger(p) for p in body["passengers"]]
+    return blank
 
 
 def blank_claims(claims: dict[str, Any]) -> dict[str, Any]:
     """A pass's readable claims (``PassClaims.readable``) without its people: the same shape, blanked."""
     escorts = claims.get("escorts") or []
-    return {
+    blank = {
         **claims,
         "driver": _blank_person(claims.get("driver"), ("name", "id_number", "licence_number")),
         "escorts": [_blank_person(escort, ("name", "id_number")) for escort in escorts],
         "travel_history": [],
     }
+    if "bus" in claims:
+        blank["bus"] = _blank_bus(claims["bus"])
+    return blank
 
 
 def _reblank(text: str, blank: Any) -> str:
@@ -137,6 +164,7 @@ def purge_passes(session: Session, cutoff: datetime, now: datetime) -> int:
             session.add(record)
         ids = [record.pass_id for record in batch]
         session.execute(delete(PersonHash).where(col(PersonHash.pass_id).in_(ids)))
+        session.execute(delete(ManifestPage).where(col(ManifestPage.pass_id).in_(ids)))
         session.execute(update(Revocation).where(col(Revocation.pass_id).in_(ids)).values(reason=""))
         session.commit()
         purged += len(batch)

@@ -1,6 +1,6 @@
 """The audit's clock inside `checkpass serve`: a background thread that runs the periodic sweep (escort waits,
-recent uploads audited again) every ``audit_interval_minutes`` and, once a day, the retention purge and the
-verification of every device's chain.
+recent uploads audited again) every ``audit_interval_minutes`` and, once a day, crossing's partitions for the
+next days (PostgreSQL), the retention purge and the verification of every device's chain.
 
 "Once a day" holds across worker processes and servers sharing one database: the day's ``retention_run`` row is
 inserted first, and its unique key lets only one worker win it.
@@ -19,6 +19,7 @@ from sqlmodel import Session
 from server import background
 from server.alerts import service as alerts
 from server.config import Settings
+from server.crossings import partitions
 from server.retention import service as retention
 from server.retention.models import RetentionRun
 
@@ -45,12 +46,20 @@ def daily(session: Session, now: datetime) -> dict[str, Any] | None:
     run = claim_day(session, now)
     if run is None:
         return None
+    # Crossing's next days' partitions (PostgreSQL): a server without `checkpass worker` (the inline mode) makes
+    # them here, a week ahead, so its uploads never pile up in the default partition.
+    made = partitions.ensure(session.get_bind(), now)  # type: ignore[arg-type]
     report = retention.purge(session=session, now=now)
     chains = alerts.verify_chains(session=session, now=now)
     run.crossings, run.finished_at = report.crossings, datetime.now(UTC)
     session.add(run)
     session.commit()
-    return {"purge": report.to_dict(), "devices": len(chains), "bad_chains": sum(not c.ok for c in chains)}
+    return {
+        "purge": report.to_dict(),
+        "devices": len(chains),
+        "bad_chains": sum(not c.ok for c in chains),
+        "partitions_made": sorted(made),
+    }
 
 
 def tick(engine: Engine, settings: Settings, now: datetime) -> None:
@@ -58,7 +67,11 @@ def tick(engine: Engine, settings: Settings, now: datetime) -> None:
     at the next round."""
     limits = alerts.Limits.of(settings)
     for name, job in (
-        ("sweep", lambda s: alerts.sweep(session=s, now=now, limits=limits)),
+        # The queue mode leaves the audit queue to `checkpass worker` (issue 15); inline, the sweep works leftovers.
+        (
+            "sweep",
+            lambda s: alerts.sweep(session=s, now=now, limits=limits, work=settings.audit_mode == "inline"),
+        ),
         ("daily", lambda s: daily(s, now)),
     ):
         with Session(engine, expire_on_commit=False) as session:

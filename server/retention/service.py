@@ -10,7 +10,9 @@ What goes (docs/design.md "Retention"):
   took it over (the officer's number stays, like the crossing's);
 - applications and issued passes: the people (``server.retention.issued``);
 - alerts: the notes staff wrote on them, free text that may name anyone;
-- notices and their deliveries: a rejection's reason or an answer may name people.
+- notices and their deliveries: a rejection's reason or an answer may name people;
+- quarantine tasks (issue 14): the passenger's name and the quarantine place (the row and its dates stay, for the
+  counts); a bus record's passengers are blanked with the rest of its body (``anonymise``).
 What stays is what statistics and chain verification need: the record's columns (time, checkpoint, device, plate,
 pass, enterprise, outcome, versions, hashes), its reasons and checks, how many people were aboard in which roles,
 and whether each had a fever. A purged body no longer hashes to ``record_hash`` — ``purged_at`` says why — so
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,11 +42,13 @@ from server.accounts import throttle
 from server.alerts import rules
 from server.alerts import service as alerts
 from server.alerts.models import Alert, AlertEvent
+from server.crossings import partitions
 from server.crossings.models import Crossing, CrossingConflict, EscortRequest
 from server.notices import service as notices
 from server.notices.models import Notice
 from server.policy import service as policy_service
 from server.policy.models import PolicyVersion
+from server.quarantine import service as quarantine
 from server.retention import issued
 
 __all__ = ["PurgeReport", "purge"]
@@ -66,6 +71,7 @@ PURGED_TABLES = (
     "notice_delivery",
     "login_attempt",
     "registration_attempt",
+    "quarantine_task",
 )
 
 
@@ -85,7 +91,11 @@ class PurgeReport:
     attempts: int = (
         0  # sign-in and registration attempts (an account and an address) past every throttle window
     )
+    quarantine: int = 0  # quarantine tasks whose name and place were blanked (issue 14)
     reclaimed: dict[str, Any] = field(default_factory=dict)  # what db.reclaim did (nothing on a dry run)
+    # PostgreSQL: the day partitions of crossing replaced whole by an anonymised copy (their rows are counted in
+    # ``crossings``); on a dry run, those that would be.
+    partitions: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,6 +108,7 @@ class PurgeReport:
             (self.crossings + self.conflicts + self.escorts + self.applications + self.passes + self.alerts)
             + self.attempts
             + self.notices
+            + self.quarantine
         )
 
 
@@ -136,9 +147,64 @@ def _old_alert(cutoff: datetime) -> Any:
     return or_(col(Alert.occurred_at) < cutoff, col(Alert.created_at) < cutoff) & noted
 
 
+class _Anonymiser:
+    """One crossing's body anonymised, after a last check of its hash (an edit raises an alert): the same for
+    the row-by-row purge and the whole-partition one."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.thresholds = _thresholds(session)
+        self.default = Policy().fever_threshold_c
+        self.now = now
+        self.findings: list[Any] = []
+        self.count = 0
+
+    def __call__(self, row: Any) -> str:
+        """The anonymised body of ``row`` (a Crossing, or a partition's row as a dict)."""
+
+        def get(name: str) -> Any:
+            return row[name] if isinstance(row, dict) else getattr(row, name)
+
+        body_json = get("body_json")
+        if hashlib.sha256(body_json.encode("utf-8")).hexdigest() != get("record_hash"):
+            problem = rules.ChainProblem(rules.BODY_EDITED, get("seq"), get("id"))
+            self.findings.append(
+                rules.chain_finding(get("device_id"), get("checkpoint_id"), problem, self.now)
+            )
+        threshold = self.thresholds.get(get("policy_version"), self.default)
+        return json.dumps(anonymise(json.loads(body_json), threshold), ensure_ascii=False, sort_keys=True)
+
+    def rows(self, rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """A partition's rows as its anonymised copy holds them (``count``: how many this anonymised)."""
+        for row in rows:
+            if row["purged_at"] is None:
+                row.update(body_json=self(row), purged_at=self.now)
+                self.count += 1
+            yield row
+
+
+def _purge_partitions(session: Session, cutoff: datetime, now: datetime) -> tuple[list[str], int, int]:
+    """PostgreSQL: each day partition received wholly before the cutoff that still holds unpurged rows is replaced
+    by an anonymised copy, one transaction each (server/crossings/partitions.py): its old file goes with every
+    personal byte in it, no VACUUM FULL needed. Returns the partitions replaced, the rows anonymised and the
+    bodies found edited."""
+    handled: list[str] = []
+    purged = edited = 0
+    connection = session.connection()
+    for partition in partitions.whole_days_before(connection, cutoff):
+        anonymised = _Anonymiser(session, now)
+        partitions.replace(session.connection(), partition, anonymised.rows)
+        alerts.raise_findings(session, anonymised.findings, now)
+        session.commit()
+        handled.append(partition.name)
+        purged += anonymised.count
+        edited += len(anonymised.findings)
+    session.commit()
+    return handled, purged, edited
+
+
 def _purge_crossings(session: Session, cutoff: datetime, now: datetime) -> tuple[int, int]:
-    thresholds = _thresholds(session)
-    default = Policy().fever_threshold_c
+    """Row by row, in batches: SQLite, and on PostgreSQL what the whole partitions left (old by decided_at in a
+    recent partition, or in the default partition)."""
     purged = edited = 0
     while True:
         query = (
@@ -150,18 +216,13 @@ def _purge_crossings(session: Session, cutoff: datetime, now: datetime) -> tuple
         batch = list(session.exec(query))
         if not batch:
             return purged, edited
-        findings = []
+        anonymised = _Anonymiser(session, now)
         for crossing in batch:
-            if hashlib.sha256(crossing.body_json.encode("utf-8")).hexdigest() != crossing.record_hash:
-                problem = rules.ChainProblem(rules.BODY_EDITED, crossing.seq, crossing.id)
-                findings.append(rules.chain_finding(crossing.device_id, crossing.checkpoint_id, problem, now))
-                edited += 1
-            body = json.loads(crossing.body_json)
-            threshold = thresholds.get(crossing.policy_version, default)
-            crossing.body_json = json.dumps(anonymise(body, threshold), ensure_ascii=False, sort_keys=True)
+            crossing.body_json = anonymised(crossing)
             crossing.purged_at = now
             session.add(crossing)
-        alerts.raise_findings(session, findings, now)
+        alerts.raise_findings(session, anonymised.findings, now)
+        edited += len(anonymised.findings)
         session.commit()
         purged += len(batch)
 
@@ -238,6 +299,8 @@ def _dry_run(session: Session, cutoff: datetime, days: int, now: datetime) -> Pu
         alerts=old(Alert, _old_alert(cutoff)),
         attempts=throttle.forget(session=session, now=now, dry_run=True),
         notices=old(Notice, col(Notice.created_at) < cutoff),
+        quarantine=quarantine.count_old(session, cutoff),
+        partitions=[p.name for p in partitions.whole_days_before(session.connection(), cutoff)],
     )
 
 
@@ -251,12 +314,15 @@ def purge(
     if dry_run:
         return _dry_run(session, cutoff, days, now)
     escorts = _purge_escorts(session, cutoff)
+    whole_days, by_partition, edited_in_days = _purge_partitions(session, cutoff, now)
     crossings, edited = _purge_crossings(session, cutoff, now)
+    crossings, edited = crossings + by_partition, edited + edited_in_days
     conflicts = _purge_conflicts(session, cutoff, now)
     applications = issued.purge_applications(session, cutoff, now)
     passes = issued.purge_passes(session, cutoff, now)
     notes = _purge_alert_notes(session, cutoff)
     forgotten = notices.forget(session, cutoff)
+    tasks = quarantine.forget(session, cutoff, now)
     attempts = throttle.forget(session=session, now=now)
     password_resets.forget(session=session, now=now)  # requests past any throttling window (issue 13)
     report = PurgeReport(
@@ -272,6 +338,8 @@ def purge(
         notes,
         attempts=attempts,
         notices=forgotten,
+        quarantine=tasks,
+        partitions=whole_days,
     )
     session.commit()  # no transaction of ours left open: VACUUM FULL would wait for it forever
     if report.changed or full_vacuum:

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from passcore import ids
 from server import pdf_font
-from server.deps import CSRF_COOKIE, Principal, csrf_value
+from server.deps import CSRF_COOKIE, Principal, csrf_value, secure_cookies
 from server.web.i18n import LANGS, translate
 
 __all__ = ["LANG_COOKIE", "lang_of", "page", "templates"]
@@ -79,8 +79,10 @@ def page(
     )
     if principal.web is None and request.cookies.get(CSRF_COOKIE) != csrf:
         response.set_cookie(
-            CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+            CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure_cookies(request)
         )
     if request.query_params.get("lang") in LANGS:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+        response.set_cookie(
+            LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", secure=secure_cookies(request)
+        )
     return response

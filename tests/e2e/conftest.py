@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import logscan
+
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
@@ -50,13 +52,16 @@ def server(tmp_path_factory) -> Iterator[dict]:
         timeout=120,
     )
     port = _free_port()
-    process = subprocess.Popen(
-        [str(BIN / "checkpass"), "serve", "--port", str(port)],
-        env=env,
-        cwd=home,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # The server's log lines (stderr), scanned for personal data when the session ends (tests/logscan.py).
+    log_path = logscan.track(home / "server.log")
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [str(BIN / "checkpass"), "serve", "--port", str(port)],
+            env=env,
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -66,7 +71,7 @@ def server(tmp_path_factory) -> Iterator[dict]:
             time.sleep(0.1)
     else:
         process.kill()
-        pytest.fail(f"the server did not start: {process.stderr.read().decode() if process.stderr else ''}")
+        pytest.fail(f"the server did not start: {log_path.read_text(errors='replace')}")
     yield {"url": base, "home": home, "env": env}
     process.terminate()
     process.wait(timeout=10)

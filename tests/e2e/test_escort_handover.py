@@ -99,9 +99,11 @@ def decide_escorted(page, text: str) -> None:
     before = page.get_attribute("body", "data-vehicle")
     page.fill("#paste", text)
     page.press("#paste", "Enter")
-    # The page knows of the vehicle (on the form, or waiting behind the outcome) before Esc takes it.
+    # The page knows of the vehicle (on the form, or waiting behind the outcome: the outcome says so, and so does
+    # the header's queue chip until a status refresh answered before the scan hides it) before Esc takes it.
     page.wait_for_function(
         """before => (document.body.dataset.phase === 'checking' && document.body.dataset.vehicle !== before)
+                     || !document.getElementById('outcome-waiting').hidden
                      || !document.getElementById('queue').hidden""",
         arg=before,
     )

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from server.demo.seed import DEMO_PASSWORD
 from server.notices import webhooks
+from tests import logscan
 from tests.e2e.conftest import BIN, _free_port, screenshot
 from tests.integration.test_applications import body
 from tests.notice_servers import Mailbox, smtp_server, webhook_server
@@ -60,13 +61,15 @@ def notices_server(tmp_path_factory, mailbox) -> Iterator[dict]:
         "CHECKPASS_AUDIT_SCHEDULE": "false",
         "CHECKPASS_WEBHOOK_ALLOW_PRIVATE": "true",  # the test's receiver listens on loopback
     }
-    process = subprocess.Popen(
-        [str(BIN / "checkpass"), "serve", "--port", str(port)],
-        env=env,
-        cwd=home,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # The server's log lines, scanned for personal data when the session ends (tests/logscan.py).
+    with open(logscan.track(home / "server.log"), "ab") as log:
+        process = subprocess.Popen(
+            [str(BIN / "checkpass"), "serve", "--port", str(port)],
+            env=env,
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     for _ in range(150):
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -186,7 +189,7 @@ def test_a_webhook_set_on_the_settings_page_is_received_and_verified(notices_ser
                 break
             time.sleep(0.1)
         [(headers, raw)] = hook.calls
-        assert webhooks.verify(secret, headers["x-checkpass-signature"], raw, now=time.time())
+        assert webhooks.verify(secret, headers["x-checkpass-signature"], raw, now=hook.received_at[-1])
         assert headers["x-checkpass-event"] == "application.rejected"
         # The enterprise sees the delivery on its settings page.
         clerk.goto(f"{base}/enterprise/notices")

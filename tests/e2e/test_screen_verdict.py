@@ -70,7 +70,12 @@ def present(page, text: str) -> None:
 
 
 def phase(page, expected: str) -> None:
-    page.wait_for_function("p => document.body.dataset.phase === p", arg=expected)
+    try:
+        page.wait_for_function("p => document.body.dataset.phase === p", arg=expected)
+    except Exception:
+        state = page.evaluate("() => ({...document.body.dataset, focus: document.activeElement?.id})")
+        screenshot(page, f"verdict-failed-phase-{expected}")
+        raise AssertionError(f"phase {expected!r} never came; the page: {state}")
 
 
 def decided(page, outcome: str) -> None:
@@ -271,8 +276,10 @@ def test_four_people_and_the_decide_button_fit_a_laptop_screen(quiet_screen, new
     # A vehicle without a pass has more to type (plate, origin, enterprise): it fits too.
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
+    phase(page, "waiting")  # the drop is a request: until it answers, the old card (four rows) is still up
     page.click("#nopass")
     phase(page, "checking")
+    page.wait_for_selector("#nopass-fields:not([hidden])")
     page.focus("#temp-0")  # off the plate field first: its province keys go, the page below moves up
     for _ in range(3):
         page.click("#add-person")

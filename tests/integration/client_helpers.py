@@ -34,6 +34,7 @@ from checkpoint_client.config import Settings, get_settings
 from checkpoint_client.store import Store, StoredCrossing
 from checkpoint_client.sync import SyncReport, sync_once
 from passcore import rules, trust
+from tests import logscan
 from tests.conftest import PG_ADMIN_URL, _pg_unavailable
 
 BIN = Path(sys.executable).parent
@@ -114,7 +115,8 @@ class ServerProcess:
         return done.stdout.decode()
 
     def start(self) -> None:
-        with open(self.home / "server.log", "ab") as log:  # kept for a failing test's post-mortem
+        # Kept for a failing test's post-mortem, and scanned for personal data when the session ends.
+        with open(logscan.track(self.home / "server.log"), "ab") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "checkpass"), "serve", "--port", str(self.port), "--workers", str(self.workers)],
                 env=self.env,

@@ -158,11 +158,14 @@ def test_clerk_applies_reviewer_approves_and_the_pass_verifies(portal, app):
 
 def test_times_from_the_form_are_read_in_shanghai_time(portal, app):
     clerk = portal("clerk")
-    data = form(valid_from="2026-12-01T08:00", valid_until="2026-12-05T18:30")
+    # Dates from today, not the calendar: a validity that has ended is rightly refused.
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    last = day + timedelta(days=4)
+    data = form(valid_from=f"{day.isoformat()}T08:00", valid_until=f"{last.isoformat()}T18:30")
     application_id = created_id(clerk.form("/enterprise/applications/new", data, follow_redirects=False))
     stored = stored_body(app, application_id)
-    assert stored.valid_from == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
-    assert stored.valid_until == datetime(2026, 12, 5, 10, 30, tzinfo=UTC)
+    assert stored.valid_from == datetime(day.year, day.month, day.day, 0, 0, tzinfo=UTC)
+    assert stored.valid_until == datetime(last.year, last.month, last.day, 10, 30, tzinfo=UTC)
 
 
 def test_illegal_transitions_are_conflicts_and_leave_no_trace(api, app):

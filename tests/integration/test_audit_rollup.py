@@ -204,7 +204,8 @@ def test_the_migration_counts_crossings_already_stored(tmp_path, database_url):
                 outcome=rng.choice(OUTCOMES), plate="苏EA1234", enterprise_uscc=uscc,
                 policy_version=1, bundle_version=1, body_json="{}",
             ))  # fmt: skip
-        session.execute(sa.insert(Crossing.__table__), rows)
+        # 0004's columns only: later ones with defaults (0023's kind and passenger counts) are not there yet.
+        session.execute(sa.insert(sa.table("crossing", *map(sa.column, rows[0]))), rows)
         session.commit()
     _alembic(engine, command.upgrade, "head")
     hours, days = stored(engine)

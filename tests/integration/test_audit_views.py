@@ -304,13 +304,13 @@ def charts_of(html: str) -> dict[str, str]:
         ("en", "Crossings per hour per checkpoint", "G50 武汉卡口"),
     ],
 )
-def test_the_dashboard_draws_five_self_contained_charts(portal, world, lang, title, checkpoint):
+def test_the_dashboard_draws_six_self_contained_charts(portal, world, lang, title, checkpoint):
     page = portal("auditor").get(
         "/audit/dashboard", params={"from": "2026-02-10", "to": "2026-02-12", "lang": lang}
     )
     assert page.status_code == 200
     charts = charts_of(page.text)
-    assert set(charts) == {"per_hour", "outcomes", "escort_waits", "fever", "top_enterprises"}
+    assert set(charts) == {"per_hour", "outcomes", "escort_waits", "fever", "top_enterprises", "bus_waits"}
     assert title in charts["per_hour"] and checkpoint in charts["fever"]
     assert "武汉长江物流有限公司" in charts["top_enterprises"]
     for svg in charts.values():
@@ -325,5 +325,5 @@ def test_an_empty_dashboard_says_there_is_nothing_to_show(portal, world):
     page = portal("auditor").get("/audit/dashboard", params={"from": "2025-01-01", "to": "2025-01-02"})
     assert page.status_code == 200
     charts = charts_of(page.text)
-    assert len(charts) == 5 and all(svg.startswith("<svg") for svg in charts.values())
+    assert len(charts) == 6 and all(svg.startswith("<svg") for svg in charts.values())
     assert "期间无数据" in charts["per_hour"] and "期间无发热留观" in charts["fever"]

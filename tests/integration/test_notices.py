@@ -5,7 +5,6 @@ sent inside the request that caused a notice."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +17,9 @@ from server.errors import BadRequest
 from server.notices import channels, sender, webhooks
 from server.notices import service as notices
 from server.notices.models import FAILED, PENDING, SENT, Notice, NoticeConfig, NoticeDelivery
+from server.passes.models import IssuedPass
 from tests.integration import checkpoint_devices
+from tests.integration.audit_helpers import issue_pass
 from tests.integration.checkpoint_devices import make_checkpoint
 from tests.integration.conftest import DEMO_USCC
 from tests.integration.test_applications import created_id, form
@@ -217,10 +218,11 @@ def test_the_webhook_is_signed_and_the_receiver_can_verify_it(app, hook):
     assert send(app).sent == 1
     [(headers, body)] = hook.calls
     signature = headers["x-checkpass-signature"]
-    assert webhooks.verify(secret, signature, body, now=time.time())
-    assert not webhooks.verify(secret, signature, body.replace(b"320583", b"320584"), now=time.time())
-    assert not webhooks.verify("whsec_other", signature, body, now=time.time())
-    assert not webhooks.verify(secret, signature, body, now=time.time() + 3600)  # a replay an hour later
+    received = hook.received_at[-1]
+    assert webhooks.verify(secret, signature, body, now=received)
+    assert not webhooks.verify(secret, signature, body.replace(b"320583", b"320584"), now=received)
+    assert not webhooks.verify("whsec_other", signature, body, now=received)
+    assert not webhooks.verify(secret, signature, body, now=received + 3600)  # a replay an hour later
     payload = json.loads(body)
     assert (
         payload["kind"] == "application.approved" and headers["x-checkpass-event"] == "application.approved"
@@ -244,8 +246,9 @@ def test_the_webhook_is_signed_and_the_receiver_can_verify_it(app, hook):
         session.commit()
     send(app)
     headers, body = hook.calls[-1]
-    assert newer and webhooks.verify(newer, headers["x-checkpass-signature"], body, now=time.time())
-    assert not webhooks.verify(secret, headers["x-checkpass-signature"], body, now=time.time())
+    received = hook.received_at[-1]
+    assert newer and webhooks.verify(newer, headers["x-checkpass-signature"], body, now=received)
+    assert not webhooks.verify(secret, headers["x-checkpass-signature"], body, now=received)
 
 
 def test_a_failing_webhook_is_retried_with_back_off_then_failed_and_shown(app, hook, portal):
@@ -421,11 +424,15 @@ def test_the_notification_list_marks_read_and_refreshes_as_a_fragment(app, porta
 def test_an_escort_request_and_its_answer_notify_the_enterprise(app, portal, device_factory, mailbox):
     set_email(app, "clerk", "clerk@example.com")
     device = device_factory(make_checkpoint(app))
-    record = device.escort_record()
+    pass_id, _qr = issue_pass(app)
+    record = device.escort_record(pass_id=pass_id)
     assert device.upload(record).json()["accepted"] == 1
     [escort] = rows(app, EscortRequest)
     [notice] = rows(app, Notice)
     assert notice.kind == "escort.requested" and notice.link == f"/enterprise/escorts/{escort.id}"
+    with Session(app.state.engine) as session:
+        issued = session.exec(select(IssuedPass).where(IssuedPass.pass_id == pass_id)).one()
+    assert json.loads(notice.params)["serial"] == issued.serial  # found through the upload's own partition
     send(app)
     [message] = mailbox.wait_for("clerk@example.com")
     assert "鄂A·12345" in str(message["Subject"]) and "G312 昆山东卡口" in str(message["Subject"])
@@ -496,4 +503,4 @@ def test_a_data_key_rotation_reseals_webhook_secrets_and_unsent_reset_links(app,
         session.commit()
     send(app, smtp_host="")  # the e-mail fails (no SMTP here); the webhook is what this test looks at
     headers, body = hook.calls[-1]
-    assert webhooks.verify(secret, headers["x-checkpass-signature"], body, now=time.time())
+    assert webhooks.verify(secret, headers["x-checkpass-signature"], body, now=hook.received_at[-1])

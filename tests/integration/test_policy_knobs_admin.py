@@ -57,6 +57,12 @@ def test_the_page_shows_and_changes_the_new_knobs(app, portal, api):
     ],
 )
 def test_bad_knobs_are_shown_next_to_their_field_and_nothing_changes(app, portal, lang, bad, message):
+    refused_beside_field(app, portal, lang, bad, message)
+
+
+def refused_beside_field(app, portal, lang: str, bad: dict[str, str], message: str) -> None:
+    """The policy form with ``bad`` (one knob) is answered 422 with ``message`` by that field; nothing changes.
+    Shared with the later knobs' tests (test_policy_bus_knobs.py)."""
     admin = portal("admin")
     admin.get(f"/admin/policy?lang={lang}")
     response = admin.form("/admin/policy", policy_form(**bad))

@@ -21,7 +21,19 @@ import qrcode.exceptions
 import zxingcpp
 from qrcode.util import MODE_ALPHA_NUM
 
-from server.passes.render import PassCard, qr_code, qr_version, write_all, write_pdf, write_png, write_svg
+from checkpoint_client.decoding import decode_image_file
+from server.passes.render import (
+    BusCard,
+    ManifestRow,
+    ManifestSheet,
+    PassCard,
+    qr_code,
+    qr_version,
+    write_all,
+    write_pdf,
+    write_png,
+    write_svg,
+)
 
 DPI = 150
 PT_PER_PX = 72 / DPI
@@ -143,7 +155,7 @@ def test_png_decodes_to_the_text(text: str, tmp_path: Path) -> None:
     write_png(text, tmp_path / "p.png", box_size=4)
     with PIL.Image.open(tmp_path / "p.png") as image:
         assert image.size == ((qr_version(text) * 4 + 17 + 8) * 4,) * 2
-        found = zxingcpp.read_barcodes(image)
+        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     assert [b.text for b in found] == [text]
     assert found[0].ec_level == "M"
 
@@ -198,5 +210,111 @@ def test_write_all_creates_the_three_files(text: str, tmp_path: Path) -> None:
     assert paths == {"png": out / "pass.png", "svg": out / "pass.svg", "pdf": out / "pass.pdf"}
     assert all(p.stat().st_size > 0 for p in paths.values())
     with PIL.Image.open(paths["png"]) as image:
-        assert [b.text for b in zxingcpp.read_barcodes(image)] == [text]
+        assert [b.text for b in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)] == [
+            text
+        ]
     _check_printed_pass(paths["pdf"], text, A5_PT)
+
+
+# --- a bus pass's manifest sheets (issue 14) -------------------------------------------------------------------
+
+
+def _page_text(chars: int, seed: int) -> str:
+    """A manifest page's size of QR text: 580 characters is version 15, as most pages; 640 version 16."""
+    t = "CPM1:" + base45.b45encode(random.Random(seed).randbytes((chars - 5) // 3 * 2)).decode()
+    return t
+
+
+def _rows(first: int, origin: str, names: tuple[str, ...]) -> tuple[ManifestRow, ...]:
+    return tuple(
+        ManifestRow(first + i, name, f"411503********{first + i:04d}", origin) for i, name in enumerate(names)
+    )
+
+
+XINYANG, YINING = "河南省 信阳市 平桥区", "新疆维吾尔自治区 伊犁哈萨克自治州 伊宁县"
+SHEETS = (
+    ManifestSheet(_page_text(580, 1), 1, 2, _rows(1, XINYANG, ("王伟", "欧阳建国", "李秀英", "张敏") * 2)),
+    ManifestSheet(_page_text(640, 2), 2, 2, _rows(9, YINING, ("阿依古丽", "买买提", "欧阳晓明", "刘洋") * 2)),
+)
+BUS_CARD = replace(
+    CARD,
+    escorts=(),
+    bus=BusCard("信阳汽车站 → 昆山汽车南站", 53, "周经理  320583********3215", 16, 2),
+    manifest=SHEETS,
+)
+
+
+def _sheet_image(pdf: Path, number: int, dpi: int) -> Path:
+    prefix = pdf.parent / f"{pdf.stem}-{number}-{dpi}"
+    subprocess.run(
+        [_poppler("pdftoppm"), "-r", str(dpi), "-f", str(number), "-l", str(number), "-png", "-singlefile",
+         str(pdf), str(prefix)],
+        check=True,
+    )  # fmt: skip
+    return prefix.with_suffix(".png")
+
+
+def _module_mm(image: Path, text: str) -> tuple[float, tuple[float, ...]]:
+    """(the printed module in mm, the QR's box with its quiet zone in points) on a 150 dpi image."""
+    found = zxingcpp.read_barcodes(PIL.Image.open(image).convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [b.text for b in found] == [text]
+    pos = found[0].position
+    module_px = math.dist((pos.top_left.x, pos.top_left.y), (pos.top_right.x, pos.top_right.y)) / (
+        17 + 4 * qr_version(text)
+    )
+    qz = 4 * module_px
+    box = (pos.top_left.x - qz, pos.top_left.y - qz, pos.bottom_right.x + qz, pos.bottom_right.y + qz)
+    return module_px * MM_PER_PX, tuple(v * PT_PER_PX for v in box)
+
+
+def _page_words(pdf: Path, number: int) -> list[tuple[float, float, float, float, str]]:
+    out = subprocess.run(
+        [_poppler("pdftotext"), "-bbox", "-f", str(number), "-l", str(number), str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    pattern = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>'
+    return [(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in re.findall(pattern, out)]
+
+
+@pytest.mark.parametrize("page, size", [("A5", A5_PT), ("A4", A4_PT)])
+def test_manifest_sheets_print_their_qr_with_the_pass_s_modules(
+    text: str, tmp_path: Path, page: str, size: tuple[float, float]
+) -> None:
+    """Every sheet's QR (v15, v16) has modules at least as big as the pass's own, reads at 150 and at 100 dpi,
+    and its eight passengers fit below it on the same page: names whole, nothing on the QR or on other text."""
+    pdf = tmp_path / "bus.pdf"
+    write_pdf(text, BUS_CARD, pdf, page=page)
+    assert _pdfinfo(pdf)["Pages"] == "3"
+    pass_module, _ = _module_mm(_sheet_image(pdf, 1, DPI), text)
+    w, h = size
+    for number, sheet in enumerate(SHEETS, 2):
+        module, qr_box = _module_mm(_sheet_image(pdf, number, DPI), sheet.text)
+        assert module >= pass_module * 0.98, (number, module, pass_module)  # a pixel of measuring error
+        symbol_mm = module * (17 + 4 * qr_version(sheet.text))
+        assert symbol_mm > 100 * w / A5_PT[0]  # wider than the pass's symbol (100 mm on A5)
+        assert decode_image_file(_sheet_image(pdf, number, 100)) == [sheet.text]
+        words = _page_words(pdf, number)
+        printed = {word[4] for word in words}
+        assert all(row.name in printed for row in sheet.rows)
+        assert all(row.id_masked in printed for row in sheet.rows)
+        assert f"{sheet.number}/{sheet.pages}" in printed
+        for i, (a0, b0, a1, b1, word) in enumerate(words):
+            assert 5 <= a0 and a1 <= w - 5 and 5 <= b0 and b1 <= h - 5, f"{word!r} off the page"
+            assert a1 <= qr_box[0] or a0 >= qr_box[2] or b1 <= qr_box[1] or b0 >= qr_box[3], f"{word!r} on QR"
+            for c0, d0, c1, d1, other in words[i + 1 :]:
+                assert a1 <= c0 or c1 <= a0 or b1 <= d0 or d1 <= b0, f"{word!r} overlaps {other!r}"
+        heights = [b1 - b0 for _, b0, _, b1, word in words if word in {row.name for row in sheet.rows}]
+        assert min(heights) >= 5.5 * (w / A5_PT[0])  # names stay readable: 6 pt on A5 at the least
+
+
+def test_a_sheet_of_32_character_names_still_prints(text: str, tmp_path: Path) -> None:
+    """Names as long as a name may be: the QR gives up size for the table rather than the PDF failing."""
+    names = tuple(("阿卜杜热合曼买买提艾力" * 3)[k : k + 32] for k in range(8))
+    sheet = ManifestSheet(_page_text(1350, 3), 1, 1, _rows(1, YINING, names))
+    pdf = tmp_path / "long.pdf"
+    write_pdf(text, replace(BUS_CARD, manifest=(sheet,)), pdf)
+    assert decode_image_file(_sheet_image(pdf, 2, DPI)) == [sheet.text]
+    printed = "".join(word[4] for word in _page_words(pdf, 2))
+    assert all(name[:8] in printed and name[-8:] in printed for name in names)

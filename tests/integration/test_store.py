@@ -27,6 +27,7 @@ DOCUMENTED_KEYS = {
     "id", "seq", "prev_hash", "hash", "decided_at", "plate", "pass_id", "enterprise", "outcome", "reasons",
     "policy_version", "bundle_version", "occupants", "vehicle_origin", "verification", "checks",
     "officer", "repeat_of", "claimed", "referral", "absent",  # added in issue 12 (optional on upload)
+    "bus",  # added in issue 14 (optional on upload; null for freight)
 }  # fmt: skip
 NO_CHECKS = dict.fromkeys(("identity_confirmed", "licence_confirmed", "id_last4_matched"))
 
@@ -80,6 +81,7 @@ def test_a_decision_is_stored_as_the_documented_chained_record(store, signed_pas
     temperatures = [o["temperature_c"] for o in record["occupants"]]
     assert temperatures == [36.5, 37.0] and all(type(t) is float for t in temperatures)
     assert record["bundle_version"] == bundle.version and record["outcome"] == "RELEASE"
+    assert record["bus"] is None  # a freight decision
     # The second record links to the first; a vehicle without a pass has no verification and no checks.
     assert (second.record["seq"], second.record["prev_hash"]) == (2, first.hash)
     assert second.record["verification"] is None and second.record["checks"] == NO_CHECKS

@@ -25,6 +25,7 @@ from server.crossings import escorts
 from server.crossings.models import Crossing, EscortRequest
 from server.passes import service as passes
 from server.passes.models import IssuedPass, Revocation
+from server.quarantine.models import QuarantineTask
 from server.retention import service as retention
 from tests.integration import checkpoint_devices
 from tests.integration.checkpoint_devices import make_checkpoint
@@ -48,6 +49,9 @@ def id_number(body: str) -> str:
 
 
 OLD_IDS = (id_number("32058319700101123"), id_number("32058319710202234"))
+# A bus's passengers (issue 14): one released into the enterprise's quarantine, who becomes a task with a place.
+OLD_PASSENGERS = ("皇甫旧客", "令狐旧客")
+OLD_PLACE = "旧隔离点独孤宿舍"
 RECENT_IDS = (id_number("32058319800303345"), id_number("32058319810404456"))
 
 
@@ -262,6 +266,78 @@ def test_old_alerts_lose_the_notes_written_on_them(app):
     assert purge(app).alerts == 0  # idempotent
 
 
+# ---- bus passengers and quarantine tasks (issue 14) ----------------------------------------------------------
+
+
+def bus_record(device, at: datetime, names: tuple[str, ...]) -> dict:
+    """A bus's record: the first passenger from Hubei, released into the enterprise's quarantine."""
+    passengers = [
+        {
+            "n": n,
+            "name": name,
+            "origin": "420100" if n == 1 else "411502",
+            "travel_history": ["420100"] if n == 1 else [],
+            "aboard": True,
+            "temperature_c": 36.8 if n == 1 else None,
+            "disposition": "QUARANTINE" if n == 1 else "RELEASE",
+        }
+        for n, name in enumerate(names, start=1)
+    ]
+    return device.record(
+        decided_at=at.isoformat(),
+        plate="豫S·B2020",
+        reasons=[
+            "PASS_VALID",
+            "PRIORITY_BUS",
+            "MANIFEST_VALID",
+            "HARD_HIT_PERSON",
+            "QUARANTINE_BY_ENTERPRISE",
+        ],
+        occupants=crew(("马师傅",)),
+        bus={
+            "manifest": "ab" * 16,
+            "pages": 1,
+            "seats": 53,
+            "arrived_at": (at - timedelta(minutes=6)).isoformat(),
+            "passengers": passengers,
+        },
+    )
+
+
+def seed_bus(app, device, at: datetime, names: tuple[str, ...]) -> str:
+    record = bus_record(device, at, names)
+    assert device.upload(record).json()["accepted"] == 1
+    with Session(app.state.engine) as session:
+        # As the enterprise confirms it (server.quarantine.service.confirm), without its account here.
+        session.exec(
+            update(QuarantineTask)
+            .where(col(QuarantineTask.crossing_id) == record["id"])
+            .values(status="confirmed", place=OLD_PLACE, arrived_at=at + timedelta(hours=2), confirmed_at=at)
+        )
+        session.commit()
+    return record["id"]
+
+
+def test_old_bus_passengers_and_quarantine_tasks_lose_names_and_places(app, device):
+    old = seed_bus(app, device, OLD, OLD_PASSENGERS)
+    recent = bus_record(device, RECENT, ("上官新客",))
+    assert device.upload(recent).json()["accepted"] == 1
+    assert purge(app, dry_run=True).quarantine == 1
+    report = purge(app)
+    assert (report.crossings, report.quarantine) == (1, 1)
+    with Session(app.state.engine) as session:
+        tasks = {t.crossing_id: t for t in session.exec(select(QuarantineTask))}
+        body = session.get(Crossing, old).body_json
+        row = session.get(Crossing, old)
+    assert (tasks[old].name, tasks[old].place, tasks[old].status) == ("", "", "confirmed")
+    assert tasks[old].purged_at is not None and tasks[old].arrived_at is not None
+    assert tasks[recent["id"]].name == "上官新客" and tasks[recent["id"]].purged_at is None
+    assert not any(value in body for value in (*OLD_PASSENGERS, "420100"))
+    assert (row.passengers_aboard, row.passengers_quarantined) == (2, 1)  # the counts outlive the names
+    assert json.loads(body)["bus"]["passengers"][0]["disposition"] == "QUARANTINE"
+    assert purge(app).quarantine == 0  # idempotent
+
+
 # ---- nothing left in the files ---------------------------------------------------------------------------------
 
 
@@ -273,9 +349,10 @@ def seed_everything(app, device) -> None:
     answer_escort(app, future["id"], OLD_NAMES[2], OLD)
     received_at(app, future["id"], OLD)
     seed_applications(app)
+    seed_bus(app, device, OLD, OLD_PASSENGERS)
 
 
-OLD_VALUES = [value.encode() for value in (*OLD_NAMES, *OLD_IDS, OLD_PHONE)]
+OLD_VALUES = [value.encode() for value in (*OLD_NAMES, *OLD_IDS, OLD_PHONE, *OLD_PASSENGERS, OLD_PLACE)]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -294,23 +371,38 @@ def test_after_a_purge_the_sqlite_file_and_its_wal_hold_no_purged_value(app, dev
     assert not wal.exists() or wal.stat().st_size == 0
 
 
+def leaves(connection, table: str) -> list[str]:
+    """The relations that hold ``table``'s rows: itself, or its partitions (crossing on PostgreSQL, issue 15)."""
+    query = text("SELECT relid::regclass::text FROM pg_partition_tree(CAST(:t AS regclass)) WHERE isleaf")
+    return list(connection.execute(query, {"t": table}).scalars())
+
+
 def pages_holding(connection, table: str, value: bytes) -> int:
     """Tuple versions, live or dead, of ``table`` whose bytes contain ``value`` (through pageinspect)."""
-    pages = connection.execute(
-        text("SELECT pg_relation_size(CAST(:t AS regclass)) / current_setting('block_size')::int"),
-        {"t": table},
-    ).scalar_one()
     found = 0
-    for page in range(pages):
-        items = connection.execute(
-            text("SELECT t_data FROM heap_page_items(get_raw_page(:t, :p)) WHERE t_data IS NOT NULL"),
-            {"t": table, "p": page},
-        ).scalars()
-        found += sum(value in bytes(data) for data in items)
+    for leaf in leaves(connection, table):
+        pages = connection.execute(
+            text("SELECT pg_relation_size(CAST(:t AS regclass)) / current_setting('block_size')::int"),
+            {"t": leaf},
+        ).scalar_one()
+        for page in range(pages):
+            items = connection.execute(
+                text("SELECT t_data FROM heap_page_items(get_raw_page(:t, :p)) WHERE t_data IS NOT NULL"),
+                {"t": leaf, "p": page},
+            ).scalars()
+            found += sum(value in bytes(data) for data in items)
     return found
 
 
-PG_TABLES = ("crossing", "escort_request", "application", "issued_pass", "revocation", "application_event")
+PG_TABLES = (
+    "crossing",
+    "escort_request",
+    "application",
+    "issued_pass",
+    "revocation",
+    "application_event",
+    "quarantine_task",
+)
 
 
 def without_autovacuum(engine) -> None:
@@ -318,7 +410,8 @@ def without_autovacuum(engine) -> None:
     the tests measure the purge, not the timing of PostgreSQL's background work."""
     with engine.begin() as connection:
         for table in PG_TABLES:
-            connection.execute(text(f"ALTER TABLE {table} SET (autovacuum_enabled = false)"))
+            for leaf in leaves(connection, table):
+                connection.execute(text(f"ALTER TABLE {leaf} SET (autovacuum_enabled = false)"))
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -342,6 +435,19 @@ def test_after_a_purge_postgresql_keeps_no_old_version_of_a_purged_row(app, devi
     assert left == set()
 
 
+def table_files(connection, data_directory: Path, tables) -> list[Path]:
+    """The files of ``tables`` (each partition's, for a partitioned one) and of their TOAST tables."""
+    query = text(
+        "SELECT pg_relation_filepath(c.oid), pg_relation_filepath(NULLIF(c.reltoastrelid, 0))"
+        " FROM pg_class c WHERE c.oid = CAST(:t AS regclass)"
+    )
+    found = []
+    for table in tables:
+        for leaf in leaves(connection, table):
+            found += [data_directory / path for path in connection.execute(query, {"t": leaf}).one() if path]
+    return [path for path in found if path.exists()]
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_a_full_vacuum_leaves_no_purged_bytes_in_postgresqls_table_files(app, device):
     without_autovacuum(app.state.engine)
@@ -357,11 +463,7 @@ def test_a_full_vacuum_leaves_no_purged_bytes_in_postgresqls_table_files(app, de
     assert purge(app, full_vacuum=True).reclaimed["vacuum"] == "VACUUM FULL"
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("CHECKPOINT"))  # the pages reach the files
-        files = [
-            data_directory
-            / connection.execute(text("SELECT pg_relation_filepath(:t)"), {"t": t}).scalar_one()
-            for t in PG_TABLES
-        ]
+        files = table_files(connection, data_directory, PG_TABLES)
     content = b"".join(path.read_bytes() for path in files)
     assert [value.decode() for value in OLD_VALUES if value in content] == []
 

@@ -113,6 +113,7 @@ PUBLIC_MODULES = [
     "passcore.claims",
     "passcore.wire",
     "passcore.keys",
+    "passcore.keycerts",  # issue 15 (E): root statements about bundle-signing keys and successor roots
     "passcore.trust",
     "passcore.policy",
     "passcore.rules",
@@ -124,6 +125,8 @@ PUBLIC_MODULES = [
     "passcore.evidence",
     "passcore.handover",
     "passcore.pins",
+    "passcore.manifest",
+    "passcore.bus_rules",
 ]
 
 
@@ -269,16 +272,24 @@ DOMAINS = (
     "driver_links",
     "enterprises",
     "keyring",
+    "manifests",
     "notices",
     "officers",
+    "ops",  # serves /metrics from its router.py, so the domain rules hold for it (no tables, no shapes)
     "passes",
     "policy",
     "problems",
+    "quarantine",
     "regions",
     "retention",
     "web",
 )
-NOT_DOMAINS = {"cli", "demo", "migrations"}  # the bureau's commands, demo aids, Alembic: no routes, no shapes
+NOT_DOMAINS = {
+    "backup",
+    "cli",
+    "demo",
+    "migrations",
+}  # backups, the bureau's commands, demo aids, Alembic: no routes
 
 
 def domain_modules() -> list[str]:

@@ -55,6 +55,7 @@ def test_a_new_record_writes_every_later_key():
         "claimed": None,
         "referral": None,
         "absent": ["王强"],  # the pass lists 张伟, 李娜, 王强; two came
+        "bus": None,  # issue 14: a bus's manifest and roll call
     }
 
 

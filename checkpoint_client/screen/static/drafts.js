@@ -57,6 +57,7 @@ const Drafts = (() => {
       vehicle_origin: value("vehicle-origin"),
       enterprise: value("enterprise"),
       referral: referral(),
+      ...Bus.draft(),  // a bus's roll call (issue 14)
     };
   }
 
@@ -132,6 +133,7 @@ const Drafts = (() => {
       for (const input of $("decide-form").querySelectorAll("input:not([type=radio])")) {
         if (input.value) input.dispatchEvent(new Event("input", { bubbles: true }));
       }
+      Bus.restore(form);  // a bus's roll call comes back too
       if (form.referral && !$("referral-row").hidden) {
         $("referral-text").value = form.referral;
         if ([...$("referral-choice").options].some((option) => option.value === form.referral)) $("referral-choice").value = form.referral;

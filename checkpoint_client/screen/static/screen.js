@@ -54,6 +54,10 @@
     Form.setChecks(null);
     Form.people(v);
     Form.resetReferral();
+    // A valid personnel-transport pass: the crew above, the manifest's roll call below (bus.js).
+    if (valid && v.claims.bus) Bus.show(v);
+    else Bus.hide();
+    $("people-fields").querySelector("legend").textContent = t(Bus.active() ? "crew_title" : "occupants");
     $("decide").disabled = false;
     if (v.claims && !valid) {  // expired or revoked: decided as a vehicle without a pass, prefilled from it
       $("plate").value = v.claims.plate;
@@ -68,8 +72,16 @@
     Drafts.show(v);  // what was typed for it before (a reload, a crash, a scan in between) comes back
   }
 
+  // A field of a card being hidden keeps the focus until the browser next lays the page out, and a key pressed
+  // before then (N right after Esc) would count as typing into it: let it go now.
+  function leaveCard() {
+    if ($("vehicle").contains(document.activeElement)) document.activeElement.blur();
+  }
+
   function showIdle() {
     shown = null;
+    Bus.hide();
+    leaveCard();
     $("vehicle").hidden = true;
     $("repeat").hidden = true;
     $("idle").hidden = !!outcome;
@@ -80,6 +92,7 @@
   // A pass decided here within the repeat window: what was decided, never a fresh card; R re-measures.
   function showRepeat(v) {
     const r = v.repeat;
+    leaveCard();
     $("vehicle").hidden = true;
     $("repeat").hidden = false;
     $("repeat-title").textContent = t("repeat_title", { time: r.decided_at, outcome: t("outcome_" + r.outcome) });
@@ -107,6 +120,7 @@
 
   function onVehicle(snapshot) {
     const current = snapshot.current;
+    Bus.pageNote(snapshot.page);  // "第 3 页已扫", whatever is on the form
     if (deciding) { latest = snapshot; return; }
     if (outcome) {  // the outcome stays until the officer takes the next vehicle: a new one waits behind it
       latest = snapshot;
@@ -116,6 +130,7 @@
       Panels.queue(snapshot.queued + (current ? 1 : 0));
       return;
     }
+    if (current && shown && shown.id === current.id && !deciding) Bus.update(current);  // more pages read
     if (current && (!shown || shown.id !== current.id)) showVehicle(current);
     else if (!current && shown) showIdle();
     Panels.queue(snapshot.queued);
@@ -130,10 +145,11 @@
     $("decide").disabled = true;
     $("decide").textContent = t("deciding");
     deciding = true;  // the desk's change event may come before the answer: it must not clear the form first
-    const result = await api("POST", "/api/decide", Form.data(shown));
+    const bus = Bus.active();
+    const result = await api("POST", bus ? "/api/bus/decide" : "/api/decide", bus ? Bus.data(shown) : Form.data(shown));
     deciding = false;
     $("decide").textContent = t("decide");
-    if (result.ok) { Drafts.done(); return showOutcome(result.data); }
+    if (result.ok) { Drafts.done(); Bus.decided(); return showOutcome(result.data); }
     $("decide").disabled = false;
     Form.showError(result.data);
     if (latest) { const snapshot = latest; latest = null; onVehicle(snapshot); }
@@ -161,6 +177,7 @@
     if (d.absent.length) lines.push(el("li", { class: "absent", text: t("absent_people", { names: people(d.absent) }) }));
     if (d.hard_hit.length) lines.push(el("li", { text: t("hard_hit_area", { names: d.hard_hit.map((p) => `${p.name} (${p.code})`).join("、") }) }));
     $("outcome-reasons").replaceChildren(...lines);
+    Bus.outcome(d);  // a bus: each passenger's disposition
     const hint = [];
     if (d.outcome === "ESCORT_REQUIRED") hint.push(t("hint_ESCORT_REQUIRED"));
     if (d.outcome === "MEDICAL_HOLD") hint.push(t("fever_next"), d.referral ? t("fever_sent", { place: d.referral }) : "");
@@ -310,7 +327,7 @@
     $("decide-form").addEventListener("keydown", onFormKey);
     $("decide-form").addEventListener("input", regionHint);
     document.addEventListener("keydown", onGlobalKey);
-    $("confirm-all").addEventListener("click", () => { Form.setChecks("yes"); $("decide").focus(); });
+    $("confirm-all").addEventListener("click", () => { Form.setChecks("yes"); (Bus.active() ? Bus.focus() : $("decide").focus()); });
     for (const input of document.getElementsByName("check-plate")) {
       input.addEventListener("change", () => { $("plate-read").hidden = Form.checked("check-plate") !== false; });
     }

@@ -97,6 +97,7 @@ const Form = (() => {
     const c = v.claims;
     let list = [{ role: "driver", name: "" }];
     if (c) list = [{ role: "driver", name: c.driver.name }, ...c.escorts.map((p) => ({ role: "escort", name: p.name }))];
+    if (c && c.bus) list.push({ role: "manager", name: c.bus.manager.name });  // a bus's on-board manager
     const fixed = v.kind === "pass" && v.valid;
     $("people").replaceChildren(...list.map((p, i) => personRow({ ...p, fixed }, i)));
   }
@@ -154,7 +155,8 @@ const Form = (() => {
       const value = temperatureValue(row.querySelector("input[data-temp]").value);
       row.classList.toggle("fever", value !== null && value >= threshold);
     });
-    const fever = rows.some((row) => row.classList.contains("fever"));
+    // A passenger's fever typed in a bus's roll call counts as much as a crew member's (bus.js).
+    const fever = rows.some((row) => row.classList.contains("fever")) || (typeof Bus === "object" && Bus.hasFever());
     const places = Screen.policy.fever_referrals || [];
     const box = $("referral-row");
     if (box.hidden === !fever && box.dataset.places === places.join("\n")) return;

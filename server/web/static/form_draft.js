@@ -81,9 +81,12 @@
     form.parentNode.insertBefore(note, form);
   }
 
-  // A page the server rendered with errors shows what was just posted: that is newer than anything kept.
+  // A page the server rendered in answer to a post (with errors, or an imported manifest) shows what was just
+  // posted or the server's change to it: that is newer than anything kept, so it replaces what was kept.
   var kept = storage.getItem(storeKey);
-  if (kept && keeper.dataset.draftFresh === "yes") {
+  if (keeper.dataset.draftFresh !== "yes") {
+    save();
+  } else if (kept) {
     try {
       if (restore(JSON.parse(kept))) announce();
     } catch (e) {
