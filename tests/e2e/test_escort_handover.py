@@ -100,7 +100,7 @@ def decide_escorted(page, text: str) -> None:
     page.fill("#paste", text)
     page.press("#paste", "Enter")
     # The page knows of the vehicle (on the form, or waiting behind the outcome: the outcome says so, and so does
-    # the header's queue chip until a status refresh answered before the scan hides it) before Esc takes it.
+    # the header's queue chip) before Esc takes it.
     page.wait_for_function(
         """before => (document.body.dataset.phase === 'checking' && document.body.dataset.vehicle !== before)
                      || !document.getElementById('outcome-waiting').hidden

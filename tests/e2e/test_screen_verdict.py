@@ -231,6 +231,8 @@ def test_unlisted_and_missing_people_are_named_in_the_outcome(quiet_screen, new_
     outcome = page.inner_text("#outcome")
     assert t("unlisted_people", names="陌生人") in outcome and t("absent_people", names=missing) in outcome
     assert t("next_waiting") in outcome  # the other car waits behind the outcome
+    page.evaluate("Panels.refresh()")  # and the header still counts it after a status refresh
+    assert t("queue", n=1) in page.inner_text("#queue")
     assert page.get_attribute("body", "data-sound") == "REFUSE"
     record = records(screen)[0]
     assert record["absent"] == [missing] and "OCCUPANT_NOT_ON_PASS" in record["reasons"]
@@ -255,6 +257,10 @@ def test_a_forged_pass_shows_what_it_claims_untrusted_and_the_misuse_policy(quie
     press(page, ["Enter", "3", "6", "5", "Enter", "Enter"])
     decided(page, "REFUSE")
     assert records(screen)[0]["claimed"]["reason"] == records(screen)[0]["verification"]
+    present(page, screen["texts"]["two-people"])  # the next car, scanned while the refusal is still shown
+    page.wait_for_selector("#outcome-waiting:not([hidden])")
+    page.evaluate("Panels.refresh()")  # the desk holds it as its current vehicle, not queued: still counted
+    assert t("queue", n=1) in page.inner_text("#queue")
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1280, 720)])

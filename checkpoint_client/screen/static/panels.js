@@ -47,7 +47,13 @@ const Panels = (() => {
     queue(o.queued);
   }
 
-  function queue(n) {
+  // `held` is the vehicle the desk has handed over while an outcome is still on screen: the desk no longer counts
+  // it as queued, so every status refresh adds it back until the officer takes it.
+  let held = 0;
+
+  function queue(queued, heldNow) {
+    if (heldNow !== undefined) held = heldNow;
+    const n = queued + held;
     chip($("queue"), n ? t("queue", { n }) : "", "warn");
   }
 

@@ -127,13 +127,13 @@
       const waiting = !!current || snapshot.queued > 0;
       $("outcome-waiting").hidden = !waiting;
       $("outcome-waiting").textContent = waiting ? t("next_waiting") : "";
-      Panels.queue(snapshot.queued + (current ? 1 : 0));
+      Panels.queue(snapshot.queued, current ? 1 : 0);
       return;
     }
     if (current && shown && shown.id === current.id && !deciding) Bus.update(current);  // more pages read
     if (current && (!shown || shown.id !== current.id)) showVehicle(current);
     else if (!current && shown) showIdle();
-    Panels.queue(snapshot.queued);
+    Panels.queue(snapshot.queued, 0);
   }
 
   // ---- deciding ------------------------------------------------------------------------------------------
@@ -192,6 +192,7 @@
     phase("decided", d.outcome);
     Sound.play(d.outcome);
     $("next").focus();
+    if (latest) Panels.queue(latest.queued, latest.current ? 1 : 0);
     Panels.refresh();
   }
 
