@@ -25,6 +25,7 @@ from passcore.chain import GENESIS
 from server.alerts import rules
 from server.checkpoints.models import Device
 from server.crossings.models import Crossing
+from server.db import is_in
 
 __all__ = ["ChainReport", "check_around", "continued_from", "verify_all", "verify_device"]
 
@@ -151,7 +152,7 @@ def check_around(
     """
     wanted = {s + d for s in new_seqs for d in (-1, 0, 1) if s + d >= 1}
     query = select(*_COLUMNS).where(  # type: ignore[call-overload]  # typed for at most 4 columns
-        Crossing.device_id == device.id, col(Crossing.seq).in_(wanted)
+        Crossing.device_id == device.id, is_in(session, col(Crossing.seq), wanted)
     )
     links = [_link(row) for row in session.exec(query.order_by(col(Crossing.seq)))]
     findings: list[rules.Finding] = []

@@ -21,6 +21,7 @@ from server.alerts.replay import ReplayContext, ReplayResult, replay_crossing
 from server.checkpoints.models import Checkpoint
 from server.config import Settings
 from server.crossings.models import KIND_PERSONNEL, Crossing, EscortRequest
+from server.db import is_in
 from server.passes.models import Revocation
 
 __all__ = ["Limits", "clone_findings", "crossing_findings", "escort_findings"]
@@ -69,7 +70,9 @@ def crossing_findings(
     pass_ids = {c.pass_id for c in crossings if c.pass_id}
     revoked = dict(
         session.exec(
-            select(Revocation.pass_id, Revocation.revoked_at).where(col(Revocation.pass_id).in_(pass_ids))
+            select(Revocation.pass_id, Revocation.revoked_at).where(
+                is_in(session, col(Revocation.pass_id), pass_ids)
+            )
         ).all()
     )
     context.prefetch_passes(pass_ids)
@@ -158,7 +161,7 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
     span = (
         _sightings()
         .where(
-            col(Crossing.pass_id).in_(passes),
+            is_in(session, col(Crossing.pass_id), passes),
             col(Crossing.decided_at) >= first,
             col(Crossing.decided_at) <= last,
         )
@@ -166,8 +169,8 @@ def clone_findings(session: Session, crossings: list[Crossing], limits: Limits) 
         .limit(MAX_SIGHTINGS)
     )
     nearest = [
-        _nearest(passes, first - limits.horizon, first, latest=True),
-        _nearest(passes, last, last + limits.horizon, latest=False),
+        _nearest(session, passes, first - limits.horizon, first, latest=True),
+        _nearest(session, passes, last, last + limits.horizon, latest=False),
     ]
     sightings = {
         cid: rules.Sighting(cid, pass_id, checkpoint_id, at, lat, lon, device_id)
@@ -192,7 +195,7 @@ def _repeats_of(session: Session, ids: set[str | None], loaded: dict[str, Crossi
     bodies = {cid: loaded[cid].body_json for cid in ids if cid in loaded}
     others = [cid for cid in ids if cid is not None and cid not in loaded]
     if others:
-        query = select(Crossing.id, Crossing.body_json).where(col(Crossing.id).in_(others))
+        query = select(Crossing.id, Crossing.body_json).where(is_in(session, col(Crossing.id), others))
         bodies |= dict(session.exec(query).all())
     repeats = {}
     for cid, body in bodies.items():
@@ -221,13 +224,13 @@ def _sightings(*extra: Any) -> Any:
     )
 
 
-def _nearest(passes: set[str], low: datetime, high: datetime, *, latest: bool) -> Any:
+def _nearest(session: Session, passes: set[str], low: datetime, high: datetime, *, latest: bool) -> Any:
     """Each pass's latest located sighting in [low, high) when ``latest``, else its earliest in (low, high]."""
     at, cid = col(Crossing.decided_at), col(Crossing.id)
     order = (at.desc(), cid.desc()) if latest else (at, cid)
     rank = func.row_number().over(partition_by=col(Crossing.pass_id), order_by=order).label("rank")
     window = (at >= low) & (at < high) if latest else (at > low) & (at <= high)
-    ranked = _sightings(rank).where(col(Crossing.pass_id).in_(passes), window).subquery()
+    ranked = _sightings(rank).where(is_in(session, col(Crossing.pass_id), passes), window).subquery()
     return select(*(c for c in ranked.c if c.name != "rank")).where(ranked.c.rank == 1)
 
 
@@ -239,7 +242,9 @@ def escort_findings(
     ids = [e.crossing_id for e in escorts]
     versions = (
         dict(
-            session.exec(select(Crossing.id, Crossing.policy_version).where(col(Crossing.id).in_(ids))).all()
+            session.exec(
+                select(Crossing.id, Crossing.policy_version).where(is_in(session, col(Crossing.id), ids))
+            ).all()
         )
         if ids
         else {}

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from server.alerts.models import AUDIT_CONFLICT, AUDIT_CROSSING, AuditQueueEntry
 from server.crossings.models import Crossing
+from server.db import is_in
 
 __all__ = [
     "INLINE",
@@ -183,6 +184,8 @@ def remove(session: Session, entries: Sequence[AuditQueueEntry]) -> None:
     ids = [entry.id for entry in entries]
     if not ids:
         return
-    deleted = session.execute(delete(AuditQueueEntry).where(col(AuditQueueEntry.id).in_(ids)))
+    worked = delete(AuditQueueEntry).where(is_in(session, col(AuditQueueEntry.id), ids))
+    # The entries are not used again: no RETURNING to take them out of the session.
+    deleted = session.execute(worked.execution_options(synchronize_session=False))
     if deleted.rowcount != len(ids):  # type: ignore[attr-defined]
         raise QueueRace(f"{len(ids) - deleted.rowcount} of {len(ids)} claimed entries were already audited")  # type: ignore[attr-defined]

@@ -37,7 +37,7 @@ from server.alerts.models import (
 from server.alerts.replay import ReplayContext
 from server.checkpoints.models import Device
 from server.crossings.models import ESCORT_ANSWERED, ESCORT_HANDED_OVER, ESCORT_OPEN, Crossing, EscortRequest
-from server.db import lock_name
+from server.db import is_in, lock_name
 from server.problems import service as problems
 from server.quarantine import service as quarantine
 
@@ -183,11 +183,12 @@ def _queued_crossings(session: Session, entries: Sequence[AuditQueueEntry]) -> l
         return []
     ids = [e.crossing_id for e in entries]
     times = [e.enqueued_at for e in entries]
-    query = select(Crossing).where(col(Crossing.id).in_(ids))
+    query = select(Crossing).where(is_in(session, col(Crossing.id), ids))
     found = list(session.exec(query.where(col(Crossing.received_at).between(min(times), max(times)))))
     if len(found) < len(set(ids)):
         have = {c.id for c in found}
-        found += session.exec(select(Crossing).where(col(Crossing.id).in_([i for i in ids if i not in have])))
+        missing = [i for i in ids if i not in have]
+        found += session.exec(select(Crossing).where(is_in(session, col(Crossing.id), missing)))
     return sorted(found, key=lambda c: c.seq)
 
 
@@ -213,7 +214,9 @@ def _audit(
     )
     wanted = [c.id for c in crossings if c.outcome == ESCORT_REQUIRED]
     if wanted:
-        escorts = session.exec(select(EscortRequest).where(col(EscortRequest.crossing_id).in_(wanted)))
+        escorts = session.exec(
+            select(EscortRequest).where(is_in(session, col(EscortRequest.crossing_id), wanted))
+        )
         findings += facts.escort_findings(session, escorts, now, context)
     if crossings:
         chain_findings, healed = chains.check_around(session, device, {c.seq for c in crossings}, now)
@@ -237,8 +240,13 @@ def _audit(
         received = [c.received_at for c in crossings]  # pruned to their days' partitions, as in the lookup
         session.exec(
             update(Crossing)
-            .where(col(Crossing.id).in_(ids), col(Crossing.received_at).between(min(received), max(received)))
+            .where(
+                is_in(session, col(Crossing.id), ids),
+                col(Crossing.received_at).between(min(received), max(received)),
+            )
             .values(audited_at=now)
+            # Nothing reads these objects' audited_at in this transaction: no RETURNING to keep them in step.
+            .execution_options(synchronize_session=False)
         )
     return raised
 
