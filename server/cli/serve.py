@@ -19,6 +19,7 @@ from server.policy import service as policy_service
 __all__ = ["app"]
 
 app = typer.Typer()
+KEEP_ALIVE_SECONDS = 75
 
 
 @app.command()
@@ -51,6 +52,10 @@ def serve(
             # uvicorn would otherwise take X-Forwarded-For from any local caller as the client's address; the app
             # believes it only from CHECKPASS_TRUSTED_PROXIES (server/accounts/deps.py).
             proxy_headers=False,
+            # Longer than nginx keeps an idle upstream connection (deploy/nginx/checkpass.conf, 60 s): with
+            # uvicorn's 5 s, a node closed connections nginx or a checkpoint was about to reuse, and the request
+            # sent on one failed (a bench's devices posting every 5 s saw "connection reset").
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         if metrics_dir is not None:
