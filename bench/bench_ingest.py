@@ -174,14 +174,16 @@ def application(number: int, hubei: bool, start: datetime) -> dict[str, Any]:
     }
 
 
-def issue_fleets(session: Any, settings: Any, devices: int, start: datetime, now: datetime) -> list[Fleet]:
-    """100 passes per device (90 local, 10 from Hubei, the hard-hit area), issued at ``start``."""
+def issue_fleets(
+    session: Any, settings: Any, devices: int, start: datetime, now: datetime, per_device: int = 100
+) -> list[Fleet]:
+    """``per_device`` passes per device (a tenth from Hubei, the hard-hit area), issued at ``start``."""
     policy = policy_service.set_policy(
         session=session, changes={"hard_hit": [HUBEI]}, now=start - timedelta(hours=1), by="bench"
     )
     signer = keyring.active_issuer(session=session, settings=settings)
     texts: list[tuple[str, str, str]] = []
-    for number in range(100 * devices):
+    for number in range(per_device * devices):
         hubei = number % 10 == 0
         issued = passes.issue(
             session=session,
@@ -201,7 +203,7 @@ def issue_fleets(session: Any, settings: Any, devices: int, start: datetime, now
     bundle = trust.load_bundle(bytes(row.signed), root=keyring.load_root(settings).public, now=None)
     fleets = [Fleet(bundle) for _ in range(devices)]
     for number, item in enumerate(texts):
-        fleet = fleets[number // 100]
+        fleet = fleets[number // per_device]
         (fleet.hubei if number % 10 == 0 else fleet.local).append(item)
     return fleets
 
@@ -229,10 +231,16 @@ class ScratchPostgres:
 
 
 def prepare(
-    home: Path, database_url: str | None, devices: int, *, start: datetime | None = None, issued: bool = False
+    home: Path,
+    database_url: str | None,
+    devices: int,
+    *,
+    start: datetime | None = None,
+    issued: bool = False,
+    passes: int = 100,
 ) -> tuple[list[str], list[Fleet]]:
-    """Schema, keys, policy, a checkpoint and one enrolment code per device; with ``issued``, their passes,
-    issued at ``start`` (the first record's time)."""
+    """Schema, keys, policy, a checkpoint and one enrolment code per device; with ``issued``, ``passes`` passes
+    per device, issued at ``start`` (the first record's time)."""
     settings = get_settings(home=home, database_url=database_url)
     engine = db.make_engine(settings)
     db.migrate(engine)
@@ -249,7 +257,7 @@ def prepare(
     fleets = []
     if issued:
         with db.session_scope(engine) as session:
-            fleets = issue_fleets(session, settings, devices, start, now)
+            fleets = issue_fleets(session, settings, devices, start, now, passes)
     with db.session_scope(engine) as session:
         checkpoint = checkpoints.register_checkpoint(
             session=session,
