@@ -82,11 +82,13 @@ def overview(screen: Any) -> dict[str, Any]:
     zone = screen.settings.timezone
     header, policy, bundle = _bundle(screen, now)
     sync = screen.syncer.state()
+    desk = screen.desk.snapshot()
     result: dict[str, Any] = {
         "bundle": header,
         "policy": _policy(policy),
         "sync": sync | {"last_at": views.local(sync["last_at"], zone, "%H:%M")},
-        "queued": screen.desk.snapshot()["queued"],
+        "queued": desk["queued"],
+        "desk_version": desk["version"],
         "now": now.isoformat(),
         "store_error": None,
     }

@@ -239,6 +239,53 @@ def test_unlisted_and_missing_people_are_named_in_the_outcome(quiet_screen, new_
     screenshot(page, f"verdict-8-unlisted-absent-{lang}")
 
 
+def test_answers_overtaken_by_the_next_scan_neither_wipe_it_nor_undo_the_queue(quiet_screen, new_page):
+    """Under load the desk's answer to a pasted code can come late: after the officer pasted the next code (it
+    must stay in the field), and after the event stream told of a newer queue (the count must not go back)."""
+    t = lambda key, **values: translate(key, "zh", **values)  # noqa: E731
+    screen = quiet_screen("zh")
+    texts = screen["texts"]
+    page = open_page(new_page, screen, "zh")
+    held: list = []  # the desk has taken the scan; its answer waits until the test lets it through
+    holding = [True]
+    page.route(
+        "**/api/vehicle/scan",
+        lambda route: held.append((route, route.fetch())) if holding[0] else route.continue_(),
+    )
+
+    def hold_answer(text: str):
+        present(page, text)
+        while not held:
+            page.wait_for_timeout(20)
+        return held.pop()
+
+    def let_through(answer) -> None:
+        route, response = answer
+        with page.expect_response("**/api/vehicle/scan"):
+            route.fulfill(response=response)
+        page.evaluate("() => new Promise((done) => setTimeout(done, 200))")  # the page has read it
+
+    def queue_shows(n: int) -> None:
+        page.wait_for_function(
+            "text => document.querySelector('#queue').textContent === text", arg=t("queue", n=n)
+        )
+
+    first = hold_answer(texts["kunshan"])
+    phase(page, "checking")  # the event stream shows the vehicle before its answer comes
+    page.fill("#paste", texts["two-people"])
+    let_through(first)
+    assert page.input_value("#paste") == texts["two-people"]
+    second = hold_answer(texts["two-people"])
+    queue_shows(1)
+    holding[0] = False
+    present(page, texts["forged"])
+    queue_shows(2)
+    let_through(second)  # "1 waiting", from before the third scan
+    assert page.inner_text("#queue") == t("queue", n=2) and page.input_value("#paste") == ""
+    page.evaluate("Panels.refresh()")
+    assert page.inner_text("#queue") == t("queue", n=2)
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_forged_pass_shows_what_it_claims_untrusted_and_the_misuse_policy(quiet_screen, new_page, lang):
     t = lambda key, **values: translate(key, lang, **values)  # noqa: E731

@@ -56,5 +56,6 @@ const Screen = (() => {
     return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement;
   }
 
-  return { t, el, api, token, lang, duration, typing, policy: {}, overview: null };
+  // deskVersion: the newest state of the desk (the vehicles in front of the officer) the page has shown.
+  return { t, el, api, token, lang, duration, typing, policy: {}, overview: null, deskVersion: -1 };
 })();

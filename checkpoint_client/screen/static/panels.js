@@ -44,7 +44,7 @@ const Panels = (() => {
     if (o.store_error) alerts.push(["bad", o.store_error]);
     if (!Panels.connected) alerts.push(["bad", t("offline_screen")]);
     $("alerts").replaceChildren(...alerts.map(([kind, text]) => el("div", { class: "alert " + kind, text })));
-    queue(o.queued);
+    if (!(o.desk_version < Screen.deskVersion)) queue(o.queued);  // counted before the last scan: stale
   }
 
   // `held` is the vehicle the desk has handed over while an outcome is still on screen: the desk no longer counts

@@ -119,6 +119,9 @@
   }
 
   function onVehicle(snapshot) {
+    // An answer to a request can arrive after the event stream told of a newer state of the desk: it is stale.
+    if (snapshot.version < Screen.deskVersion) return;
+    Screen.deskVersion = snapshot.version;
     const current = snapshot.current;
     Bus.pageNote(snapshot.page);  // "第 3 页已扫", whatever is on the form
     if (deciding) { latest = snapshot; return; }
@@ -207,12 +210,20 @@
     if (shown) Drafts.done();  // dropped: what was typed for it goes
     const result = await api("POST", "/api/vehicle/next", { drop: shown ? shown.id : null });
     if (result.ok) {
-      outcome = null;
-      latest = null;
-      $("outcome").hidden = true;
-      if (!result.data.current) showIdle();
-      onVehicle(result.data);
+      const snapshot = leaveOutcome(result.data);
+      if (!snapshot.current) showIdle();
+      onVehicle(snapshot);
     }
+  }
+
+  // The outcome leaves the screen. Returns the newer of the answer and what the event stream told meanwhile
+  // (a scan that came after the answer was made waits in `latest`).
+  function leaveOutcome(answer) {
+    const newest = latest && latest.version > answer.version ? latest : answer;
+    outcome = null;
+    latest = null;
+    $("outcome").hidden = true;
+    return newest;
   }
 
   // ---- keyboard ------------------------------------------------------------------------------------------
@@ -287,12 +298,8 @@
   async function withoutPass() {
     const result = await api("POST", "/api/vehicle/nopass");
     if (!result.ok) return;
-    if (outcome) {  // the officer starts the next vehicle: the outcome has been seen
-      outcome = null;
-      latest = null;
-      $("outcome").hidden = true;
-    }
-    onVehicle(result.data);
+    // The officer starts the next vehicle: the outcome has been seen.
+    onVehicle(outcome ? leaveOutcome(result.data) : result.data);
   }
 
   async function paste(event) {
@@ -302,7 +309,10 @@
     const result = await api("POST", "/api/vehicle/scan", { text });
     const error = document.querySelector('[data-error-for="paste"]');
     error.textContent = result.ok ? "" : result.data.message || "";
-    if (result.ok) { $("paste").value = ""; onVehicle(result.data); }
+    if (!result.ok) return;
+    // What was sent leaves the field; the next code, pasted while this one was on its way, stays there.
+    if ($("paste").value === text) $("paste").value = "";
+    onVehicle(result.data);
   }
 
   async function regionHint(event) {
@@ -319,7 +329,11 @@
     const source = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
     source.addEventListener("vehicle", (event) => onVehicle(JSON.parse(event.data)));
     source.addEventListener("camera", (event) => Panels.cameraHint(JSON.parse(event.data)));
-    source.addEventListener("open", () => { Panels.connected = true; Panels.refresh(); });
+    source.addEventListener("open", () => {
+      Screen.deskVersion = -1;  // a restarted program counts its desk's states from 0 again
+      Panels.connected = true;
+      Panels.refresh();
+    });
     source.addEventListener("error", () => Panels.lost());
   }
 
