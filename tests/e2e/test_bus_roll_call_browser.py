@@ -164,10 +164,16 @@ def test_bus_roll_call(bus_screen, new_page, lang, issuer_key):
     )  # the fever's referral, as on a vehicle
     page.locator("#roll-input").focus()
 
-    # A reload loses nothing typed.
+    # A reload loses nothing typed, also when the policy (its list of places) comes after the draft.
     page.wait_for_timeout(600)  # the draft is saved 300 ms after the last key
+    held: list = []
+    page.route("**/api/overview", lambda route: held.append(route) if held is not None else route.continue_())
     page.reload()
     page.wait_for_function("() => document.body.dataset.draft === 'restored'")
+    late, held = held, None
+    for route in late:
+        route.continue_()
+    page.wait_for_function("() => (Screen.policy.fever_referrals || []).length > 0")
     expect(page.locator("#roll-list tr[data-n='12']")).to_have_attribute("data-state", "fever")
     expect(page.locator("#roll-list tr[data-n='40']")).to_have_attribute("data-state", "absent")
     expect(page.locator("#temp-1")).to_have_value("36.6")

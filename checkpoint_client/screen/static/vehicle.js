@@ -163,12 +163,18 @@ const Form = (() => {
     box.hidden = !fever;
     box.dataset.places = places.join("\n");
     const choice = $("referral-choice");
+    const text = $("referral-text");
+    // The policy's places can arrive after the form was filled (a reload restores the draft before the
+    // overview comes): what was chosen or typed moves to the field now shown.
+    const picked = choice.hidden ? text.value : choice.value;
     if (choice.options.length !== places.length + 1) {
       choice.replaceChildren(el("option", { value: "", text: t("referral_choose") }),
         ...places.map((place) => el("option", { value: place, text: place })));
     }
+    choice.value = places.includes(picked) ? picked : "";
+    if (picked) text.value = picked;
     choice.hidden = !places.length;
-    $("referral-text").hidden = !!places.length;
+    text.hidden = !!places.length;
   }
 
   function resetReferral() {
